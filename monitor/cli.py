@@ -1,0 +1,109 @@
+"""The `monitor` command: a thin adapter that parses options, calls a stage and renders its report.
+
+Each command lives in `monitor/commands/<name>.py`; this module builds the group, the shared
+options (--config, --db, --feeds, --debate, --verbose) and the error handling: a `MonitorError`
+prints one line and exits 2 (bad input) or 1 (failure); the traceback only with --verbose.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from typing import Any
+
+import click
+
+from monitor import settings as settings_mod
+from monitor.errors import MonitorError
+from monitor.store import translate_error
+
+
+class AppContext:
+    """What every command gets: the effective settings, and whether to be verbose."""
+
+    def __init__(self, settings: settings_mod.Settings, verbose: bool):
+        self.settings = settings
+        self.verbose = verbose
+
+
+class MonitorGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MonitorError as exc:
+            self._fail(ctx, exc, exc.exit_code)
+        except sqlite3.Error as exc:
+            self._fail(ctx, translate_error(exc), 1)
+        except KeyboardInterrupt:
+            click.echo("interrupted; everything committed so far is kept, re-run to continue", err=True)
+            sys.exit(130)
+
+    @staticmethod
+    def _fail(ctx: click.Context, exc: BaseException, code: int) -> None:
+        verbose = bool(ctx.obj and getattr(ctx.obj, "verbose", False))
+        if verbose:
+            import traceback
+
+            traceback.print_exception(exc)
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(code)
+
+
+@click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="us-mx-news-monitor")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config file (or MONITOR_CONFIG).")
+@click.option("--db", "db_path", help="SQLite database file (or MONITOR_DB). Default: db/monitor.db in a checkout.")
+@click.option("--feeds", "feeds_path", help="Outlet registry TOML replacing the bundled one (or MONITOR_FEEDS).")
+@click.option("--debate", "debate_path", help="Debate definition TOML (or MONITOR_DEBATE).")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and debug detail.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    config_path: str | None,
+    db_path: str | None,
+    feeds_path: str | None,
+    debate_path: str | None,
+    verbose: bool,
+) -> None:
+    """Bilingual (English/Spanish) monitor of the US–Mexico debate on military action against cartels.
+
+    Polls US and Mexican outlets, translates locally, finds the articles about the debate,
+    clusters them into stories and compares how each country's press frames them.
+
+    \b
+    Examples:
+      monitor run                 # the whole pipeline once, ending with today's digest
+      monitor poll --outlet la-jornada
+      monitor demo                # everything on bundled sample feeds, no network needed
+    """
+    ctx.ensure_object(dict)
+    verbose_flag = verbose
+    try:
+        s = settings_mod.load(config_path)
+    except MonitorError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    if db_path:
+        s = s.replace(db=db_path)
+    if feeds_path:
+        s = s.replace(feeds=feeds_path)
+    if debate_path:
+        s = s.replace(debate=debate_path)
+    ctx.obj = AppContext(s, verbose_flag)
+
+
+def _register() -> None:
+    from monitor.commands import core, demo, export, feeds
+
+    for module in (core, feeds, export, demo):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+    # Commands of later stages register here, one import each (keep this list sorted by stage).
+    # --- stage commands ---
+
+
+_register()
+
+
+def main() -> None:  # pragma: no cover - console entry
+    cli(prog_name="monitor")

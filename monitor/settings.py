@@ -1,0 +1,272 @@
+"""Configuration: one typed table of options, each with a default.
+
+Layers, later wins: the defaults below, a TOML file (`--config` or `MONITOR_CONFIG`), then
+environment variables. Every option `field` of section `[section]` can be set with
+`MONITOR_<SECTION>_<FIELD>` (e.g. `MONITOR_POLL_CONCURRENCY=4`); a few common ones have short
+names (`MONITOR_DB`, `MONITOR_FEEDS`, `MONITOR_DEBATE`, `MONITOR_ALLOW_PRIVATE`).
+Secrets (the SMTP password) are read only from the environment, never from the file.
+`monitor config --show` prints the effective settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monitor import paths
+from monitor.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    interval_min: int = 30  # per-feed polling interval
+    floor_min: int = 15  # never poll one feed more often than this
+    max_interval_h: int = 24  # ceiling for backoff, TTL, Retry-After
+    jitter: float = 0.10  # +/- fraction of the interval
+    concurrency: int = 12  # feeds fetched at once, all hosts together
+    per_host_spacing_s: float = 1.0  # gap between two requests to one host
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 20.0
+    deadline_s: float = 30.0  # total time for one feed, however the server trickles
+    max_body_bytes: int = 15 * 1024 * 1024  # after decompression
+    max_redirects: int = 5
+    unconditional_every_h: int = 12  # force a full fetch when a server 304s forever
+    failing_after: int = 5  # consecutive failures before a feed shows as failing
+    permanent_redirect_after: int = 3  # polls seeing the same 301/308 before we record the move
+    max_field_chars: int = 20_000
+    allow_private: bool = False  # allow loopback/private addresses (tests, demo)
+    user_agent: str = "us-mx-news-monitor/0.1 (+https://github.com/us-mx-news-monitor; newsroom feed monitor)"
+
+
+@dataclass(frozen=True)
+class TranslationSettings:
+    engine: str = "auto"  # auto | argos | apertium | none
+    beam_size: int = 1
+    batch_size: int = 32
+    workers: int = 2
+    max_content_chars: int = 2000  # cleaned content translated per article
+    max_decoding_ratio: float = 3.0  # runaway guard: output tokens <= ratio * input + 10
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    window_h: int = 72  # stories: sliding window for joining articles
+    similarity: float = 0.30  # cosine threshold for an article to join a story
+    merge_similarity: float = 0.5
+    blindspot_min_articles: int = 3
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    timezone: str = "America/Mexico_City"
+    lang: str = "en"  # language of the surrounding text: en | es
+    out_dir: str = ""  # where `monitor run` writes digest files; empty: next to the database
+    max_stories: int = 10
+    send: bool = False  # `monitor run` sends the digest when true and recipients are set
+    recipients: list[str] = field(default_factory=list)
+    sender: str = "monitor@localhost"
+    subscription_note: str = "Edit [digest] recipients in your monitor config to change who receives this."
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "localhost"
+    port: int = 25
+    security: str = "none"  # none | starttls | tls
+    user: str = ""
+    timeout_s: float = 30.0
+    # the password comes only from MONITOR_SMTP_PASSWORD
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    tick_s: float = 60.0  # how often the watcher looks for due feeds
+    interval_min: int = 15  # polling interval in watch mode
+    digest_time: str = "07:00"  # local time (digest.timezone) the daily digest is sent
+    webhook_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str = ""  # empty: db/monitor.db in a checkout, else the user's data dir
+    feeds: str = ""  # outlet registry; empty: the bundled feeds/outlets.toml
+    debate: str = ""  # debate definition; empty: the bundled feeds/debates/us-mx-cartels.toml
+    poll: PollSettings = field(default_factory=PollSettings)
+    translation: TranslationSettings = field(default_factory=TranslationSettings)
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
+    digest: DigestSettings = field(default_factory=DigestSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    watch: WatchSettings = field(default_factory=WatchSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
+    # alert rules: a list of tables, validated by monitor.alerts
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    config_path: str = ""  # the file these came from, if any
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.db) if self.db else paths.default_db_path()
+
+    @property
+    def feeds_path(self) -> Path:
+        return Path(self.feeds) if self.feeds else paths.feeds_dir() / "outlets.toml"
+
+    @property
+    def debate_path(self) -> Path:
+        return Path(self.debate) if self.debate else paths.feeds_dir() / "debates" / "us-mx-cartels.toml"
+
+    @property
+    def smtp_password(self) -> str:
+        return os.environ.get("MONITOR_SMTP_PASSWORD", "")
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with top-level fields or `section__field` values changed."""
+        top: dict[str, Any] = {}
+        sections: dict[str, dict[str, Any]] = {}
+        for key, value in changes.items():
+            if "__" in key:
+                sec, name = key.split("__", 1)
+                sections.setdefault(sec, {})[name] = value
+            else:
+                top[key] = value
+        for sec, values in sections.items():
+            top[sec] = dataclasses.replace(getattr(self, sec), **values)
+        return dataclasses.replace(self, **top)
+
+
+SECTIONS = ("poll", "translation", "analysis", "digest", "smtp", "watch", "serve")
+_SHORT_ENV = {
+    "MONITOR_DB": ("db", None),
+    "MONITOR_FEEDS": ("feeds", None),
+    "MONITOR_DEBATE": ("debate", None),
+    "MONITOR_ALLOW_PRIVATE": ("poll", "allow_private"),
+}
+
+
+def _coerce(value: Any, typ: Any, where: str) -> Any:
+    origin = typing.get_origin(typ)
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in {"1", "true", "yes", "on"}:
+            return True
+        if isinstance(value, str) and value.strip().lower() in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    if typ is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+    if typ is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if typ is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    if origin is list:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        (item_type,) = typing.get_args(typ) or (Any,)
+        if item_type is Any or typing.get_origin(item_type) is dict:
+            return list(value)
+        return [_coerce(v, item_type, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin in (typing.Union, types.UnionType):
+        return value
+    return value
+
+
+def _section_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _apply(base: Any, values: Mapping[str, Any], where: str) -> Any:
+    hints = _section_types(type(base))
+    known = {f.name for f in dataclasses.fields(base)}
+    changes: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown option {key!r} (known: {', '.join(sorted(known))})")
+        changes[key] = _coerce(value, hints[key], f"{where}.{key}")
+    return dataclasses.replace(base, **changes)
+
+
+def load(config_path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Build the effective settings from defaults, the TOML file and the environment."""
+    env = os.environ if env is None else env
+    settings = Settings()
+    path = config_path or env.get("MONITOR_CONFIG")
+    if path:
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{p}: config file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+        if "smtp" in data and "password" in data["smtp"]:
+            raise ConfigError(f"{p}: [smtp] password must not be in a file; set MONITOR_SMTP_PASSWORD")
+        top: dict[str, Any] = {"config_path": str(p)}
+        for key, value in data.items():
+            if key in SECTIONS:
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{p}: [{key}] must be a table")
+                top[key] = _apply(getattr(settings, key), value, f"{p}: [{key}]")
+            elif key in ("db", "feeds", "debate"):
+                top[key] = str((p.parent / value) if not Path(value).is_absolute() else value)
+            elif key == "alerts":
+                if not isinstance(value, list):
+                    raise ConfigError(f"{p}: alerts must be an array of tables ([[alerts]])")
+                top[key] = value
+            else:
+                raise ConfigError(f"{p}: unknown key {key!r}")
+        settings = dataclasses.replace(settings, **top)
+
+    for name, (sec, fld) in _SHORT_ENV.items():
+        if env.get(name):
+            if fld is None:
+                settings = dataclasses.replace(settings, **{sec: env[name]})
+            else:
+                settings = dataclasses.replace(
+                    settings, **{sec: _apply(getattr(settings, sec), {fld: env[name]}, name)}
+                )
+    for sec in SECTIONS:
+        prefix = f"MONITOR_{sec.upper()}_"
+        section = getattr(settings, sec)
+        values = {
+            k[len(prefix) :].lower(): v
+            for k, v in env.items()
+            if k.startswith(prefix) and k != "MONITOR_SMTP_PASSWORD"
+        }
+        if values:
+            settings = dataclasses.replace(settings, **{sec: _apply(section, values, f"environment {prefix}*")})
+    return settings
+
+
+def as_dict(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data (no secrets), for `monitor config --show`."""
+    data = dataclasses.asdict(settings)
+    data["db"] = str(settings.db_path)
+    data["feeds"] = str(settings.feeds_path)
+    data["debate"] = str(settings.debate_path)
+    data["smtp"]["password"] = "(set)" if settings.smtp_password else "(not set)"
+    return data
