@@ -13,6 +13,7 @@ from monitor.store import open_db
 # Each area's fixtures module; add yours here (one line).
 pytest_plugins = [
     # --- fixture modules ---
+    "tests.fixtures_feedserver",
 ]
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
