@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import socket
+import sys
 import threading
 import time
 import zlib
@@ -111,6 +112,12 @@ class _Server(ThreadingHTTPServer):
     block_on_close = True
     request_queue_size = 1024  # many feeds connect at once in the benchmark
     owner: FeedServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up (timeouts, size limits) are expected here; anything else is printed."""
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -241,6 +248,12 @@ class FeedServer:
             self._dirs.append((prefix, Path(directory).resolve()))
 
     # --- request log ---
+
+    @property
+    def active(self) -> int:
+        """Requests in progress right now (a handler still writing an endless body counts)."""
+        with self._lock:
+            return self._active
 
     def count(self, path: str) -> int:
         """Requests seen for `path` (compared with or without the query string)."""
