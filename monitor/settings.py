@@ -53,6 +53,10 @@ class TranslationSettings:
     workers: int = 2
     max_content_chars: int = 2000  # cleaned content translated per article
     max_decoding_ratio: float = 3.0  # runaway guard: output tokens <= ratio * input + 10
+    splitter: str = "auto"  # sentence splitter: auto (MiniSBD model if installed, else built-in) | minisbd | builtin
+    min_language_confidence: float = 0.80  # detected language replaces the outlet's only at or above this
+    commit_every: int = 16  # articles translated per committed batch (an interrupted run keeps these)
+    apertium_timeout_s: float = 120.0  # one apertium process (one batch of texts)
 
 
 @dataclass(frozen=True)
@@ -91,12 +95,20 @@ class WatchSettings:
     interval_min: int = 15  # polling interval in watch mode
     digest_time: str = "07:00"  # local time (digest.timezone) the daily digest is sent
     webhook_timeout_s: float = 10.0
+    alert_lookback_h: int = 24  # alerts consider articles first seen (stories grown) within this window
+    alert_retry_s: float = 30.0  # first retry delay of a failed alert sink; doubles each attempt
+    alert_retry_max_s: float = 3600.0  # longest delay between two attempts of one sink
+    alert_max_attempts: int = 8  # attempts per sink before an alert delivery is given up (logged)
+    stages_every_min: int = 60  # run the later stages at least this often even when no feed brought news
 
 
 @dataclass(frozen=True)
 class ServeSettings:
     host: str = "127.0.0.1"
     port: int = 8000
+    refresh_s: int = 30  # how often the page asks for newly arrived articles
+    latest: int = 20  # latest relevant articles shown on the page
+    public_url: str = ""  # the page's address as the newsroom reaches it; used for links in alerts
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,203 @@
+"""The apertium engine: Debian's `apertium` + `apertium-eng-spa`, one process per batch of texts.
+
+Word-for-word ("Morena" -> "Dark", "violaría" -> "would rape"), so its rows are marked rough and
+shown to readers as a rough translation; good enough for matching and search. Texts are joined
+with blank lines (single newlines let apertium move words across items). Names of the debate's
+actors, cartels and parties are swapped for placeholder tokens apertium leaves alone, and put
+back afterwards, so "Morena" stays "Morena".
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tomllib
+import unicodedata
+from pathlib import Path
+
+from monitor.errors import TranslationError
+
+MODES = {("es", "en"): "spa-eng", ("en", "es"): "eng-spa"}
+BATCH_ITEMS = 200  # texts per apertium process
+
+# Protected when the debate file does not list names (or cannot be read).
+BUILTIN_NAMES = (
+    "Claudia Sheinbaum", "Sheinbaum", "Andrés Manuel López Obrador", "López Obrador", "AMLO",
+    "Omar García Harfuch", "García Harfuch", "Morena", "PAN", "PRI", "Sedena", "Semar",
+    "Cártel de Sinaloa", "Cártel Jalisco Nueva Generación", "Cártel del Golfo", "CJNG",
+    "Los Chapitos", "El Chapo", "El Mencho", "El Mayo", "Los Zetas", "La Familia Michoacana",
+    "Tren de Aragua", "Sinaloa Cartel", "Jalisco New Generation Cartel", "Gulf Cartel",
+    "Donald Trump", "Trump", "Pete Hegseth", "Hegseth", "Marco Rubio", "Rubio", "Ronald Johnson",
+)
+
+
+def protected_names(debate_path: Path | None) -> list[list[str]]:
+    """Groups of names (one group per actor) from the debate file's `[[actors]]`, else built-in ones.
+
+    Only names with an upper-case letter are kept: they are matched case-sensitively, so the
+    Spanish adjective "morena" is still translated.
+    """
+    groups: list[list[str]] = []
+    if debate_path is not None and debate_path.is_file():
+        try:
+            data = tomllib.loads(debate_path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):
+            data = {}
+        for actor in data.get("actors", []) if isinstance(data.get("actors"), list) else []:
+            names = actor.get("names", []) if isinstance(actor, dict) else []
+            group = [n.strip() for n in names if isinstance(n, str) and _is_name(n)]
+            if group:
+                groups.append(group)
+    if not groups:
+        groups = [[n] for n in BUILTIN_NAMES]
+    return groups
+
+
+def _is_name(name: str) -> bool:
+    return len(name.strip()) > 1 and any(c.isupper() for c in name)
+
+
+def _fold(text: str) -> str:
+    plain = unicodedata.normalize("NFC", text.casefold()).strip(" .")
+    return re.sub(r"^(the|el|la|los|las) ", "", plain)
+
+
+def _placeholder(i: int) -> str:
+    return f"Zqx{_letters(i)}"
+
+
+def _letters(i: int) -> str:
+    out = ""
+    while True:
+        out = "abcdefghijklmnopqrstuvwy"[i % 24] + out  # no digits or 'z': apertium keeps them whole
+        i //= 24
+        if i == 0:
+            return out
+
+
+class ApertiumTranslator:
+    engine = "apertium"
+    rough = True
+
+    def __init__(self, names: list[list[str]] | None = None, timeout_s: float = 120.0):
+        if not is_installed():
+            raise TranslationError(
+                "apertium is not installed (Debian: apt-get install apertium apertium-eng-spa)"
+            )
+        self.groups = names if names is not None else [[n] for n in BUILTIN_NAMES]
+        self.timeout_s = timeout_s
+        self.model = f"apertium-eng-spa {package_version()}"
+        self.calls = 0  # apertium processes started
+        self._patterns: dict[str, re.Pattern[str] | None] = {}
+
+    def protected_for(self, mode: str) -> list[str]:
+        """The names apertium would get wrong in this direction, longest first.
+
+        A name whose apertium translation is another name of the same actor ("Pentágono" ->
+        "Pentagon", "Estados Unidos" -> "United States") is left to apertium; the others
+        ("Morena" -> "Dark", "Cártel de Sinaloa" -> "Cartel of Sinaloa") are kept as written.
+        """
+        names = sorted({n for g in self.groups for n in g}, key=lambda n: (-len(n), n))
+        translated = dict(zip(names, self._run(mode, names), strict=False)) if names else {}
+        keep = []
+        for group in self.groups:
+            folded = {_fold(n) for n in group}
+            for name in group:
+                result = translated.get(name)
+                if result is None or result == name or _fold(result) not in folded:
+                    keep.append(name)
+        return sorted(set(keep), key=lambda n: (-len(n), n))
+
+    def _pattern(self, mode: str) -> re.Pattern[str] | None:
+        if mode not in self._patterns:
+            names = self.protected_for(mode)
+            self._patterns[mode] = (
+                re.compile(r"(?<!\w)(" + "|".join(re.escape(n) for n in names) + r")(?!\w)") if names else None
+            )
+        return self._patterns[mode]
+
+    def supports(self, source: str, target: str) -> bool:
+        return (source, target) in MODES and mode_installed(MODES[(source, target)])
+
+    def model_for(self, source: str, target: str) -> str:
+        return f"{self.model} {MODES.get((source, target), '?')}"
+
+    def _protect(self, text: str, pattern: re.Pattern[str] | None) -> tuple[str, dict[str, str]]:
+        found: dict[str, str] = {}
+        if pattern is None:
+            return text, found
+        by_name: dict[str, str] = {}
+
+        def swap(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in by_name:
+                by_name[name] = _placeholder(len(by_name))
+                found[by_name[name]] = name
+            return by_name[name]
+
+        return pattern.sub(swap, text), found
+
+    @staticmethod
+    def _restore(text: str, found: dict[str, str]) -> str:
+        for token in sorted(found, key=len, reverse=True):
+            text = re.sub(re.escape(token), found[token], text, flags=re.IGNORECASE)
+        return text
+
+    def translate(self, texts: list[str], source: str, target: str) -> list[str]:
+        if (source, target) not in MODES:
+            raise TranslationError(f"apertium has no {source}->{target} mode")
+        mode = MODES[(source, target)]
+        items = [" ".join(t.split()) for t in texts]  # one line per item; blank lines separate items
+        out = [""] * len(items)
+        pattern = self._pattern(mode)
+        todo = [i for i, t in enumerate(items) if t]
+        for start in range(0, len(todo), BATCH_ITEMS):
+            chunk = todo[start : start + BATCH_ITEMS]
+            protected = [self._protect(items[i], pattern) for i in chunk]
+            results = self._run(mode, [p[0] for p in protected])
+            if len(results) != len(chunk):  # never misalign: fall back to one process per item
+                results = [" ".join(self._run(mode, [p[0]])) for p in protected]
+            for i, (_text, found), result in zip(chunk, protected, results, strict=True):
+                out[i] = self._restore(result, found)
+        return out
+
+    def _run(self, mode: str, items: list[str]) -> list[str]:
+        self.calls += 1
+        try:
+            proc = subprocess.run(
+                ["apertium", "-u", mode],
+                input="\n\n".join(items) + "\n",
+                capture_output=True,
+                text=True,
+                timeout=self.timeout_s,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise TranslationError(f"apertium {mode} failed: {exc}") from exc
+        if proc.returncode != 0:
+            raise TranslationError(f"apertium {mode} failed: {proc.stderr.strip()[:300]}")
+        return [" ".join(block.split()) for block in re.split(r"\n\s*\n", proc.stdout.strip())]
+
+
+def is_installed() -> bool:
+    return shutil.which("apertium") is not None and any(mode_installed(m) for m in MODES.values())
+
+
+def mode_installed(mode: str) -> bool:
+    return any((Path(d) / "modes" / f"{mode}.mode").is_file() for d in _apertium_dirs())
+
+
+def _apertium_dirs() -> list[str]:
+    return ["/usr/share/apertium", "/usr/local/share/apertium"]
+
+
+def package_version() -> str:
+    try:
+        proc = subprocess.run(
+            ["dpkg-query", "-W", "-f", "${Version}", "apertium-eng-spa"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return proc.stdout.strip() or "unknown"
