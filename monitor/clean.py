@@ -1,0 +1,140 @@
+"""Untrusted feed HTML -> clean text, or HTML cleaned with a narrow allowlist (nh3).
+
+Everything a feed sends is treated as hostile: feedparser's own sanitiser keeps forms, tracking
+pixels and SVG `xlink:href` (reference 2.4), so this module is the only place feed HTML is made safe.
+
+- `text_from_html()`: tags removed (script/style/svg ... with their content), entities decoded,
+  whitespace folded, invisible control and bidi-override characters removed, length capped.
+- `paragraphs_from_html()`: the same, keeping one line per paragraph/block.
+- `plain_text()`: for values that are text, not HTML (never interpreted as markup).
+- `clean_html()`: p, a, em, strong, b, i, ul, ol, li, blockquote, br; `a[href]` with http(s) only,
+  `rel="noopener noreferrer"`; no img, svg, form, style, script, iframe or attributes elsewhere.
+- `html_from_text()`: text/plain content escaped into paragraphs, so `<script>` stays visible text.
+
+The cleaners are built once at import; each call is one pass of ammonia (Rust).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import nh3
+
+ALLOWED_TAGS = frozenset({"p", "a", "em", "strong", "b", "i", "ul", "ol", "li", "blockquote", "br"})
+ALLOWED_ATTRIBUTES: dict[str, set[str]] = {"a": {"href"}, "*": set()}
+URL_SCHEMES = frozenset({"http", "https"})
+LINK_REL = "noopener noreferrer"
+# Elements removed together with everything inside them (their text is not article text).
+# fmt: off
+DROP_WITH_CONTENT = frozenset(
+    {"script", "style", "svg", "math", "iframe", "object", "embed", "template", "noscript", "title",
+     "textarea", "select", "head"}
+)
+# fmt: on
+HTML_INPUT_FACTOR = 8  # HTML longer than this many times the text cap is cut before cleaning
+
+_HTML_CLEANER = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    attributes=ALLOWED_ATTRIBUTES,
+    url_schemes=set(URL_SCHEMES),
+    link_rel=LINK_REL,
+    clean_content_tags=set(DROP_WITH_CONTENT),
+    url_relative="deny",  # feedparser already resolved what it could; the rest cannot be followed
+    strip_comments=True,
+)
+_TEXT_CLEANER = nh3.Cleaner(
+    tags=set(),
+    attributes={},
+    clean_content_tags=set(DROP_WITH_CONTENT),
+    url_relative="deny",
+    strip_comments=True,
+)
+
+_PARA = "\ue000"  # private-use marker for block boundaries while text is extracted
+# Block-level tags: their boundaries separate words ("<p>a</p><p>b</p>" is "a b", not "ab").
+_BLOCK_TAG = re.compile(
+    r"<(?=/?(?:p|div|br|li|ul|ol|dl|dt|dd|h[1-6]|tr|td|th|table|blockquote|section|article|header|"
+    r"footer|aside|figure|figcaption|pre|hr|nav|main|address|center)\b)",
+    re.IGNORECASE,
+)
+# Invisible characters that only hide or reorder text: C0/C1 controls (except whitespace, folded
+# below), zero-width spaces, BOM, and the bidi overrides used to disguise text.
+# fmt: off
+_INVISIBLE = dict.fromkeys(
+    [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0), 0x200B, 0xFEFF,
+     *range(0x202A, 0x202F), *range(0x2066, 0x206A), ord(_PARA)]
+)
+# fmt: on
+_WHITESPACE = re.compile(r"\s+")
+_ELLIPSIS = "…"
+
+
+def cap(text: str, max_chars: int) -> str:
+    """`text` cut to at most `max_chars` characters, ending in an ellipsis when cut."""
+    if len(text) <= max_chars:
+        return text
+    if max_chars <= 1:
+        return text[:max_chars]
+    cut = text[: max_chars - 1]
+    space = cut.rfind(" ", max(0, max_chars - 80))
+    return (cut[:space] if space > 0 else cut).rstrip() + _ELLIPSIS
+
+
+def _fold(text: str) -> str:
+    return _WHITESPACE.sub(" ", text.translate(_INVISIBLE)).strip()
+
+
+def plain_text(value: str | None, max_chars: int) -> str:
+    """A text value (not HTML) on one line: invisible characters removed, whitespace folded, capped."""
+    if not value:
+        return ""
+    return cap(_fold(value[: max_chars * HTML_INPUT_FACTOR]), max_chars)
+
+
+def _strip_tags(value: str, boundary: str) -> str:
+    marked = _BLOCK_TAG.sub(boundary + "<", value) if "<" in value else value
+    return html.unescape(_TEXT_CLEANER.clean(marked))
+
+
+def text_from_html(value: str | None, max_chars: int) -> str:
+    """The visible text of an HTML fragment on one line, entities decoded, capped."""
+    if not value:
+        return ""
+    value = value[: max_chars * HTML_INPUT_FACTOR]
+    if "<" not in value and "&" not in value:
+        return cap(_fold(value), max_chars)
+    return cap(_fold(_strip_tags(value, " ")), max_chars)
+
+
+def paragraphs_from_html(value: str | None, max_chars: int) -> str:
+    """The visible text of an HTML fragment, one line per block (paragraph, list item ...), capped."""
+    if not value:
+        return ""
+    value = value[: max_chars * HTML_INPUT_FACTOR].replace(_PARA, "")
+    text = _strip_tags(value, _PARA) if ("<" in value or "&" in value) else value
+    lines = (_fold(part) for part in text.split(_PARA))
+    return cap("\n".join(line for line in lines if line), max_chars)
+
+
+def paragraphs_from_text(value: str | None, max_chars: int) -> str:
+    """Plain text with its line structure kept (one line per non-blank line), folded and capped."""
+    if not value:
+        return ""
+    lines = (_fold(line) for line in value[: max_chars * HTML_INPUT_FACTOR].splitlines())
+    return cap("\n".join(line for line in lines if line), max_chars)
+
+
+def clean_html(value: str | None, max_chars: int) -> str:
+    """HTML reduced to the narrow allowlist (see module doc). Input beyond the cap is cut first."""
+    if not value:
+        return ""
+    return _HTML_CLEANER.clean(value[: max_chars * HTML_INPUT_FACTOR].translate(_INVISIBLE)).strip()
+
+
+def html_from_text(value: str | None, max_chars: int) -> str:
+    """Plain text as safe HTML: escaped, one <p> per line, so markup in it stays visible text."""
+    text = paragraphs_from_text(value, max_chars)
+    if not text:
+        return ""
+    return "".join(f"<p>{html.escape(line, quote=False)}</p>" for line in text.split("\n"))
