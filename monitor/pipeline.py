@@ -24,6 +24,10 @@ StageFn = Callable[..., Any]
 STAGES: list[tuple[str, str]] = [
     ("poll", "monitor.poll:run"),
     # --- later stages ---
+    ("language", "monitor.langdetect:run"),
+    ("translate", "monitor.translate:run"),
+    ("analyze", "monitor.analyze:run"),
+    ("cluster", "monitor.cluster:run"),
 ]
 
 

@@ -1,0 +1,391 @@
+"""Stage `cluster`: relevant articles of both countries and languages about one event become a story.
+
+Each article is a TF-IDF keyword vector over its English pivot text (the original, or the English
+translation; the original when there is none), plus language-neutral features: the actors and
+places it mentions (from `monitor analyze`) and the numbers it cites. Articles are taken in time
+order; a new article joins the story whose recent members (within settings.analysis.window_h of
+it) it is most similar to, when that similarity reaches settings.analysis.similarity, else it
+starts a story (streaming clustering as in Miranda et al. 2018). Work per article is bounded by the
+window, so time grows linearly with the number of articles.
+
+Incremental and stable: stored assignments never move (except by a merge), story ids are never
+reused; when an article is close to two stories and their centroids converge
+(settings.analysis.merge_similarity), the newer story merges into the older one (merged_into).
+Each touched story gets its labels (top keywords in English and Spanish), first-seen per country,
+outlets, and frame mix per country.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import sqlite_utils
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from monitor.console import progress
+from monitor.settings import Settings
+from monitor.store import iso, parse_iso, utcnow, write_transaction
+from monitor.textnorm import is_stopword, tokens
+
+ACTOR_REPEAT = 2  # an actor counts like a word said twice
+LABEL_TERMS = 4
+MAX_CONTENT_CHARS = 1500
+
+
+@dataclass
+class Doc:
+    """One article as the clusterer sees it."""
+
+    article: int
+    time: float  # published, POSIX seconds
+    terms: list[str]  # stems of the pivot text + "@actor" + "#number" features
+    story: int | None = None  # stored assignment (None: new article)
+
+
+@dataclass
+class Assignment:
+    story_of: dict[int, int]  # article -> story (new articles; temporary story ids are negative)
+    merges: dict[int, int]  # story -> story it merges into (the older one)
+    new_stories: list[int]  # temporary ids of the stories started, in order
+
+
+@dataclass
+class ClusterReport:
+    new_articles: int = 0
+    joined: int = 0  # joined an existing story
+    new_stories: int = 0
+    merged: int = 0
+    removed: int = 0  # articles no longer relevant, taken out of their story
+    stories_updated: int = 0
+
+
+def doc_terms(text_en: str, language: str, actors: Iterable[str], title: str = "") -> list[str]:
+    """Vector features of one article: pivot-text stems (title twice), actors and numbers."""
+    out: list[str] = []
+    for part, repeat in ((title, 2), (text_en, 1)):
+        for t in tokens(part, language):
+            if t.folded.isdigit():
+                if t.folded not in ("0", "1"):
+                    out.extend(["#" + t.folded] * repeat)
+            elif len(t.folded) >= 3 and not is_stopword(t.folded, language):
+                out.extend([t.stem] * repeat)
+    for a in actors:
+        out.extend(["@" + a] * ACTOR_REPEAT)
+    return out
+
+
+def vectorize(docs: list[Doc]) -> sparse.csr_matrix:
+    """L2-normalised TF-IDF rows (sublinear tf) over the docs' terms."""
+    if not docs:
+        return sparse.csr_matrix((0, 0))
+    vec = TfidfVectorizer(analyzer=lambda terms: terms, sublinear_tf=True, norm="l2")
+    matrix: sparse.csr_matrix = vec.fit_transform([d.terms or ["<empty>"] for d in docs]).tocsr()
+    return matrix
+
+
+class _Merges:
+    """Union-find keeping the oldest (lowest, stored before temporary) story as the representative."""
+
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, s: int) -> int:
+        while self.parent.get(s, s) != s:
+            s = self.parent[s]
+        return s
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        keep, drop = sorted((ra, rb), key=_age_key)
+        self.parent[drop] = keep
+
+
+def _age_key(story: int) -> tuple[int, int]:
+    # stored stories (positive ids) are older than new ones (negative temporary ids, -1 first)
+    return (0, story) if story > 0 else (1, -story)
+
+
+def assign(
+    docs: list[Doc],
+    window_s: float,
+    similarity: float,
+    merge_similarity: float,
+    advance: Callable[[int], None] | None = None,
+) -> Assignment:
+    """Give every new doc (story None) a story: the best recent story over `similarity`, else a new one."""
+    order = sorted(range(len(docs)), key=lambda i: (docs[i].time, docs[i].article))
+    docs = [docs[i] for i in order]
+    times = [d.time for d in docs]
+    matrix = vectorize(docs)
+    story_arr = np.array([d.story if d.story is not None else 0 for d in docs], dtype=np.int64)
+    members: dict[int, list[int]] = {}
+    for i, d in enumerate(docs):
+        if d.story is not None:
+            members.setdefault(d.story, []).append(i)
+    next_temp = -1
+    result = Assignment({}, {}, [])
+    candidates: set[tuple[int, int]] = set()
+    for i, d in enumerate(docs):
+        if d.story is not None:
+            continue
+        lo = bisect.bisect_left(times, d.time - window_s)
+        hi = bisect.bisect_right(times, d.time + window_s)
+        scores: dict[int, list[float]] = {}
+        if hi > lo:
+            sims = (matrix[lo:hi] @ matrix[i].T).toarray().ravel()
+            nz = np.nonzero((sims > 0) & (story_arr[lo:hi] != 0))[0]
+            for k in nz:
+                scores.setdefault(int(story_arr[lo + k]), []).append(float(sims[k]))
+        ranked = sorted(((_story_score(v), s) for s, v in scores.items()), reverse=True)
+        if ranked and ranked[0][0] >= similarity:
+            story = ranked[0][1]
+            if len(ranked) > 1 and ranked[1][0] >= similarity:
+                candidates.add((story, ranked[1][1]))
+        else:
+            story = next_temp
+            next_temp -= 1
+            result.new_stories.append(story)
+        story_arr[i] = story
+        members.setdefault(story, []).append(i)
+        result.story_of[d.article] = story
+        if advance:
+            advance(1)
+    uf = _Merges()
+    for a, b in sorted(candidates):
+        ca, cb = _centroid(matrix, members[a]), _centroid(matrix, members[b])
+        if float((ca @ cb.T).toarray()[0, 0]) >= merge_similarity:
+            uf.union(a, b)
+    for s in {*members}:
+        root = uf.find(s)
+        if root != s:
+            result.merges[s] = root
+    return result
+
+
+def _story_score(sims: list[float]) -> float:
+    """Half the best link, half the mean of the best three (robust to one off-topic member)."""
+    top = sorted(sims, reverse=True)[:3]
+    return 0.5 * top[0] + 0.5 * sum(top) / len(top)
+
+
+def _centroid(matrix: sparse.csr_matrix, rows: list[int]) -> sparse.csr_matrix:
+    c = sparse.csr_matrix(matrix[rows].sum(axis=0))
+    norm = float(np.sqrt(c.multiply(c).sum())) or 1.0
+    return c / norm
+
+
+# --- reading and writing ------------------------------------------------------------------------
+
+
+def _has_table(db: sqlite_utils.Database, name: str) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [name]).fetchone() is not None
+
+
+@dataclass
+class _Row:
+    article: int
+    time: float
+    language: str
+    title: str
+    text: str
+    actors: list[str]
+    title_es: str = ""
+    text_es: str = ""
+    story: int | None = None
+    pivot_language: str = "en"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _load_rows(db: sqlite_utils.Database, where: str, params: list[object]) -> list[_Row]:
+    trans = _has_table(db, "article_translations")
+    t_en = (
+        "(SELECT title FROM article_translations WHERE article = a.id AND language = 'en'),"
+        "(SELECT summary || ' ' || COALESCE(content, '') FROM article_translations WHERE article = a.id AND language = 'en'),"
+        "(SELECT title FROM article_translations WHERE article = a.id AND language = 'es'),"
+        "(SELECT summary || ' ' || COALESCE(content, '') FROM article_translations WHERE article = a.id AND language = 'es')"
+        if trans
+        else "NULL, NULL, NULL, NULL"
+    )
+    sql = f"""SELECT a.id, a.published, a.language, a.title, a.summary || ' ' || COALESCE(a.content_text, ''), an.actors,
+                     sa.story, {t_en}
+              FROM articles a JOIN analyses an ON an.article = a.id
+              LEFT JOIN story_articles sa ON sa.article = a.id
+              WHERE {where}"""
+    out = []
+    for r in db.execute(sql, params).fetchall():
+        lang = str(r[2])
+        row = _Row(
+            article=int(r[0]),
+            time=parse_iso(str(r[1])).timestamp(),
+            language=lang,
+            title=str(r[3]),
+            text=str(r[4] or "")[:MAX_CONTENT_CHARS],
+            actors=json.loads(r[5] or "[]"),
+            story=int(r[6]) if r[6] is not None else None,
+        )
+        if lang != "en" and r[7]:
+            row.title, row.text = str(r[7]), str(r[8] or "")[:MAX_CONTENT_CHARS]
+            row.pivot_language = "en"
+        else:
+            row.pivot_language = lang
+        if lang == "es":
+            row.title_es, row.text_es = str(r[3]), str(r[4] or "")[:MAX_CONTENT_CHARS]
+        elif r[9]:
+            row.title_es, row.text_es = str(r[9]), str(r[10] or "")[:MAX_CONTENT_CHARS]
+        out.append(row)
+    return out
+
+
+def _label(rows: list[_Row], language: str) -> str:
+    """Top keywords of a story's articles in one language: frequent in many of its articles."""
+    df: Counter[str] = Counter()
+    surface: dict[str, Counter[str]] = {}
+    for r in rows:
+        if language == "en":
+            title, text, lang = r.title, r.text, r.pivot_language
+        else:
+            title, text, lang = r.title_es, r.text_es, "es"
+        if not title and not text:
+            continue
+        seen: set[str] = set()
+        for part, w in ((title, 3), (text[:600], 1)):
+            for t in tokens(part, lang):
+                if len(t.folded) < 3 or t.folded.isdigit() or is_stopword(t.folded, lang):
+                    continue
+                df[t.stem] += w if t.stem not in seen else 0
+                seen.add(t.stem)
+                surface.setdefault(t.stem, Counter())[t.raw] += 1
+    words = []
+    for s, _ in df.most_common(LABEL_TERMS * 2):
+        forms = surface[s]
+        best = max(forms.items(), key=lambda kv: (kv[1], kv[0][:1].isupper()))[0]
+        if best.lower() not in {w.lower() for w in words}:
+            words.append(best if best[:1].isupper() and not best.isupper() else best.lower() if not best.isupper() else best)
+        if len(words) == LABEL_TERMS:
+            break
+    return " · ".join(words)
+
+
+def refresh_story(db: sqlite_utils.Database, story: int, now: str) -> None:
+    """Recompute a story's summary columns from its articles (call inside a write transaction)."""
+    rows = db.execute(
+        """SELECT a.id, a.country, a.outlet, a.published, an.top_frame, an.actors
+           FROM story_articles sa JOIN articles a ON a.id = sa.article LEFT JOIN analyses an ON an.article = a.id
+           WHERE sa.story = ? ORDER BY a.published""",
+        [story],
+    ).fetchall()
+    if not rows:
+        db.execute("UPDATE stories SET size = 0, updated_at = ? WHERE id = ?", [now, story])
+        return
+    first_by_country: dict[str, str] = {}
+    outlets: Counter[str] = Counter()
+    frames: dict[str, Counter[str]] = {}
+    actors: Counter[str] = Counter()
+    for _aid, country, outlet, published, top_frame, actor_json in rows:
+        first_by_country.setdefault(country, published)
+        outlets[outlet] += 1
+        if top_frame:
+            frames.setdefault(country, Counter())[top_frame] += 1
+        actors.update(json.loads(actor_json or "[]"))
+    frames_by_country = {
+        c: {f: round(n / sum(cnt.values()), 3) for f, n in cnt.most_common()} for c, cnt in sorted(frames.items())
+    }
+    db.execute(
+        """UPDATE stories SET first_seen = ?, last_seen = ?, first_seen_by_country = ?, outlets = ?, countries = ?,
+               size = ?, frames_by_country = ?, actors = ?, updated_at = ? WHERE id = ?""",
+        [
+            rows[0][3], rows[-1][3], json.dumps(dict(sorted(first_by_country.items()))),
+            json.dumps([o for o, _ in outlets.most_common()]), json.dumps(sorted(first_by_country)),
+            len(rows), json.dumps(frames_by_country), json.dumps([a for a, _ in actors.most_common(10)]), now, story,
+        ],
+    )
+
+
+def run(db: sqlite_utils.Database, settings: Settings, quiet: bool = False) -> ClusterReport:
+    """Place every relevant article not yet in a story; update the stories touched."""
+    report = ClusterReport()
+    now = iso(utcnow())
+    window_s = settings.analysis.window_h * 3600.0
+    stale = db.execute(
+        """SELECT sa.article, sa.story FROM story_articles sa LEFT JOIN analyses an ON an.article = sa.article
+           WHERE an.article IS NULL OR an.relevant = 0"""
+    ).fetchall()
+    new_rows = _load_rows(db, "an.relevant = 1 AND sa.article IS NULL ORDER BY a.published, a.id", [])
+    if not new_rows and not stale:
+        return report
+    touched: set[int] = {int(s) for _, s in stale}
+    report.removed = len(stale)
+    rows_by_article: dict[int, _Row] = {r.article: r for r in new_rows}
+    existing: list[_Row] = []
+    if new_rows:
+        lo = iso_from_ts(min(r.time for r in new_rows) - window_s)
+        hi = iso_from_ts(max(r.time for r in new_rows) + window_s)
+        existing = _load_rows(
+            db,
+            "an.relevant = 1 AND sa.article IS NOT NULL AND a.published >= ? AND a.published <= ?"
+            " AND sa.story IN (SELECT id FROM stories WHERE merged_into IS NULL)",
+            [lo, hi],
+        )
+    rows_by_article.update({r.article: r for r in existing})
+    docs = [Doc(r.article, r.time, doc_terms(r.text, r.pivot_language, r.actors, r.title), r.story) for r in new_rows + existing]
+    report.new_articles = len(new_rows)
+    with progress("cluster", len(new_rows), quiet) as advance:
+        result = assign(
+            docs, window_s, settings.analysis.similarity, settings.analysis.merge_similarity, lambda n: advance(n)
+        )
+    with write_transaction(db):
+        for aid, _story in stale:
+            db.execute("DELETE FROM story_articles WHERE article = ?", [aid])
+        real: dict[int, int] = {}
+        for temp in result.new_stories:
+            cur = db.execute("INSERT INTO stories (updated_at) VALUES (?)", [now])
+            real[temp] = int(cur.lastrowid or 0)
+        report.new_stories = len(result.new_stories)
+
+        def resolve(s: int) -> int:
+            while s in result.merges:
+                s = result.merges[s]
+            return real.get(s, s)
+
+        for aid, story in result.story_of.items():
+            target = resolve(story)
+            if story > 0:
+                report.joined += 1
+            db.execute("INSERT INTO story_articles (story, article, joined_at) VALUES (?, ?, ?)", [target, aid, now])
+            touched.add(target)
+        for src in result.merges:
+            src_id, dst_id = real.get(src, src), resolve(src)
+            if src_id == dst_id:
+                continue
+            db.execute("UPDATE story_articles SET story = ? WHERE story = ?", [dst_id, src_id])
+            db.execute("UPDATE stories SET merged_into = ?, size = 0, updated_at = ? WHERE id = ?", [dst_id, now, src_id])
+            db.execute("UPDATE stories SET merged_into = ? WHERE merged_into = ?", [dst_id, src_id])
+            touched.discard(src_id)
+            touched.add(dst_id)
+            report.merged += 1
+        report.new_stories -= sum(1 for s in result.merges if s < 0)
+        for story in sorted(touched):
+            refresh_story(db, story, now)
+            members = [int(r[0]) for r in db.execute("SELECT article FROM story_articles WHERE story = ?", [story]).fetchall()]
+            label_rows = [rows_by_article[m] for m in members if m in rows_by_article]
+            if label_rows:
+                db.execute(
+                    "UPDATE stories SET label_en = ?, label_es = ? WHERE id = ?",
+                    [_label(label_rows, "en"), _label(label_rows, "es") or _label(label_rows, "en"), story],
+                )
+        report.stories_updated = len(touched)
+    return report
+
+
+def iso_from_ts(ts: float) -> str:
+    from datetime import UTC, datetime
+
+    return iso(datetime.fromtimestamp(ts, UTC))
