@@ -24,7 +24,17 @@ from monitor import paths
 from monitor.errors import DatabaseBusy, DiskFull, NotOurDatabase, StorageError
 
 APPLICATION_ID = 0x4D584E57  # "MXNW": refuse other applications' SQLite files
-BUSY_TIMEOUT_S = 30.0
+BUSY_TIMEOUT_S = 30.0  # how long a writer waits for another process's transaction
+
+
+def busy_timeout() -> float:
+    """Seconds to wait for the write lock (MONITOR_BUSY_TIMEOUT_S overrides the default)."""
+    import os
+
+    try:
+        return float(os.environ.get("MONITOR_BUSY_TIMEOUT_S", BUSY_TIMEOUT_S))
+    except ValueError:
+        return BUSY_TIMEOUT_S
 _MIGRATION_RE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 
@@ -49,7 +59,7 @@ def translate_error(exc: sqlite3.Error, path: str | Path | None = None) -> Stora
     if "database is locked" in msg or "database is busy" in msg:
         return DatabaseBusy(
             f"{where}database is busy (another monitor process?) and stayed locked for "
-            f"{BUSY_TIMEOUT_S:.0f}s; nothing was written, try again"
+            f"{busy_timeout():.0f}s; nothing was written, try again"
         )
     if "disk is full" in msg or "database or disk is full" in msg:
         return DiskFull(f"{where}database or disk is full; this transaction was rolled back, free space and re-run")
@@ -65,9 +75,9 @@ def translate_error(exc: sqlite3.Error, path: str | Path | None = None) -> Stora
 def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
     if readonly:
         uri = f"file:{path}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+        conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout(), check_same_thread=False)
     else:
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+        conn = sqlite3.connect(str(path), timeout=busy_timeout(), check_same_thread=False)
     return conn
 
 
