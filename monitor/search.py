@@ -1,0 +1,799 @@
+"""Search articles in either language: run a parsed `Query` against the FTS5 indexes of the
+originals (articles_fts) and of their translations (article_translations_fts).
+
+How one query finds articles in both languages: the query's language is detected and its words
+are translated with the configured engine (the one that translated the articles). Each index is
+searched for "all the original words" OR "all the translated words", so a Spanish query finds
+Spanish originals, English originals through their Spanish translation, and English originals
+directly through the translated words. Every article appears once, ranked by bm25 (titles weigh
+more than summaries) combined with recency, or by date.
+
+Used by `monitor search`, the web page's search box and alert rules:
+
+    from monitor.query import parse_query
+    from monitor.search import search, get_article
+    result = search(db, settings, parse_query('cártel* country:US since:7d'), limit=20)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlite_utils
+
+from monitor.query import (
+    STOPWORDS,
+    Clause,
+    Query,
+    QueryError,
+    SearchTimeout,
+    Term,
+    any_expression,
+    clauses_expression,
+)
+from monitor.settings import Settings
+from monitor.store import translate_error
+
+TIME_LIMIT_MS = 3000  # a search is stopped after this long (a very broad prefix on a large database)
+MARK_START = "\ue000"  # snippet highlight markers: private-use characters, never in article text
+MARK_END = "\ue001"
+TITLE_WEIGHT, SUMMARY_WEIGHT = 3.0, 1.0  # bm25 column weights
+RECENCY_DAYS = 7.0  # an article this many days old gets half the recency boost of a fresh one
+CANDIDATES = 200  # best matches taken from each index before merging and re-ranking by recency
+DETECT_CONFIDENCE = 0.9  # below this, the query is translated from every language into every other
+SORTS = ("relevance", "date")
+
+
+@dataclass
+class Hit:
+    """One article found, with everything a result list shows. Plain data (JSON-able)."""
+
+    id: int
+    outlet: str
+    outlet_name: str
+    country: str
+    language: str  # the article's own language
+    url: str | None
+    title: str
+    summary: str
+    published: str  # UTC ISO-8601
+    first_seen: str
+    title_translated: str | None = None  # in translation_language; None when not translated
+    summary_translated: str | None = None
+    translation_language: str | None = None
+    translation_engine: str | None = None
+    translation_rough: bool = False  # word-for-word engine: show marked as rough
+    top_frame: str | None = None
+    frames: list[str] = field(default_factory=list)
+    story: int | None = None
+    story_label_en: str | None = None
+    story_label_es: str | None = None
+    relevant: bool | None = None  # None: not analysed
+    relevance: float | None = None
+    snippet: str = ""  # text around the match; matched words between MARK_START and MARK_END
+    snippet_language: str | None = None  # language of the snippet text
+    matched_in: str = ""  # original | translation | both | filters
+    score: float = 0.0  # higher is better (bm25 x recency); 0 for filter-only listings
+
+
+@dataclass
+class SearchResult:
+    query: str  # the query as searched (normalised)
+    hits: list[Hit]
+    total_estimate: int  # matching articles; a lower bound when total_exact is False
+    total_exact: bool
+    query_languages: list[str]  # languages the query was read as
+    translated_query: dict[str, str]  # target language -> the translated words searched
+    notes: list[str]  # e.g. "query translated with apertium (rough)"
+    sort: str = "relevance"
+    elapsed_ms: float = 0.0
+
+
+@dataclass
+class ArticleDetail:
+    """One article in full, for `monitor show` and the web article page."""
+
+    id: int
+    outlet: str
+    outlet_name: str
+    country: str
+    language: str
+    url: str | None
+    link: str | None
+    title: str
+    summary: str
+    content_text: str | None
+    authors: list[str]
+    tags: list[str]
+    published: str
+    first_seen: str
+    date_flag: str | None
+    translations: list[dict[str, Any]]  # {language, title, summary, content, engine, model, rough, translated_at}
+    analysis: dict[str, Any] | None  # {relevant, relevance, top_frame, frames, actors, keywords, analyzed_at}
+    frames: list[dict[str, Any]]  # {frame, score, evidence: [...]}, best first
+    story: dict[str, Any] | None  # {id, label_en, label_es, size, articles: [{id, outlet, country, ...}]}
+
+
+# ------------------------------------------------------------------------------- helpers
+
+
+def _tables(db: sqlite_utils.Database) -> set[str]:
+    return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+
+
+def _loads(value: str | None, default: Any) -> Any:
+    if not value:
+        return default
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError):
+        return default
+
+
+@contextmanager
+def time_limit(db: sqlite_utils.Database, ms: int) -> Iterator[None]:
+    """Interrupt any statement running past `ms` milliseconds (SQLite progress handler)."""
+    if ms <= 0:
+        yield
+        return
+    deadline = time.monotonic() + ms / 1000.0
+    db.conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 2000)
+    try:
+        yield
+    finally:
+        db.conn.set_progress_handler(None, 0)
+
+
+def _is_fts_syntax_error(msg: str) -> bool:
+    return any(
+        s in msg
+        for s in ("fts5:", "syntax error", "unterminated string", "no such column", "unknown special query", "no such cursor", "malformed MATCH")
+    )
+
+
+# ------------------------------------------------------------------------------- query translation
+
+_TRANSLATORS: dict[str, Any] = {}
+_TRANSLATION_CACHE: OrderedDict[tuple[str, str, str, str], str] = OrderedDict()
+_CACHE_SIZE = 512
+_ENGINE_MARKS = re.compile(r"(?<!\w)[*#@](?=\w)")  # apertium marks unknown (*), untranslatable (#) words
+
+
+def _get_translator(settings: Settings) -> tuple[Any | None, str | None]:
+    """The configured translator (cached per process), or (None, note saying why not)."""
+    key = settings.translation.engine
+    if key in _TRANSLATORS:
+        return _TRANSLATORS[key], None
+    try:
+        from monitor.translation import get_translator
+    except ImportError:
+        return None, "query not translated: the translation module is not installed; searched as typed"
+    try:
+        translator = get_translator(settings)
+    except Exception as exc:  # an engine failing to load must not stop the search
+        return None, f"query not translated ({exc}); searched as typed"
+    _TRANSLATORS[key] = translator
+    return translator, None
+
+
+def _translate_texts(translator: Any, texts: list[str], source: str, target: str) -> list[str]:
+    engine = str(getattr(translator, "engine", ""))
+    keys = [(engine, source, target, t) for t in texts]
+    missing = [t for t, k in zip(texts, keys, strict=True) if k not in _TRANSLATION_CACHE]
+    if missing:
+        out = translator.translate(list(dict.fromkeys(missing)), source, target)
+        for text, translated in zip(dict.fromkeys(missing), out, strict=True):
+            _TRANSLATION_CACHE[(engine, source, target, text)] = _ENGINE_MARKS.sub("", translated or "").strip()
+            while len(_TRANSLATION_CACHE) > _CACHE_SIZE:
+                _TRANSLATION_CACHE.popitem(last=False)
+    return [_TRANSLATION_CACHE[k] for k in keys]
+
+
+def translate_clauses(
+    translator: Any, clauses: Sequence[Clause], excluded: Sequence[Term], source: str, target: str
+) -> tuple[list[Clause], list[Term]]:
+    """Translate a query's terms: runs of plain words together (so "Estados Unidos" becomes
+    "United States", then one clause per word), phrases as phrases, OR alternatives and
+    exclusions one by one, prefixes by their stem. One engine call for the whole query."""
+    texts: list[str] = []
+    plan: list[tuple[str, Any]] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            plan.append(("run", len(texts)))
+            texts.append(" ".join(run))
+            run.clear()
+
+    for clause in clauses:
+        if len(clause) == 1 and clause[0].plain:
+            run.append(clause[0].text)
+            continue
+        flush()
+        plan.append(("clause", [(len(texts) + i, t) for i, t in enumerate(clause)]))
+        texts += [t.text for t in clause]
+    flush()
+    excl_start = len(texts)
+    texts += [t.text for t in excluded]
+    out = _translate_texts(translator, texts, source, target) if texts else []
+
+    def term_from(text: str, like: Term) -> Term | None:
+        text = text.replace('"', " ").strip()
+        if not re.search(r"[^\W_]", text):
+            return None
+        return Term(text=text, phrase=like.phrase or (len(text.split()) > 1 and not like.plain), prefix=like.prefix)
+
+    new_clauses: list[Clause] = []
+    for kind, data in plan:
+        if kind == "run":
+            words = [w for w in out[data].split() if re.search(r"[^\W_]", w)]
+            kept = [w for w in words if w.lower() not in STOPWORDS] or words
+            for w in kept:
+                t = term_from(w, Term(text=w))
+                if t is not None and (t,) not in new_clauses:
+                    new_clauses.append((t,))
+        else:
+            terms = [term_from(out[i], t) for i, t in data]
+            group = tuple(dict.fromkeys(t for t in terms if t is not None))
+            if group:
+                new_clauses.append(group)
+    new_excluded = [t for t in (term_from(out[excl_start + i], e) for i, e in enumerate(excluded)) if t is not None]
+    return new_clauses, new_excluded
+
+
+def _languages(db: sqlite_utils.Database, tables: set[str]) -> list[str]:
+    langs: set[str] = set()
+    if "outlets" in tables:
+        langs |= {r[0] for r in db.execute("SELECT DISTINCT language FROM outlets").fetchall() if r[0]}
+    if "article_translations" in tables:
+        langs |= {r[0] for r in db.execute("SELECT DISTINCT language FROM article_translations").fetchall() if r[0]}
+    return sorted(langs) or ["en", "es"]
+
+
+def _detect(text: str, languages: list[str]) -> tuple[str | None, float]:
+    try:
+        from monitor.langdetect import detect
+    except ImportError:
+        return None, 0.0
+    try:
+        lang, confidence = detect(text, prior=None, languages=tuple(languages))
+    except Exception:  # detection is a hint; never fail a search on it
+        return None, 0.0
+    return lang, float(confidence or 0.0)
+
+
+@dataclass
+class _Plan:
+    match: str  # FTS5 expression for the words, '' for a filter-only listing
+    exclude: str  # FTS5 expression of excluded terms, '' for none
+    query_languages: list[str]
+    translated: dict[str, str]
+    notes: list[str]
+
+
+def plan_query(db: sqlite_utils.Database, settings: Settings, query: Query, translate: bool, forms: bool = True) -> _Plan:
+    """Decide what to match: the words as typed, plus their translations into the other languages."""
+    notes = list(query.notes)
+    if query.ignored:
+        notes.append("common words ignored: " + ", ".join(query.ignored) + ' (quote them to search for them: "de")')
+    if query.raw:
+        return _Plan(query.raw, "", [], {}, [*notes, "raw FTS5 query: searched as written, not translated"])
+    tables = _tables(db)
+    languages = _languages(db, tables)
+    word_text = query.words_text() or " ".join(t.text for t in query.excluded)
+    lang, confidence = _detect(word_text, languages) if word_text else (None, 0.0)
+    sources = [lang] if lang in languages and confidence >= DETECT_CONFIDENCE else list(languages)
+    matches = [clauses_expression(query.clauses, forms)] if query.clauses else []
+    excludes = [any_expression(query.excluded, forms)] if query.excluded else []
+    translated: dict[str, str] = {}
+    if translate and word_text:
+        translator, why_not = _get_translator(settings)
+        engine = getattr(translator, "engine", "none") if translator is not None else "none"
+        if why_not:
+            notes.append(why_not)
+        elif engine == "none":
+            notes.append("query not translated (translation engine: none); searched as typed in both indexes")
+        else:
+            done: list[str] = []
+            for source in sources:
+                for target in languages:
+                    if target == source or not _supports(translator, source, target):
+                        continue
+                    try:
+                        clauses, excluded = translate_clauses(translator, query.clauses, query.excluded, source, target)
+                    except Exception as exc:  # an engine failure leaves the search on the words as typed
+                        notes.append(f"query not translated {source}->{target} ({exc}); searched as typed")
+                        continue
+                    done.append(f"{source}->{target}")
+                    expr = clauses_expression(clauses, forms)
+                    if expr and expr not in matches:
+                        matches.append(expr)
+                    if excluded:
+                        ex = any_expression(excluded, forms)
+                        if ex and ex not in excludes:
+                            excludes.append(ex)
+                    shown = " ".join(" OR ".join(t.display() for t in c) for c in clauses)
+                    if shown:
+                        translated[target if len(sources) == 1 else f"{source}->{target}"] = shown
+            if done:
+                rough = " (rough, word for word)" if getattr(translator, "rough", False) else ""
+                notes.append(f"query translated with {engine}{rough}: " + ", ".join(done))
+    match = " OR ".join(f"({m})" for m in matches) if len(matches) > 1 else (matches[0] if matches else "")
+    exclude = " OR ".join(f"({e})" for e in excludes) if len(excludes) > 1 else (excludes[0] if excludes else "")
+    qlangs = [lang] if lang and lang in sources and len(sources) == 1 else sources
+    return _Plan(match, exclude, qlangs if word_text else [], translated, notes)
+
+
+def _supports(translator: Any, source: str, target: str) -> bool:
+    supports = getattr(translator, "supports", None)
+    try:
+        return bool(supports(source, target)) if callable(supports) else True
+    except Exception:
+        return False
+
+
+# ------------------------------------------------------------------------------- filters
+
+
+def _filter_sql(db: sqlite_utils.Database, query: Query, tables: set[str]) -> tuple[list[str], list[Any]] | None:
+    """WHERE conditions on `a` (articles) for the query's filters; None when they cannot match."""
+    where: list[str] = []
+    params: list[Any] = []
+
+    def among(column: str, values: Sequence[Any]) -> None:
+        where.append(f"{column} IN ({', '.join('?' for _ in values)})")
+        params.extend(values)
+
+    if query.countries:
+        among("a.country", query.countries)
+    if query.outlets:
+        among("a.outlet", query.outlets)
+    if query.languages:
+        among("a.language", query.languages)
+    if query.since:
+        where.append("a.published >= ?")
+        params.append(query.since)
+    if query.until:
+        where.append("a.published < ?")
+        params.append(query.until)
+    if query.frames:
+        if "analyses" not in tables:
+            return None
+        marks = ", ".join("?" for _ in query.frames)
+        where.append(
+            f"a.id IN (SELECT an.article FROM analyses an, json_each(CASE WHEN json_valid(an.frames) THEN an.frames ELSE '[]' END) je"
+            f" WHERE je.value IN ({marks}))"
+        )
+        params.extend(query.frames)
+    if query.stories:
+        if "story_articles" not in tables:
+            return None
+        ids = _resolve_stories(db, query.stories, tables)
+        marks = ", ".join("?" for _ in ids)
+        where.append(f"a.id IN (SELECT article FROM story_articles WHERE story IN ({marks}))")
+        params.extend(ids)
+    return where, params
+
+
+def _resolve_stories(db: sqlite_utils.Database, ids: Sequence[int], tables: set[str]) -> list[int]:
+    """Story ids plus the stories they were merged into (a merged story's articles moved there)."""
+    out = list(ids)
+    if "stories" not in tables:
+        return out
+    frontier = list(ids)
+    for _ in range(16):
+        if not frontier:
+            break
+        marks = ", ".join("?" for _ in frontier)
+        rows = db.execute(
+            f"SELECT merged_into FROM stories WHERE id IN ({marks}) AND merged_into IS NOT NULL", frontier
+        ).fetchall()
+        frontier = [r[0] for r in rows if r[0] not in out]
+        out += frontier
+    return out
+
+
+# ------------------------------------------------------------------------------- search
+
+
+def _recency(published: str | None, now: datetime) -> float:
+    try:
+        dt = datetime.fromisoformat(published or "")
+    except ValueError:
+        return 0.0
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    age_days = max(0.0, (now - dt).total_seconds() / 86400.0)
+    return 1.0 / (1.0 + age_days / RECENCY_DAYS)
+
+
+def search(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    query: Query,
+    *,
+    limit: int = 20,
+    sort: str = "relevance",
+    translate: bool = True,
+    time_limit_ms: int = TIME_LIMIT_MS,
+    forms: bool = True,
+    now: datetime | None = None,
+) -> SearchResult:
+    """Find articles matching `query` in originals and translations; each article once.
+
+    Raises QueryError (a --raw expression FTS5 rejects), SearchTimeout (past `time_limit_ms`),
+    or a StorageError; never a bare sqlite3 error.
+    """
+    if sort not in SORTS:
+        raise QueryError(f"unknown sort {sort!r}; use one of: {', '.join(SORTS)}")
+    limit = max(1, min(int(limit), 1000))
+    started = time.perf_counter()
+    now = now or datetime.now(UTC)
+    try:
+        with time_limit(db, time_limit_ms):
+            result = _search(db, settings, query, limit, sort, translate, forms, now)
+    except sqlite3.OperationalError as exc:
+        msg = str(exc)
+        if "interrupted" in msg:
+            raise SearchTimeout(
+                f"the search was stopped after {time_limit_ms / 1000:g}s; the query matches too much "
+                "(a short prefix*, or very common words): add words or filters such as country: or since:"
+            ) from None
+        if query.raw and _is_fts_syntax_error(msg):
+            raise QueryError(f"invalid FTS5 query ({msg}); fix the syntax or try without --raw") from None
+        raise translate_error(exc) from exc
+    except sqlite3.Error as exc:
+        raise translate_error(exc) from exc
+    result.elapsed_ms = (time.perf_counter() - started) * 1000.0
+    return result
+
+
+def _search(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    query: Query,
+    limit: int,
+    sort: str,
+    translate: bool,
+    forms: bool,
+    now: datetime,
+) -> SearchResult:
+    tables = _tables(db)
+    plan = plan_query(db, settings, query, translate, forms)
+    base = SearchResult(
+        query=query.describe(),
+        hits=[],
+        total_estimate=0,
+        total_exact=True,
+        query_languages=plan.query_languages,
+        translated_query=plan.translated,
+        notes=plan.notes,
+        sort=sort,
+    )
+    filters = _filter_sql(db, query, tables)
+    if filters is None:
+        base.notes.append("no analysis or stories yet: frame: and story: filters match nothing")
+        return base
+    where, params = filters
+    if plan.exclude:
+        excl = ["SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?"]
+        excl_params: list[Any] = [plan.exclude]
+        if "article_translations_fts" in tables:
+            excl.append(
+                "SELECT t.article FROM article_translations_fts JOIN article_translations t "
+                "ON t.id = article_translations_fts.rowid WHERE article_translations_fts MATCH ?"
+            )
+            excl_params.append(plan.exclude)
+        where = [*where, f"a.id NOT IN ({' UNION '.join(excl)})"]
+        params = [*params, *excl_params]
+    cond = (" AND " + " AND ".join(where)) if where else ""
+    k = limit if sort == "date" else max(CANDIDATES, limit * 5)
+
+    found: dict[int, dict[str, Any]] = {}  # article -> {rank, published, via}
+    saturated = False
+    if not plan.match:
+        rows = db.execute(
+            f"SELECT a.id, a.published FROM articles a WHERE 1 = 1{cond} ORDER BY a.published DESC, a.id DESC LIMIT ?",
+            [*params, limit + 1],
+        ).fetchall()
+        saturated = len(rows) > limit
+        for article, published in rows[:limit]:
+            found[article] = {"rank": 0.0, "published": published, "via": {"filters"}}
+    else:
+        order = "a.published DESC, a.id DESC" if sort == "date" else "rank"
+        rank_fn = f"bm25({TITLE_WEIGHT}, {SUMMARY_WEIGHT})"
+        sources = [
+            (
+                "original",
+                f"SELECT a.id, articles_fts.rank, a.published FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
+                f"WHERE articles_fts MATCH ? AND articles_fts.rank MATCH ?{cond} ORDER BY {order} LIMIT ?",
+            )
+        ]
+        if "article_translations_fts" in tables:
+            sources.append(
+                (
+                    "translation",
+                    "SELECT a.id, article_translations_fts.rank, a.published FROM article_translations_fts "
+                    "JOIN article_translations t ON t.id = article_translations_fts.rowid JOIN articles a ON a.id = t.article "
+                    f"WHERE article_translations_fts MATCH ? AND article_translations_fts.rank MATCH ?{cond} ORDER BY {order} LIMIT ?",
+                )
+            )
+        for via, sql in sources:
+            rows = db.execute(sql, [plan.match, rank_fn, *params, k]).fetchall()
+            saturated = saturated or len(rows) >= k
+            for article, rank, published in rows:
+                entry = found.setdefault(article, {"rank": rank, "published": published, "via": set()})
+                entry["rank"] = min(entry["rank"], rank)
+                entry["via"].add(via)
+
+    def score(entry: dict[str, Any]) -> float:
+        return -float(entry["rank"]) * (1.0 + _recency(entry["published"], now))
+
+    if sort == "date" or not plan.match:
+        ordered = sorted(found.items(), key=lambda kv: (kv[1]["published"] or "", kv[0]), reverse=True)
+    else:
+        ordered = sorted(found.items(), key=lambda kv: (score(kv[1]), kv[1]["published"] or ""), reverse=True)
+    chosen = ordered[:limit]
+    base.total_estimate = len(found) if plan.match else len(chosen) + (1 if saturated else 0)
+    base.total_exact = not saturated
+    details = _details(db, [a for a, _ in chosen], tables)
+    snippets = _snippets(db, [a for a, _ in chosen], plan.match, tables) if plan.match else {}
+    for article, entry in chosen:
+        hit = details.get(article)
+        if hit is None:
+            continue
+        via = entry["via"]
+        hit.matched_in = "both" if {"original", "translation"} <= via else next(iter(via))
+        hit.score = round(score(entry), 4) if plan.match else 0.0
+        snip = snippets.get(article)
+        if snip:
+            hit.snippet, hit.snippet_language = snip
+        else:
+            hit.snippet, hit.snippet_language = _plain_snippet(hit.summary or hit.title), hit.language
+        base.hits.append(hit)
+    return base
+
+
+def _plain_snippet(text: str, words: int = 32) -> str:
+    parts = text.replace(MARK_START, "").replace(MARK_END, "").split()
+    return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
+
+
+def _details(db: sqlite_utils.Database, ids: list[int], tables: set[str]) -> dict[int, Hit]:
+    if not ids:
+        return {}
+    marks = ", ".join("?" for _ in ids)
+    rows = db.execute(
+        f"""SELECT a.id, a.outlet, coalesce(o.name, a.outlet), a.country, a.language, a.url, a.title, a.summary,
+                   a.published, a.first_seen
+            FROM articles a LEFT JOIN outlets o ON o.id = a.outlet WHERE a.id IN ({marks})""",
+        ids,
+    ).fetchall()
+    hits = {r[0]: Hit(*r) for r in rows}
+    if "article_translations" in tables:
+        for article, lang, title, summary, engine, rough in db.execute(
+            f"""SELECT t.article, t.language, t.title, t.summary, t.engine, t.rough FROM article_translations t
+                WHERE t.article IN ({marks}) ORDER BY t.article, t.id""",
+            ids,
+        ).fetchall():
+            hit = hits.get(article)
+            if hit is None or lang == hit.language or hit.title_translated is not None:
+                continue
+            hit.title_translated, hit.summary_translated = title, summary
+            hit.translation_language, hit.translation_engine, hit.translation_rough = lang, engine, bool(rough)
+    if "analyses" in tables:
+        for article, relevant, relevance, top_frame, frames in db.execute(
+            f"SELECT article, relevant, relevance, top_frame, frames FROM analyses WHERE article IN ({marks})", ids
+        ).fetchall():
+            hit = hits[article]
+            hit.relevant, hit.relevance, hit.top_frame = bool(relevant), relevance, top_frame
+            hit.frames = [str(f) for f in _loads(frames, []) if isinstance(f, str)]
+    if "story_articles" in tables and "stories" in tables:
+        for article, story, label_en, label_es in db.execute(
+            f"""SELECT sa.article, coalesce(s.id, sa.story), s.label_en, s.label_es FROM story_articles sa
+                LEFT JOIN stories s ON s.id = sa.story WHERE sa.article IN ({marks})""",
+            ids,
+        ).fetchall():
+            hit = hits[article]
+            hit.story, hit.story_label_en, hit.story_label_es = story, label_en, label_es
+    return hits
+
+
+def _snippets(db: sqlite_utils.Database, ids: list[int], match: str, tables: set[str]) -> dict[int, tuple[str, str]]:
+    """The best-matching passage of each article: from its original, else from its translation."""
+    if not ids:
+        return {}
+    marks = ", ".join("?" for _ in ids)
+    out: dict[int, tuple[str, str]] = {}
+    for rowid, lang, text in db.execute(
+        f"""SELECT articles_fts.rowid, a.language, snippet(articles_fts, -1, ?, ?, '…', 32)
+            FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
+            WHERE articles_fts MATCH ? AND articles_fts.rowid IN ({marks})""",
+        [MARK_START, MARK_END, match, *ids],
+    ).fetchall():
+        if text and MARK_START in text:
+            out[rowid] = (text, lang)
+    missing = [i for i in ids if i not in out]
+    if missing and "article_translations_fts" in tables:
+        marks = ", ".join("?" for _ in missing)
+        for article, lang, text in db.execute(
+            f"""SELECT t.article, t.language, snippet(article_translations_fts, -1, ?, ?, '…', 32)
+                FROM article_translations_fts JOIN article_translations t ON t.id = article_translations_fts.rowid
+                WHERE article_translations_fts MATCH ? AND t.article IN ({marks})""",
+            [MARK_START, MARK_END, match, *missing],
+        ).fetchall():
+            if text and MARK_START in text and article not in out:
+                out[article] = (text, lang)
+    return out
+
+
+def snippet_segments(snippet: str) -> list[tuple[str, bool]]:
+    """Split a snippet into (text, highlighted) pieces, for HTML (escape each piece) or a terminal."""
+    out: list[tuple[str, bool]] = []
+    for i, part in enumerate(re.split(f"[{MARK_START}{MARK_END}]", snippet)):
+        if part:
+            out.append((part, i % 2 == 1))
+    return out
+
+
+def snippet_html(snippet: str) -> str:
+    """The snippet as safe HTML: text escaped, matches in <mark>."""
+    from html import escape
+
+    return "".join(f"<mark>{escape(t)}</mark>" if hi else escape(t) for t, hi in snippet_segments(snippet))
+
+
+def snippet_text(snippet: str, start: str = "[", end: str = "]") -> str:
+    """The snippet as plain text with matches bracketed."""
+    return "".join(f"{start}{t}{end}" if hi else t for t, hi in snippet_segments(snippet))
+
+
+# ------------------------------------------------------------------------------- one article
+
+
+def get_article(db: sqlite_utils.Database, article_id: int) -> ArticleDetail | None:
+    """One article in full: original, translations, analysis, frames with evidence, and its story."""
+    try:
+        return _get_article(db, int(article_id))
+    except sqlite3.Error as exc:
+        raise translate_error(exc) from exc
+
+
+def _get_article(db: sqlite_utils.Database, article_id: int) -> ArticleDetail | None:
+    tables = _tables(db)
+    row = db.execute(
+        """SELECT a.id, a.outlet, coalesce(o.name, a.outlet), a.country, a.language, a.url, a.link, a.title, a.summary,
+                  a.content_text, a.authors, a.tags, a.published, a.first_seen, a.date_flag
+           FROM articles a LEFT JOIN outlets o ON o.id = a.outlet WHERE a.id = ?""",
+        [article_id],
+    ).fetchone()
+    if row is None:
+        return None
+    translations: list[dict[str, Any]] = []
+    if "article_translations" in tables:
+        for lang, title, summary, content, engine, model, rough, at in db.execute(
+            """SELECT language, title, summary, content, engine, model, rough, translated_at
+               FROM article_translations WHERE article = ? ORDER BY language""",
+            [article_id],
+        ).fetchall():
+            translations.append(
+                {
+                    "language": lang,
+                    "title": title,
+                    "summary": summary,
+                    "content": content,
+                    "engine": engine,
+                    "model": model,
+                    "rough": bool(rough),
+                    "translated_at": at,
+                }
+            )
+    analysis = None
+    if "analyses" in tables:
+        an = db.execute(
+            "SELECT relevant, relevance, top_frame, frames, actors, keywords, analyzed_at FROM analyses WHERE article = ?",
+            [article_id],
+        ).fetchone()
+        if an:
+            analysis = {
+                "relevant": bool(an[0]),
+                "relevance": an[1],
+                "top_frame": an[2],
+                "frames": _loads(an[3], []),
+                "actors": _loads(an[4], []),
+                "keywords": _loads(an[5], []),
+                "analyzed_at": an[6],
+            }
+    frames: list[dict[str, Any]] = []
+    if "article_frames" in tables:
+        for frame, score, evidence in db.execute(
+            "SELECT frame, score, evidence FROM article_frames WHERE article = ? ORDER BY score DESC, frame", [article_id]
+        ).fetchall():
+            frames.append({"frame": frame, "score": score, "evidence": _loads(evidence, [])})
+    story = _story_of(db, article_id, tables)
+    return ArticleDetail(
+        id=row[0],
+        outlet=row[1],
+        outlet_name=row[2],
+        country=row[3],
+        language=row[4],
+        url=row[5],
+        link=row[6],
+        title=row[7],
+        summary=row[8],
+        content_text=row[9],
+        authors=[str(x) for x in _loads(row[10], [])],
+        tags=[str(x) for x in _loads(row[11], [])],
+        published=row[12],
+        first_seen=row[13],
+        date_flag=row[14],
+        translations=translations,
+        analysis=analysis,
+        frames=frames,
+        story=story,
+    )
+
+
+def _story_of(db: sqlite_utils.Database, article_id: int, tables: set[str]) -> dict[str, Any] | None:
+    if not {"story_articles", "stories"} <= tables:
+        return None
+    row = db.execute("SELECT story FROM story_articles WHERE article = ?", [article_id]).fetchone()
+    if row is None:
+        return None
+    story_id = row[0]
+    s = db.execute("SELECT id, label_en, label_es, first_seen, last_seen, size FROM stories WHERE id = ?", [story_id]).fetchone()
+    has_tr = "article_translations" in tables
+    members = db.execute(
+        f"""SELECT a.id, a.outlet, coalesce(o.name, a.outlet), a.country, a.language, a.title, a.published,
+                   {"(SELECT t.title FROM article_translations t WHERE t.article = a.id AND t.language != a.language ORDER BY t.id LIMIT 1)" if has_tr else "NULL"}
+            FROM story_articles sa JOIN articles a ON a.id = sa.article LEFT JOIN outlets o ON o.id = a.outlet
+            WHERE sa.story = ? ORDER BY a.published, a.id""",
+        [story_id],
+    ).fetchall()
+    return {
+        "id": story_id,
+        "label_en": s[1] if s else "",
+        "label_es": s[2] if s else "",
+        "first_seen": s[3] if s else None,
+        "last_seen": s[4] if s else None,
+        "size": len(members),
+        "articles": [
+            {
+                "id": m[0],
+                "outlet": m[1],
+                "outlet_name": m[2],
+                "country": m[3],
+                "language": m[4],
+                "title": m[5],
+                "published": m[6],
+                "title_translated": m[7],
+                "this": m[0] == article_id,
+            }
+            for m in members
+        ],
+    }
+
+
+__all__ = [
+    "MARK_END",
+    "MARK_START",
+    "ArticleDetail",
+    "Hit",
+    "QueryError",
+    "SearchResult",
+    "SearchTimeout",
+    "get_article",
+    "plan_query",
+    "search",
+    "snippet_html",
+    "snippet_segments",
+    "snippet_text",
+]
