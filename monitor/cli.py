@@ -100,6 +100,10 @@ def _register() -> None:
             cli.add_command(command)
     # Commands of later stages register here, one import each (keep this list sorted by stage).
     # --- stage commands ---
+    from monitor.commands import translate as _translate
+
+    for command in _translate.COMMANDS:
+        cli.add_command(command)
     from monitor.commands import search as _search
 
     for command in _search.COMMANDS:

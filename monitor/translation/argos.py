@@ -145,6 +145,7 @@ class ArgosTranslator:
                 beam_size=max(1, self.options.beam_size),
                 max_batch_size=0,
                 max_decoding_length=self.decoding_limit(max(len(t) for t in inputs)),
+                min_decoding_length=1,  # a non-empty sentence never translates to nothing
                 replace_unknowns=True,
                 asynchronous=True,
             )
