@@ -108,6 +108,10 @@ def _register() -> None:
 
     for command in _search.COMMANDS:
         cli.add_command(command)
+    from monitor.commands import watch as _watch
+
+    for command in _watch.COMMANDS:
+        cli.add_command(command)
 
 
 _register()

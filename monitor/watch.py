@@ -1,0 +1,338 @@
+"""`monitor watch`: the long-running newsroom loop.
+
+Every tick (`watch.tick_s`) the watcher:
+
+1. polls the feeds that are due (the poll stage's own schedule, `feeds.next_check_at`; the poll
+   interval in watch mode is `watch.interval_min`);
+2. runs the later stages (language, translate, analyze, cluster ...) when the poll brought new or
+   changed articles, on start-up (to finish what an interrupted run left), and at least every
+   `watch.stages_every_min`;
+3. evaluates the alert rules and hands new alerts to a background dispatcher (monitor.alerts), so
+   a slow or failing sink never blocks polling;
+4. runs the daily digest once a day at `watch.digest_time` local time (`digest.timezone`),
+   sending it when `[digest] recipients` are set.
+
+Every event is one greppable `key=value` line on stderr (`ts=... event=poll fetched=3 new=5`).
+A failing feed or stage is logged and the loop goes on. SIGINT/SIGTERM stop it between steps:
+each stage writes in short transactions, so nothing is half-written, and the next run resumes.
+A second signal interrupts the step in progress (its open transaction is rolled back).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields, is_dataclass
+from datetime import datetime, time, timedelta
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from monitor import alerts
+from monitor.errors import ConfigError
+from monitor.pipeline import STAGES, run_stage
+from monitor.settings import Settings
+from monitor.store import iso, open_db, utcnow, write_transaction
+
+DIGEST_STAGES = ("digest",)
+Clock = Callable[[], datetime]
+
+
+class EventLog:
+    """One `ts=... event=NAME key=value ...` line per event (logfmt: values with spaces are quoted)."""
+
+    def __init__(self, stream: TextIO | None = None, clock: Clock = utcnow):
+        self.stream = stream
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _value(value: Any) -> str:
+        text = "" if value is None else str(value)
+        text = text.replace("\n", " ").replace("\r", " ")
+        if text == "" or any(c in text for c in ' "=\t'):
+            return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return text
+
+    def line(self, event: str, **fields: Any) -> str:
+        parts = [f"ts={iso(self.clock())}", f"event={event}"]
+        parts += [f"{k}={self._value(v)}" for k, v in fields.items() if v is not None]
+        return " ".join(parts)
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        text = self.line(event, **fields)
+        with self._lock:
+            stream = self.stream or sys.stderr
+            stream.write(text + "\n")
+            stream.flush()
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM (or a test); the loop checks it between steps and wakes from sleep."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.signals = 0
+        self.in_step = False
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        return self._event.wait(timeout)
+
+
+@contextmanager
+def signal_handlers(stop: StopFlag, emit: Callable[..., None]) -> Iterator[None]:
+    """First SIGINT/SIGTERM: stop after the current step. Second: interrupt the step (rolled back)."""
+
+    def handle(signum: int, _frame: Any) -> None:
+        stop.signals += 1
+        name = signal.Signals(signum).name
+        if stop.signals == 1:
+            emit("stopping", signal=name, detail="finishing the current step; send again to interrupt it")
+            stop.set()
+        elif stop.in_step:
+            raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:
+        signal.signal(s, handle)
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+@dataclass
+class WatchReport:
+    cycles: int = 0
+    polls: int = 0
+    new_articles: int = 0
+    updated_articles: int = 0
+    feed_errors: int = 0
+    stage_runs: int = 0
+    stage_failures: int = 0
+    alerts_fired: int = 0
+    digests: int = 0
+    stopped_by: str = ""  # signal | max_cycles
+
+
+def summarize(report: Any) -> dict[str, Any]:
+    """The scalar fields of a stage report, for one log line."""
+    if not is_dataclass(report) or isinstance(report, type):
+        return {}
+    out: dict[str, Any] = {}
+    for f in fields(report):
+        value = getattr(report, f.name)
+        if isinstance(value, bool | int | float | str):
+            out[f.name] = value
+        elif isinstance(value, list | dict | tuple):
+            out[f.name] = len(value)
+    return out
+
+
+def parse_digest_time(value: str) -> time:
+    try:
+        hours, minutes = value.strip().split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise ConfigError(f"[watch] digest_time must be HH:MM (24-hour local time), got {value!r}") from None
+
+
+def _state(db: sqlite_utils.Database, key: str) -> str | None:
+    row = db.execute("SELECT value FROM watch_state WHERE key = ?", [key]).fetchone()
+    return str(row[0]) if row else None
+
+
+def _set_state(db: sqlite_utils.Database, key: str, value: str) -> None:
+    with write_transaction(db):
+        db.execute(
+            "INSERT INTO watch_state (key, value, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            [key, value, iso(utcnow())],
+        )
+
+
+def digest_due(db: sqlite_utils.Database, settings: Settings, now: datetime) -> str | None:
+    """The local day (YYYY-MM-DD) whose digest is due now, or None."""
+    tz = ZoneInfo(settings.digest.timezone)
+    local = now.astimezone(tz)
+    if local.time() < parse_digest_time(settings.watch.digest_time):
+        return None
+    day = local.date().isoformat()
+    return None if _state(db, "digest_day") == day else day
+
+
+def feeds_due(db: sqlite_utils.Database, now: datetime) -> int:
+    row = db.execute(
+        "SELECT count(*) FROM feeds WHERE status IN ('active', 'failing') AND (next_check_at IS NULL OR next_check_at <= ?)",
+        [iso(now)],
+    ).fetchone()
+    return int(row[0])
+
+
+class Watcher:
+    """The loop's state between cycles: only counters and a few timestamps (memory stays flat)."""
+
+    def __init__(self, db: sqlite_utils.Database, settings: Settings, emit: Callable[..., None], stop: StopFlag,
+                 clock: Clock = utcnow, dispatcher: alerts.AlertDispatcher | None = None):
+        self.db = db
+        self.settings = settings.replace(poll__interval_min=settings.watch.interval_min)
+        self.emit = emit
+        self.stop = stop
+        self.clock = clock
+        self.dispatcher = dispatcher
+        self.rules = alerts.load_rules(settings)
+        parse_digest_time(settings.watch.digest_time)
+        self.report = WatchReport()
+        self.last_poll: datetime | None = None
+        self.last_stages: datetime | None = None
+        self.pending_stages = True  # run the later stages on start-up: finish what a previous run left
+
+    def _step(self, name: str, fn: Callable[[], Any]) -> Any:
+        """Run one step; any failure is logged and the loop continues."""
+        self.stop.in_step = True
+        try:
+            return fn()
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            self.report.stage_failures += 1
+            self.emit("stage_failed", stage=name, error=f"{type(exc).__name__}: {exc}")
+            if not isinstance(exc, ConfigError | OSError) and getattr(exc, "exit_code", None) is None:
+                self.emit("traceback", stage=name, detail=traceback.format_exc(limit=3).replace("\n", " | "))
+            return None
+        finally:
+            self.stop.in_step = False
+
+    def poll(self, now: datetime) -> None:
+        due = feeds_due(self.db, now)
+        registry_check = self.last_poll is None or now - self.last_poll >= timedelta(minutes=self.settings.watch.interval_min)
+        if not due and not registry_check:
+            return
+        spec = dict(STAGES)["poll"]
+        report = self._step("poll", lambda: run_stage(self.db, self.settings, "poll", spec, quiet=True))
+        self.last_poll = now
+        if report is None:
+            return
+        self.report.polls += 1
+        new = int(getattr(report, "new_articles", 0))
+        updated = int(getattr(report, "updated_articles", 0))
+        self.report.new_articles += new
+        self.report.updated_articles += updated
+        fields_ = summarize(report)
+        fields_.pop("errors", None)
+        self.emit("poll", **fields_)
+        for err in getattr(report, "errors", []) or []:
+            self.report.feed_errors += 1
+            self.emit("feed_error", **{k: v for k, v in dict(err).items() if isinstance(v, str | int | float)})
+        if new or updated:
+            self.pending_stages = True
+
+    def later_stages(self, now: datetime) -> None:
+        every = timedelta(minutes=self.settings.watch.stages_every_min)
+        if not self.pending_stages and self.last_stages is not None and now - self.last_stages < every:
+            return
+        for name, spec in STAGES:
+            if name == "poll" or name in DIGEST_STAGES:
+                continue
+            if self.stop.is_set():
+                return
+            report = self._step(name, lambda name=name, spec=spec: run_stage(self.db, self.settings, name, spec, quiet=True))
+            self.report.stage_runs += 1
+            if report is not None:
+                self.emit("stage", stage=name, **summarize(report))
+        self.pending_stages = False
+        self.last_stages = now
+        self.evaluate_alerts(now)
+
+    def evaluate_alerts(self, now: datetime) -> None:
+        if not self.rules or self.stop.is_set():
+            return
+        fired = self._step("alerts", lambda: alerts.evaluate(self.db, self.settings, self.rules, now, emit=self.emit))
+        if fired:
+            self.report.alerts_fired += len(fired)
+            if self.dispatcher:
+                self.dispatcher.wake()
+
+    def digest(self, now: datetime) -> None:
+        day = digest_due(self.db, self.settings, now)
+        specs = [(n, s) for n, s in STAGES if n in DIGEST_STAGES]
+        if day is None or not specs or self.stop.is_set():
+            return
+        settings = self.settings.replace(digest__send=bool(self.settings.digest.recipients))
+        for name, spec in specs:
+            report = self._step(name, lambda name=name, spec=spec: run_stage(self.db, settings, name, spec, quiet=True))
+            if report is not None:
+                self.report.digests += 1
+                self.emit("digest", day=day, sent=settings.digest.send, **summarize(report))
+        _set_state(self.db, "digest_day", day)
+
+    def cycle(self) -> None:
+        self.report.cycles += 1
+        for step in (self.poll, self.later_stages, self.digest):
+            if self.stop.is_set():
+                return
+            step(self.clock())
+
+
+def run_watch(
+    settings: Settings,
+    *,
+    max_cycles: int | None = None,
+    tick_s: float | None = None,
+    stop: StopFlag | None = None,
+    emit: Callable[..., None] | None = None,
+    clock: Clock = utcnow,
+    handle_signals: bool = True,
+) -> WatchReport:
+    """Run the watcher until a signal (or `max_cycles`); returns the counters."""
+    emit = emit or EventLog()
+    stop = stop or StopFlag()
+    tick = settings.watch.tick_s if tick_s is None else tick_s
+    db = open_db(settings.db_path)
+    dispatcher = alerts.AlertDispatcher(settings, settings.db_path, emit=emit, idle_s=max(tick, 0.05))
+    watcher = Watcher(db, settings, emit, stop, clock=clock, dispatcher=dispatcher)
+    emit("start", db=settings.db_path, tick_s=tick, interval_min=settings.watch.interval_min,
+         rules=len(watcher.rules), digest_time=settings.watch.digest_time)
+    guard = signal_handlers(stop, emit) if handle_signals else _nothing()
+    dispatcher.start()
+    try:
+        with guard:
+            while not stop.is_set():
+                watcher.cycle()
+                if max_cycles is not None and watcher.report.cycles >= max_cycles:
+                    watcher.report.stopped_by = "max_cycles"
+                    break
+                stop.wait(tick)
+            else:
+                watcher.report.stopped_by = "signal"
+    finally:
+        dispatcher.stop(timeout=settings.watch.webhook_timeout_s + 5)
+        if watcher.report.stopped_by == "max_cycles" and not dispatcher.alive:
+            # a bounded run (tests, `--max-cycles` from cron) sends what is due before it exits
+            dispatcher.report.sent += alerts.deliver_due(db, settings, emit=emit).sent
+        db.close()
+    report = watcher.report
+    emit("stopped", reason=report.stopped_by or "interrupted", cycles=report.cycles, new=report.new_articles,
+         alerts=report.alerts_fired, delivered=dispatcher.report.sent)
+    return report
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+

@@ -1,0 +1,234 @@
+"""What the newsroom page shows, read from the database (read-only). Plain dicts and dataclasses.
+
+Every function takes an open (read-only) database and tolerates a database where later stages
+have not run yet (no analyses, translations or stories): the page then shows what there is.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from monitor.compare import day_bounds
+from monitor.settings import Settings
+from monitor.store import iso, parse_iso, utcnow
+
+
+def http_url(value: str | None) -> str | None:
+    """The URL if it is http(s) with a host, else None: the only links the page renders."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return None
+    return value.strip() if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+def has_table(db: sqlite_utils.Database, name: str) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", [name]).fetchone() is not None
+
+
+def countries(db: sqlite_utils.Database) -> list[str]:
+    """Countries of the registry (outlets table), e.g. ["MX", "US"]; never hard-coded."""
+    return [str(r[0]) for r in db.execute("SELECT DISTINCT country FROM outlets ORDER BY country").fetchall()]
+
+
+@dataclass
+class DayView:
+    day: date
+    start: datetime
+    end: datetime
+    is_today: bool
+    fallback_from: date | None = None  # today had no stories; showing the latest day that has
+
+
+def pick_day(db: sqlite_utils.Database, settings: Settings, requested: str | None, now: datetime | None = None) -> DayView:
+    """The requested local day, or today; when today has no articles yet, the latest day that has."""
+    tz = ZoneInfo(settings.digest.timezone)
+    today = (now or utcnow()).astimezone(tz).date()
+    if requested:
+        day = date.fromisoformat(requested)
+        start, end = day_bounds(day, settings.digest.timezone)
+        return DayView(day, start, end, day == today)
+    start, end = day_bounds(today, settings.digest.timezone)
+    row = db.execute("SELECT max(published) FROM articles WHERE published < ?", [iso(end)]).fetchone()
+    if row and row[0] and parse_iso(row[0]) < start:
+        latest = parse_iso(row[0]).astimezone(tz).date()
+        s, e = day_bounds(latest, settings.digest.timezone)
+        return DayView(latest, s, e, False, fallback_from=today)
+    return DayView(today, start, end, True)
+
+
+@dataclass
+class FrameBar:
+    frame: str
+    label: str
+    count: int
+    share: float  # of the country's relevant articles with a top frame
+
+    @property
+    def percent(self) -> int:
+        return round(self.share * 100)
+
+
+@dataclass
+class CountryFrames:
+    country: str
+    articles: int  # relevant articles with a top frame
+    bars: list[FrameBar] = field(default_factory=list)
+
+
+def frame_labels(settings: Settings, lang: str = "en") -> dict[str, str]:
+    """Frame id -> label from the debate file (ids prettified when the file cannot be read)."""
+    try:
+        from monitor import debate
+
+        loaded = debate.load_debate(settings.debate_path)
+        out: dict[str, str] = {}
+        for frame in getattr(loaded, "frames", ()):
+            fid = getattr(frame, "id", None)
+            if fid:
+                out[fid] = getattr(frame, f"label_{lang}", "") or getattr(frame, "label", "") or fid
+        return out
+    except Exception:  # the page must render even with a broken debate file: ids are fine labels
+        return {}
+
+
+def frame_shares(db: sqlite_utils.Database, start: datetime, end: datetime, labels: dict[str, str]) -> list[CountryFrames]:
+    """Per country: share of its relevant articles in [start, end) by top frame, largest first."""
+    if not has_table(db, "analyses"):
+        return []
+    rows = db.execute(
+        """SELECT a.country, an.top_frame, count(*) FROM articles a JOIN analyses an ON an.article = a.id
+           WHERE an.relevant = 1 AND an.top_frame IS NOT NULL AND a.published >= ? AND a.published < ?
+           GROUP BY a.country, an.top_frame""",
+        [iso(start), iso(end)],
+    ).fetchall()
+    by_country: dict[str, dict[str, int]] = {}
+    for country, frame, n in rows:
+        by_country.setdefault(str(country), {})[str(frame)] = int(n)
+    out: list[CountryFrames] = []
+    for country in sorted(by_country):
+        counts = by_country[country]
+        total = sum(counts.values())
+        bars = [
+            FrameBar(f, labels.get(f, f.replace("_", " ").replace("-", " ").capitalize()), n, n / total)
+            for f, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+        out.append(CountryFrames(country, total, bars))
+    return out
+
+
+def _article_select(db: sqlite_utils.Database) -> tuple[str, str]:
+    """(columns, joins) for an article row with its analysis and translated title when present."""
+    cols = [
+        "a.id", "a.outlet", "COALESCE(o.name, a.outlet) AS outlet_name", "a.country", "a.language", "a.url",
+        "a.title", "a.summary", "a.published", "a.first_seen",
+    ]
+    joins = ["LEFT JOIN outlets o ON o.id = a.outlet"]
+    if has_table(db, "analyses"):
+        cols += ["an.relevant", "an.relevance", "an.top_frame"]
+        joins.append("LEFT JOIN analyses an ON an.article = a.id")
+    else:
+        cols += ["NULL AS relevant", "NULL AS relevance", "NULL AS top_frame"]
+    if has_table(db, "article_translations"):
+        cols += [
+            "t.title AS title_translated", "t.language AS translated_language", "t.summary AS summary_translated",
+            "t.content AS content_translated", "t.rough AS rough", "t.engine AS engine", "t.model AS model",
+        ]
+        joins.append(
+            "LEFT JOIN article_translations t ON t.id = (SELECT t2.id FROM article_translations t2 "
+            "WHERE t2.article = a.id AND t2.language != a.language ORDER BY t2.language LIMIT 1)"
+        )
+    else:
+        cols += ["NULL AS title_translated", "NULL AS translated_language", "NULL AS summary_translated",
+                 "NULL AS content_translated", "0 AS rough", "NULL AS engine", "NULL AS model"]
+    return ", ".join(cols), " ".join(joins)
+
+
+def _row(r: Any) -> dict[str, Any]:
+    d = dict(r)
+    d["href"] = http_url(d.get("url"))
+    return d
+
+
+def latest_articles(db: sqlite_utils.Database, limit: int = 20, after: int = 0) -> list[dict[str, Any]]:
+    """The newest relevant articles (all articles before the analysis has run), newest first."""
+    cols, joins = _article_select(db)
+    where = "a.id > ?"
+    if has_table(db, "analyses") and db.execute("SELECT 1 FROM analyses LIMIT 1").fetchone():
+        where += " AND an.relevant = 1"
+    sql = f"SELECT {cols} FROM articles a {joins} WHERE {where} ORDER BY a.id DESC LIMIT ?"
+    return [_row(r) for r in db.query(sql, [after, limit])]
+
+
+def get_article(db: sqlite_utils.Database, article_id: int) -> dict[str, Any] | None:
+    cols, joins = _article_select(db)
+    rows = list(db.query(f"SELECT {cols}, a.content_text FROM articles a {joins} WHERE a.id = ?", [article_id]))
+    if not rows:
+        return None
+    art = _row(rows[0])
+    art["evidence"] = []
+    if has_table(db, "article_frames"):
+        for fr in db.query(
+            "SELECT frame, score, evidence FROM article_frames WHERE article = ? ORDER BY score DESC", [article_id]
+        ):
+            try:
+                items = json.loads(fr["evidence"] or "[]")
+            except ValueError:
+                items = []
+            art["evidence"].append(
+                {"frame": fr["frame"], "score": fr["score"], "items": [i for i in items if isinstance(i, dict)]}
+            )
+    art["story"] = None
+    if has_table(db, "story_articles"):
+        row = db.execute("SELECT story FROM story_articles WHERE article = ?", [article_id]).fetchone()
+        art["story"] = int(row[0]) if row else None
+    return art
+
+
+@dataclass
+class FeedHealth:
+    outlet: str
+    outlet_name: str
+    country: str
+    url: str
+    status: str
+    last_success_at: str | None
+    last_error: str | None
+    consecutive_failures: int
+    next_check_at: str | None
+    items_last: int | None
+
+
+def feed_health(db: sqlite_utils.Database) -> list[FeedHealth]:
+    rows = db.execute(
+        """SELECT f.outlet, COALESCE(o.name, f.outlet), COALESCE(o.country, ''), f.url, f.status, f.last_success_at,
+                  f.last_error, f.consecutive_failures, f.next_check_at, f.items_last
+           FROM feeds f LEFT JOIN outlets o ON o.id = f.outlet WHERE f.status != 'removed'
+           ORDER BY CASE f.status WHEN 'failing' THEN 0 WHEN 'gone' THEN 1 ELSE 2 END, o.country, f.outlet, f.url"""
+    ).fetchall()
+    return [FeedHealth(*r) for r in rows]
+
+
+def health_summary(feeds: list[FeedHealth]) -> dict[str, int]:
+    out: dict[str, int] = {"total": len(feeds)}
+    for f in feeds:
+        out[f.status] = out.get(f.status, 0) + 1
+    return out
+
+
+def last_update(db: sqlite_utils.Database) -> str | None:
+    row = db.execute("SELECT max(finished_at) FROM runs").fetchone()
+    return row[0] if row and row[0] else None
+
+
+def day_links(day: date) -> dict[str, str]:
+    return {"prev": (day - timedelta(days=1)).isoformat(), "next": (day + timedelta(days=1)).isoformat()}
