@@ -1,0 +1,160 @@
+"""Benchmark: polling many feeds on loopback, against the ideal the politeness rules allow.
+
+300 feeds x 20 items spread over 30 hosts (127.0.0.2 ... 127.0.0.31, one loopback server each),
+every response delayed by 100 ms. Two runs in the same process:
+
+1. the poll stage (`monitor.poll.run`: fetch + parse + store in SQLite), from an empty database;
+2. the fetcher alone (`monitor.fetch.Fetcher`), the same 300 URLs, as the network-only baseline.
+
+Ideal wall time = max(latency x feeds / concurrency, per-host floor), where the per-host floor is
+(feeds per host - 1) x per_host_spacing_s + latency: with 10 feeds per host and 1 s spacing no
+schedule can finish one host in under ~9.1 s, whatever the concurrency. Target: wall <= 1.3x ideal.
+
+    .venv/bin/python benchmarks/poll.py               # the full 300-feed run (< 1 minute)
+    .venv/bin/python benchmarks/poll.py --feeds 60    # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from monitor import poll
+from monitor.fetch import Fetcher
+from monitor.settings import Settings
+from monitor.store import open_db
+from tests.feedserver import FeedServer, small_rss
+
+
+def maxrss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def write_registry(path: Path, servers: list[FeedServer], per_host: int, items: int) -> list[str]:
+    """One outlet per host, `per_host` feeds each; returns the feed URLs."""
+    urls: list[str] = []
+    blocks: list[str] = []
+    for h, server in enumerate(servers):
+        feeds = []
+        for k in range(per_host):
+            route = f"/feed-{k}.xml"
+            server.route(
+                route, small_rss(f"Outlet {h} feed {k}", items=items, link=f"https://outlet{h}.example/f{k}/")
+            )
+            urls.append(server.url(route))
+            feeds.append(f'{{ url = "{server.url(route)}", section = "s{k}" }}')
+        country, language = ("US", "en") if h % 2 == 0 else ("MX", "es")
+        blocks.append(
+            f'[[outlets]]\nid = "outlet-{h}"\nname = "Outlet {h}"\ncountry = "{country}"\n'
+            f'language = "{language}"\nfeeds = [\n  ' + ",\n  ".join(feeds) + "\n]\n"
+        )
+    path.write_text("\n".join(blocks), encoding="utf-8")
+    return urls
+
+
+async def fetch_all(settings: Settings, urls: list[str]) -> int:
+    async with Fetcher(settings.poll) as fetcher:
+        results = await asyncio.gather(*(fetcher.fetch(u) for u in urls), return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    if failures:
+        raise SystemExit(f"fetcher baseline: {len(failures)} failures, first: {failures[0]!r}")
+    return sum(len(r.body or b"") for r in results)  # type: ignore[union-attr]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--feeds", type=int, default=300)
+    ap.add_argument("--hosts", type=int, default=30)
+    ap.add_argument("--items", type=int, default=20)
+    ap.add_argument("--latency", type=float, default=0.1, help="seconds added to every response")
+    args = ap.parse_args()
+    if args.hosts > 250 or args.feeds % args.hosts:
+        raise SystemExit("--feeds must be a multiple of --hosts, and --hosts at most 250")
+    per_host = args.feeds // args.hosts
+
+    servers = [FeedServer(host=f"127.0.0.{i + 2}") for i in range(args.hosts)]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            registry = Path(tmp) / "outlets.toml"
+            urls = write_registry(registry, servers, per_host, args.items)
+            for server in servers:
+                server.latency = args.latency
+            settings = Settings(db=str(Path(tmp) / "bench.db"), feeds=str(registry)).replace(
+                poll__allow_private=True
+            )
+            p = settings.poll
+            ideal_concurrency = args.latency * args.feeds / p.concurrency
+            ideal_host = (per_host - 1) * p.per_host_spacing_s + args.latency
+            ideal = max(ideal_concurrency, ideal_host)
+
+            # 1. the poll stage: fetch + parse + store
+            rss0 = maxrss_mib()
+            db = open_db(settings.db_path)
+            t0 = time.perf_counter()
+            report = poll.run(db, settings, quiet=True)
+            wall_poll = time.perf_counter() - t0
+            articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+            db.close()
+            rss_poll = maxrss_mib()
+            peak_conc = max(s.max_concurrent for s in servers)
+            if report.failed:
+                print(f"warning: {report.failed} feeds failed: {report.errors[:3]}")
+            for server in servers:
+                server.reset_log()
+
+            # 2. the fetcher alone (network baseline), with traced memory
+            tracemalloc.start()
+            t0 = time.perf_counter()
+            body_bytes = asyncio.run(fetch_all(settings, urls))
+            wall_fetch = time.perf_counter() - t0
+            _, traced_peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+    finally:
+        for server in servers:
+            server.close()
+
+    print(
+        f"poll benchmark: {args.feeds} feeds x {args.items} items on {args.hosts} loopback hosts, "
+        f"latency {args.latency * 1000:.0f} ms, concurrency {p.concurrency}, "
+        f"per-host spacing {p.per_host_spacing_s:g} s"
+    )
+    print(f"  ideal by concurrency  latency x feeds / concurrency     = {ideal_concurrency:6.2f} s")
+    print(
+        f"  ideal by host spacing (feeds/host - 1) x spacing + lat. = {ideal_host:6.2f} s  <- binding floor"
+    )
+    print(f"  ideal (the larger)                                       = {ideal:6.2f} s")
+    print()
+    print(f"  {"run":<46} {'wall s':>8} {'x ideal':>8} {'target':>8} {'memory':>22}")
+    rows = [
+        (
+            f"poll.run (fetch+parse+store, {articles} articles)",
+            wall_poll,
+            f"maxrss {rss_poll:.0f} MiB (+{rss_poll - rss0:.0f})",
+        ),
+        (
+            f"Fetcher only ({body_bytes / 1e6:.1f} MB bodies)",
+            wall_fetch,
+            f"traced peak {traced_peak / 2**20:.1f} MiB",
+        ),
+    ]
+    for name, wall, mem in rows:
+        ratio = wall / ideal
+        verdict = "ok" if ratio <= 1.3 else "SLOW"
+        print(f"  {name:<46} {wall:8.2f} {ratio:8.2f} {'<=1.30':>8} {mem:>22}  {verdict}")
+    print()
+    print(
+        f"  poll report: fetched {report.fetched}, failed {report.failed}, new articles {report.new_articles}; "
+        f"peak concurrent requests on one host: {peak_conc} (must be 1)"
+    )
+
+
+if __name__ == "__main__":
+    main()
