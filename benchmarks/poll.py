@@ -132,7 +132,7 @@ def main() -> None:
     )
     print(f"  ideal (the larger)                                       = {ideal:6.2f} s")
     print()
-    print(f"  {"run":<46} {'wall s':>8} {'x ideal':>8} {'target':>8} {'memory':>22}")
+    print(f"  {'run':<46} {'wall s':>8} {'x ideal':>8} {'target':>8} {'memory':>22}")
     rows = [
         (
             f"poll.run (fetch+parse+store, {articles} articles)",
