@@ -28,7 +28,7 @@ LINK_REL = "noopener noreferrer"
 # Elements removed together with everything inside them (their text is not article text).
 # fmt: off
 DROP_WITH_CONTENT = frozenset(
-    {"script", "style", "svg", "math", "iframe", "object", "embed", "template", "noscript", "title",
+    {"script", "style", "svg", "math", "iframe", "template", "noscript", "title",
      "textarea", "select", "head"}
 )
 # fmt: on

@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
 import feedparser.api
@@ -276,6 +277,16 @@ def _not_a_feed_reason(body: bytes, result: Mapping[str, Any]) -> str:
     return f"no RSS, Atom or RDF root element{detail}"
 
 
+def _base(base_url: str, headers: Mapping[str, str]) -> str:
+    """The base for relative links: the response's Content-Location (resolved) when it is http(s)."""
+    location = headers.get("content-location", "").strip()
+    if location:
+        joined = urljoin(base_url, location)
+        if urls.safe_link(joined)[0]:
+            return joined
+    return base_url
+
+
 def parse_feed(
     body: bytes,
     headers: Mapping[str, str],
@@ -298,7 +309,10 @@ def parse_feed(
     data, removed = neutralise_dtd(data)
     if removed:
         warnings.append(f"hostile: removed {removed} DOCTYPE internal subset/ENTITY declaration(s)")
-    parse_headers = {"content-type": "application/xml; charset=utf-8", "content-location": base_url}
+    parse_headers = {
+        "content-type": "application/xml; charset=utf-8",
+        "content-location": _base(base_url, lowered),
+    }
     if lowered.get("content-language"):
         parse_headers["content-language"] = lowered["content-language"]
     result = feedparser.parse(
