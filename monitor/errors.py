@@ -81,3 +81,7 @@ class NotAFeed(FeedError):
 
 class TranslationError(MonitorError):
     """A translation engine or model cannot be used."""
+
+
+class DigestSendError(MonitorError):
+    """The digest was built and stored, but sending it to one or more recipients failed (retried next run)."""

@@ -1,0 +1,191 @@
+"""Sending the digest over SMTP: one multipart/alternative message (text + HTML) per recipient.
+
+Headers are built with `email.message.EmailMessage(policy=email.policy.SMTP)` from values that went
+through `one_line` (line breaks, Unicode separators and control characters collapsed), so a feed title
+can neither inject a header nor crash the digest. Recipients come only from the config or `--to`.
+Each (day, recipient) is sent once: a `sent` row is skipped unless `resend`; a failure is recorded and
+retried on the next run. The Message-ID is deterministic (day, language, sender, recipient, delivery n).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime, parseaddr
+from typing import Literal
+
+import sqlite_utils
+
+from monitor.digest.model import Digest, one_line
+from monitor.digest.storage import get_send, record_send
+from monitor.errors import ConfigError, UsageError
+from monitor.settings import Settings
+from monitor.store import utcnow
+
+SENDER_NAME = "US–MX news monitor"
+SECURITY = ("none", "starttls", "tls")
+
+
+@dataclass
+class SendResult:
+    recipient: str
+    status: Literal["sent", "failed", "skipped"]
+    message_id: str | None
+    error: str | None
+    sent_at: str | None  # for skipped: when it was sent before
+
+
+def check_address(value: str, where: str = "recipient") -> str:
+    """A bare address (local@domain) from a config value or --to; anything odd is refused, not cleaned."""
+    if value != one_line(value) or not value.strip():
+        raise UsageError(f"{where} {value!r}: an address must be one line without control characters")
+    _name, addr = parseaddr(value.strip())
+    if not addr or addr.count("@") != 1 or any(c in addr for c in " <>,;\""):
+        raise UsageError(f"{where} {value!r}: not an e-mail address (expected name@example.org)")
+    local, domain = addr.split("@")
+    if not local or not re.fullmatch(r"[A-Za-z0-9.-]+|\[[0-9.:A-Fa-f]+\]", domain):
+        raise UsageError(f"{where} {value!r}: not an e-mail address (expected name@example.org)")
+    return addr
+
+
+def message_id(digest: Digest, sender: str, recipient: str, delivery: int) -> str:
+    """Deterministic: the same digest day/language to the same recipient gets the same id per delivery."""
+    key = hashlib.sha256(f"{digest.lang}\x1f{sender}\x1f{recipient}".encode()).hexdigest()[:16]
+    domain = re.sub(r"[^A-Za-z0-9.-]", "", sender.rpartition("@")[2]) or "localhost"
+    return f"<digest.{digest.day}.{digest.lang}.{key}.{delivery}@{domain}>"
+
+
+def build_message(digest: Digest, text: str, html: str, sender: str, recipient: str, msg_id: str) -> EmailMessage:
+    msg = EmailMessage(policy=SMTP_POLICY)
+    local, _, domain = sender.partition("@")
+    msg["From"] = Address(display_name=SENDER_NAME, username=local, domain=domain)
+    local, _, domain = recipient.partition("@")
+    msg["To"] = Address(username=local, domain=domain)
+    msg["Subject"] = one_line(digest.subject)
+    msg["Date"] = format_datetime(utcnow())
+    msg["Message-ID"] = msg_id
+    msg["Content-Language"] = digest.lang
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg.set_content(text, subtype="plain", charset="utf-8")
+    msg.add_alternative(html, subtype="html", charset="utf-8")
+    return msg
+
+
+def _describe(exc: BaseException, settings: Settings) -> str:
+    where = f"{settings.smtp.host}:{settings.smtp.port}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = "; ".join(f"{code} {resp.decode(errors='replace') if isinstance(resp, bytes) else resp}" for code, resp in exc.recipients.values())
+        return f"{where} refused the recipient: {codes}"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        detail = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        return f"{where} answered {exc.smtp_code} {one_line(detail)}"
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return f"{where} did not answer within {settings.smtp.timeout_s:g} s"
+    if isinstance(exc, ssl.SSLError):
+        return f"{where}: TLS failed ({exc.reason or exc}); check [smtp] security and port"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"{where} refused the connection; check [smtp] host and port"
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return f"{where} closed the connection ({one_line(str(exc)) or 'no reason given'})"
+    return f"{where}: {one_line(str(exc)) or type(exc).__name__}"
+
+
+def _connect(settings: Settings) -> smtplib.SMTP:
+    s = settings.smtp
+    if s.security not in SECURITY:
+        raise ConfigError(f"[smtp] security {s.security!r}: use one of {', '.join(SECURITY)}")
+    if s.user and not settings.smtp_password:
+        raise ConfigError("[smtp] user is set but MONITOR_SMTP_PASSWORD is not; set it in the environment")
+    context = ssl.create_default_context()
+    smtp: smtplib.SMTP
+    if s.security == "tls":
+        smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_s, context=context)
+    else:
+        smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout_s)
+    try:
+        smtp.ehlo()
+        if s.security == "starttls":
+            smtp.starttls(context=context)
+            smtp.ehlo()
+        if s.user:
+            smtp.login(s.user, settings.smtp_password)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def send_digest(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    digest: Digest,
+    digest_hash: str,
+    text: str,
+    html: str,
+    recipients: list[str],
+    resend: bool = False,
+) -> list[SendResult]:
+    """Send to every recipient not yet served for this day (all of them with `resend`); record each attempt."""
+    sender = check_address(settings.digest.sender, "[digest] sender")
+    addresses = list(dict.fromkeys(check_address(r) for r in recipients))
+    results: list[SendResult] = []
+    pending: list[tuple[str, int]] = []
+    for addr in addresses:
+        previous = get_send(db, digest.day, addr)
+        if previous and previous.status == "sent" and not resend:
+            results.append(SendResult(addr, "skipped", previous.message_id, None, previous.sent_at))
+        else:
+            pending.append((addr, previous.sends if previous else 0))
+    if not pending:
+        return results
+    try:
+        smtp = _connect(settings)
+    except ConfigError:
+        raise
+    except (OSError, smtplib.SMTPException) as exc:
+        error = _describe(exc, settings)
+        for addr, delivery in pending:
+            mid = message_id(digest, sender, addr, delivery)
+            record_send(db, digest, digest_hash, addr, mid, error)
+            results.append(SendResult(addr, "failed", mid, error, None))
+        return results
+    try:
+        for addr, delivery in pending:
+            mid = message_id(digest, sender, addr, delivery)
+            msg = build_message(digest, text, html, sender, addr, mid)
+            try:
+                smtp.send_message(msg, from_addr=sender, to_addrs=[addr])
+            except (OSError, smtplib.SMTPException) as exc:
+                error = _describe(exc, settings)
+                record_send(db, digest, digest_hash, addr, mid, error)
+                results.append(SendResult(addr, "failed", mid, error, None))
+                try:  # a refused message leaves the session usable; a dead connection is not
+                    smtp.rset()
+                except (OSError, smtplib.SMTPException):
+                    smtp.close()
+                    smtp = _connect(settings)
+                continue
+            record = record_send(db, digest, digest_hash, addr, mid, None)
+            results.append(SendResult(addr, "sent", mid, None, record.sent_at))
+    except (OSError, smtplib.SMTPException) as exc:  # reconnecting failed: the rest are failures too
+        error = _describe(exc, settings)
+        done = {r.recipient for r in results}
+        for addr, delivery in pending:
+            if addr not in done:
+                mid = message_id(digest, sender, addr, delivery)
+                record_send(db, digest, digest_hash, addr, mid, error)
+                results.append(SendResult(addr, "failed", mid, error, None))
+    finally:
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
+    return results

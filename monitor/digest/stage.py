@@ -1,0 +1,139 @@
+"""Making the day's digest: build the model, render every format, store it, write files, send.
+
+`make_digest()` is what `monitor digest` and the pipeline's last stage (`run`) call. Re-running it on
+unchanged input re-uses the stored rendering (so files and the database stay byte-identical) and
+sends nothing to recipients already served. A failed send never loses the digest: it is stored and
+its files are written before sending, and the failure is recorded and retried on the next run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from monitor.digest.files import write_atomic
+from monitor.digest.model import Digest, build_digest, parse_day
+from monitor.digest.render import EXTENSIONS, render
+from monitor.digest.send import SendResult, send_digest
+from monitor.digest.storage import content_hash, load_digest, save_digest
+from monitor.errors import DigestSendError
+from monitor.settings import Settings
+
+FILE_FORMATS = ("html", "text", "markdown")  # what `monitor run` and --send write next to the database
+
+
+@dataclass
+class DigestReport:
+    day: str
+    lang: str
+    subject: str
+    stories: int
+    articles: int
+    stored: bool  # the digest's content changed and was stored
+    files: list[str] = field(default_factory=list)  # files written (or already up to date)
+    sends: list[SendResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[SendResult]:
+        return [s for s in self.sends if s.status == "failed"]
+
+
+@dataclass
+class Produced:
+    digest: Digest
+    hash: str
+    rendered: dict[str, str]  # format -> text
+    stored: bool
+
+
+def produce(
+    db: sqlite_utils.Database, settings: Settings, day: date, lang: str | None = None, now: datetime | None = None
+) -> Produced:
+    """The digest of `day`, rendered in every format and stored (unchanged content: the stored rendering)."""
+    digest = build_digest(db, settings, day, lang=lang, now=now)
+    digest_hash = content_hash(digest)
+    stored = load_digest(db, digest.day, digest.lang)
+    if stored and stored.content_hash == digest_hash:
+        rendered = {"text": stored.text, "markdown": stored.markdown, "html": stored.html, "json": stored.model}
+        return Produced(digest, digest_hash, rendered, False)
+    rendered = {fmt: render(digest, fmt) for fmt in ("text", "markdown", "html", "json")}
+    changed = save_digest(db, digest, digest_hash, rendered)
+    return Produced(digest, digest_hash, rendered, changed)
+
+
+def default_out_dir(settings: Settings) -> Path:
+    return Path(settings.digest.out_dir) if settings.digest.out_dir else settings.db_path.parent
+
+
+def file_name(day: str, lang: str, fmt: str) -> str:
+    """digest-2026-11-22.html; other languages than English carry their code: digest-2026-11-22.es.html."""
+    suffix = "" if lang == "en" else f".{lang}"
+    return f"digest-{day}{suffix}.{EXTENSIONS[fmt]}"
+
+
+def write_files(produced: Produced, out_dir: Path, formats: tuple[str, ...] = FILE_FORMATS) -> list[str]:
+    paths = []
+    for fmt in formats:
+        path = out_dir / file_name(produced.digest.day, produced.digest.lang, fmt)
+        write_atomic(path, produced.rendered[fmt])
+        paths.append(str(path))
+    return paths
+
+
+def make_digest(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    day: date,
+    lang: str | None = None,
+    out_dir: Path | None = None,
+    send: bool = False,
+    recipients: list[str] | None = None,
+    resend: bool = False,
+) -> DigestReport:
+    """Build, store, write files to `out_dir` (if given) and send (if asked). Raises DigestSendError
+    after everything else is done when any recipient failed."""
+    produced = produce(db, settings, day, lang=lang)
+    d = produced.digest
+    report = DigestReport(d.day, d.lang, d.subject, d.total_stories, d.total_articles, produced.stored)
+    if out_dir is not None:
+        report.files = write_files(produced, out_dir)
+    if send:
+        to = list(recipients if recipients is not None else settings.digest.recipients)
+        if not to:
+            from monitor.errors import UsageError
+
+            raise UsageError("no recipients: set [digest] recipients in the config or pass --to ADDRESS")
+        report.sends = send_digest(
+            db, settings, d, produced.hash, produced.rendered["text"], produced.rendered["html"], to, resend=resend
+        )
+    return report
+
+
+def raise_for_failures(report: DigestReport) -> None:
+    if report.failed:
+        first = report.failed[0]
+        who = ", ".join(s.recipient for s in report.failed)
+        raise DigestSendError(
+            f"digest {report.day} not sent to {who}: {first.error}; it is stored"
+            + (f" and written to {report.files[0]}" if report.files else "")
+            + ", and the next `monitor digest --send` or `monitor run` retries"
+        )
+
+
+def run(db: sqlite_utils.Database, settings: Settings, quiet: bool = False) -> DigestReport:
+    """Pipeline stage: today's digest (settings.digest.timezone) written as files next to the database
+    (or to [digest] out_dir), and sent when [digest] send is true and recipients are set."""
+    day = parse_day(None, settings.digest.timezone)
+    send = settings.digest.send and bool(settings.digest.recipients)
+    report = make_digest(db, settings, day, out_dir=default_out_dir(settings), send=send)
+    if not quiet:
+        from monitor.console import log
+
+        log(f"digest {report.day}: {report.stories} stories, {report.articles} articles -> {', '.join(report.files)}")
+        for s in report.sends:
+            log(f"digest {report.day}: {s.recipient}: {s.status}" + (f" ({s.error})" if s.error else ""))
+    raise_for_failures(report)
+    return report
