@@ -47,13 +47,12 @@ def poll_settings(settings: Settings) -> Callable[[Path], Settings]:
     """Settings for polling a registry on loopback quickly (no per-host spacing, no jitter)."""
 
     def make(registry: Path, **changes: object) -> Settings:
-        return settings.replace(
-            feeds=str(registry),
-            poll__per_host_spacing_s=0.0,
-            poll__jitter=0.0,
-            poll__deadline_s=5.0,
-            **changes,
-        )
+        defaults: dict[str, object] = {
+            "poll__per_host_spacing_s": 0.0,
+            "poll__jitter": 0.0,
+            "poll__deadline_s": 5.0,
+        }
+        return settings.replace(feeds=str(registry), **{**defaults, **changes})
 
     return make
 
