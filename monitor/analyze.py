@@ -205,24 +205,31 @@ def _exclusions(debate: Debate, side: Side) -> tuple[set[tuple[int, int]], float
     masked: set[tuple[int, int]] = set()
     penalty = 0.0
     for exc in debate.exclusions:
-        hit = False
+        distinct = 0
         for p in exc.patterns:
-            for si, covered in find(p, side, set()):
-                hit = True
-                masked.update((si, c) for c in covered)
-        if hit:
-            penalty += exc.penalty
+            hits = find(p, side, set())
+            if hits:
+                distinct += 1
+                for si, covered in hits:
+                    masked.update((si, c) for c in covered)
+        penalty += exc.penalty * min(distinct, 3)
     return masked, penalty
 
 
 def _relevance(debate: Debate, side: Side, masked: set[tuple[int, int]], penalty: float) -> float:
     score = 0.0
     for group in debate.terms:
-        for p in group.patterns:
-            hits = find(p, side, masked)
+        used: set[tuple[int, int]] = set()  # a word counts once per group: "drug traffickers" is not also "traffickers"
+        for p in sorted(group.patterns, key=_length, reverse=True):
+            hits = [(si, cov) for si, cov in find(p, side, masked) if not all((si, c) in used for c in cov)]
             if hits:
                 score += _contribution(group.weight * p.weight, hits, side)
+                used.update((si, c) for si, cov in hits for c in cov)
     return score - penalty
+
+
+def _length(pattern: Pattern) -> int:
+    return sum(len(part) for part in pattern.parts)
 
 
 def _aligned(article_sides: list[Side], side: Side, sent: Sentence) -> tuple[str | None, Side | None]:

@@ -104,6 +104,10 @@ def _register() -> None:
 
     for command in _translate.COMMANDS:
         cli.add_command(command)
+    from monitor.commands import analysis as _analysis
+
+    for command in _analysis.COMMANDS:
+        cli.add_command(command)
     from monitor.commands import search as _search
 
     for command in _search.COMMANDS:

@@ -1,0 +1,205 @@
+"""Commands: analyze, cluster, stories, compare."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import click
+
+from monitor import analyze as analyze_stage
+from monitor import cluster as cluster_stage
+from monitor.compare import Comparison, compare, day_bounds
+from monitor.console import print_json
+from monitor.errors import UsageError
+from monitor.settings import Settings
+from monitor.store import open_db, record_run, utcnow
+from monitor.stories import StoryView, list_stories
+
+
+def parse_day(value: str | None, timezone: str) -> date:
+    """YYYY-MM-DD, 'today' or 'yesterday' (in `timezone`); None means today."""
+    today = datetime.now(ZoneInfo(timezone)).date()
+    if value is None or value == "today":
+        return today
+    if value == "yesterday":
+        return today - timedelta(days=1)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--date must be YYYY-MM-DD, 'today' or 'yesterday', not {value!r}") from None
+
+
+def day_range(settings: Settings, day: str | None, days: int) -> tuple[datetime, datetime]:
+    """[start, end) covering `days` calendar days ending with `day`, in digest.timezone."""
+    tz = settings.digest.timezone
+    end_day = parse_day(day, tz)
+    start, _ = day_bounds(end_day - timedelta(days=days - 1), tz)
+    _, end = day_bounds(end_day, tz)
+    return start, end
+
+
+_DATE_OPT = click.option("--date", "day", metavar="D", help="Calendar day YYYY-MM-DD, 'today' (default) or 'yesterday', in digest.timezone.")
+_DAYS_OPT = click.option("--days", type=click.IntRange(min=1, max=366), default=1, show_default=True, help="Number of days ending with --date.")
+_JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+@click.command()
+@_JSON_OPT
+@click.pass_context
+def analyze(ctx: click.Context, as_json: bool) -> None:
+    """Score new and changed articles: relevance to the debate, frames with evidence, actors, keywords.
+
+    Unchanged articles are skipped; editing the debate file (--debate / MONITOR_DEBATE) re-analyses all.
+
+    \b
+    Examples:
+      monitor analyze
+      monitor --debate my-debate.toml analyze --json
+    """
+    settings = ctx.obj.settings
+    db = open_db(settings.db_path)
+    try:
+        started = utcnow()
+        report = analyze_stage.run(db, settings, quiet=as_json)
+        record_run(db, "analyze", started, report)
+    finally:
+        db.close()
+    if as_json:
+        print_json(report)
+    else:
+        click.echo(
+            f"analyze: {report.analysed} analysed ({report.relevant} relevant), "
+            f"{report.skipped_unchanged} unchanged; debate {report.debate} ({report.debate_hash})"
+        )
+
+
+@click.command()
+@_JSON_OPT
+@click.pass_context
+def cluster(ctx: click.Context, as_json: bool) -> None:
+    """Group relevant articles of both countries and languages into stories (incremental, stable ids).
+
+    \b
+    Examples:
+      monitor cluster
+      MONITOR_ANALYSIS_SIMILARITY=0.25 monitor cluster --json
+    """
+    settings = ctx.obj.settings
+    db = open_db(settings.db_path)
+    try:
+        started = utcnow()
+        report = cluster_stage.run(db, settings, quiet=as_json)
+        record_run(db, "cluster", started, report)
+    finally:
+        db.close()
+    if as_json:
+        print_json(report)
+    else:
+        click.echo(
+            f"cluster: {report.new_articles} new articles, {report.joined} joined stories, "
+            f"{report.new_stories} new stories, {report.merged} merged, {report.removed} removed"
+        )
+
+
+def _story_text(v: StoryView) -> list[str]:
+    sizes = ", ".join(f"{c} {n}" for c, n in v.size_by_country.items())
+    lines = [f"#{v.id}  {v.label_en}  |  {v.label_es}   ({sizes}; {len(v.outlets)} outlets)"]
+    for country, frames in sorted(v.frames_by_country.items()):
+        mix = ", ".join(f"{f} {share:.0%}" for f, share in list(frames.items())[:4])
+        lines.append(f"    frames {country}: {mix}")
+    for country, arts in v.articles_by_country.items():
+        first = v.first_seen_by_country.get(country, "")
+        lines.append(f"  {country} (first {first[:16].replace('T', ' ')} UTC)")
+        for a in arts:
+            lines.append(f"    [{a.outlet_name}] {a.title}")
+            if a.title_translated:
+                lines.append(f"        {a.translated_language}: {a.title_translated}")
+    return lines
+
+
+@click.command()
+@_DATE_OPT
+@_DAYS_OPT
+@click.option("--limit", type=click.IntRange(min=1), help="Show at most N stories.")
+@_JSON_OPT
+@click.pass_context
+def stories(ctx: click.Context, day: str | None, days: int, limit: int | None, as_json: bool) -> None:
+    """Stories of a day: label, size and frames per country, headlines in both languages.
+
+    Stories that both countries' press covered come first.
+
+    \b
+    Examples:
+      monitor stories
+      monitor stories --date 2026-11-22 --days 2 --limit 5
+      monitor stories --date yesterday --json
+    """
+    settings = ctx.obj.settings
+    start, end = day_range(settings, day, days)
+    db = open_db(settings.db_path)
+    try:
+        views = list_stories(db, start, end, limit=limit)
+    finally:
+        db.close()
+    if as_json:
+        print_json({"start": start, "end": end, "stories": views})
+        return
+    if not views:
+        click.echo("no stories in this range (run `monitor run`, or try another --date)")
+        return
+    for v in views:
+        click.echo("\n".join(_story_text(v)) + "\n")
+
+
+def _comparison_text(c: Comparison) -> list[str]:
+    lines = [f"{c.debate}: {c.start} .. {c.end}", f"stories covered by both: {c.shared_stories}"]
+    for country, cc in c.countries.items():
+        lines.append(f"\n{country}: {cc.articles} relevant articles of {cc.analysed}, {cc.outlets} outlets, {cc.stories} stories")
+        for f in cc.frames[:6]:
+            lines.append(f"  {f.label_en:<36} {f.share:>5.0%}  ({f.articles} articles)")
+            for e in f.examples[:1]:
+                lines.append(f"      \u201c{e.sentence[:140]}\u201d  [{', '.join(e.terms)}]")
+        if cc.distinctive_words:
+            words = ", ".join(f"{w.word}{'/' + w.word_es if w.word_es else ''} (z {w.z:.1f})" for w in cc.distinctive_words[:10])
+            lines.append(f"  distinctive words: {words}")
+    if c.blindspots:
+        lines.append("\nblindspots (covered by one country's press only):")
+        for b in c.blindspots:
+            lines.append(f"  #{b.story} {b.label_en}: {b.covered_by} only, {b.size} articles")
+    if c.lead_lag:
+        lines.append("\nwho covered shared stories first:")
+        for ll in c.lead_lag:
+            lines.append(f"  #{ll.story} {ll.label_en}: {ll.first_country} first, by {ll.lead_minutes // 60} h {ll.lead_minutes % 60:02d} min")
+    return lines
+
+
+@click.command("compare")
+@_DATE_OPT
+@_DAYS_OPT
+@_JSON_OPT
+@click.pass_context
+def compare_cmd(ctx: click.Context, day: str | None, days: int, as_json: bool) -> None:
+    """Compare the US and Mexican press: counts, frame shares with evidence, distinctive words,
+    blindspots and who covered shared stories first.
+
+    \b
+    Examples:
+      monitor compare
+      monitor compare --date 2026-11-22 --json
+      monitor compare --date yesterday --days 7
+    """
+    settings = ctx.obj.settings
+    start, end = day_range(settings, day, days)
+    db = open_db(settings.db_path)
+    try:
+        result = compare(db, settings, start, end)
+    finally:
+        db.close()
+    if as_json:
+        print_json(result)
+    else:
+        click.echo("\n".join(_comparison_text(result)))
+
+
+COMMANDS: list[click.Command] = [analyze, cluster, stories, compare_cmd]
