@@ -108,6 +108,10 @@ def _register() -> None:
 
     for command in _analysis.COMMANDS:
         cli.add_command(command)
+    from monitor.commands import digest as _digest
+
+    for command in _digest.COMMANDS:
+        cli.add_command(command)
     from monitor.commands import search as _search
 
     for command in _search.COMMANDS:

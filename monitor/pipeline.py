@@ -28,6 +28,7 @@ STAGES: list[tuple[str, str]] = [
     ("translate", "monitor.translate:run"),
     ("analyze", "monitor.analyze:run"),
     ("cluster", "monitor.cluster:run"),
+    ("digest", "monitor.digest:run"),  # last: today's digest files, sent when [digest] send is set
 ]
 
 
