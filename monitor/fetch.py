@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import http.cookiejar
+import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable
@@ -189,6 +190,8 @@ class Fetcher:
       inject a stub to make names like `feeds.example` resolve to loopback.
     * **allowed_addresses** - addresses trusted although not public (an internal feed host, or a
       test server), exempt from the private-address check. Nothing else is.
+    * **verify** - TLS verification: True (the certifi bundle) or an `ssl.SSLContext` with
+      other trusted CAs (an internal CA; tests). Never disabled.
     """
 
     def __init__(
@@ -197,36 +200,58 @@ class Fetcher:
         resolver: Resolver | None = None,
         *,
         allowed_addresses: frozenset[str] | set[str] = frozenset(),
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
+        if verify is False:
+            raise ValueError("TLS verification cannot be turned off")
+        self.verify = verify
         self.settings: PollSettings = getattr(settings, "poll", settings)
         self.resolver = resolver
         self.allowed_addresses = frozenset(allowed_addresses)
-        self._client: httpx.AsyncClient | None = None
+        # one client per https host name (a TLS connection verified for one name must never carry
+        # a request for another name on the same address), one shared client for plain http
+        self._clients: dict[str, httpx.AsyncClient] | None = None
+        self._ssl: ssl.SSLContext | None = None
         self._semaphore = asyncio.Semaphore(max(1, self.settings.concurrency))
         self._host_locks: dict[str, asyncio.Lock] = {}
         self._host_last_start: dict[str, float] = {}
 
     async def __aenter__(self) -> Fetcher:
-        s = self.settings
-        self._client = httpx.AsyncClient(
-            trust_env=False,  # no proxy, .netrc or SSL_CERT_* from the environment
-            follow_redirects=False,
-            timeout=httpx.Timeout(
-                connect=s.connect_timeout_s, read=s.read_timeout_s, write=s.read_timeout_s, pool=None
-            ),
-            limits=httpx.Limits(
-                max_connections=max(4, s.concurrency * 2), max_keepalive_connections=max(4, s.concurrency)
-            ),
-            headers={"User-Agent": s.user_agent, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING},
-        )
-        # feeds need no cookies, and a cookie must never follow a redirect to another site
-        self._client.cookies.jar.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        self._clients = {}
+        if isinstance(self.verify, ssl.SSLContext):
+            self._ssl = self.verify
+        else:  # certifi's bundle, loaded once; SSL_CERT_* from the environment are ignored
+            self._ssl = httpx.create_ssl_context(verify=True, trust_env=False)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        clients, self._clients = self._clients or {}, None
+        for client in clients.values():
+            await client.aclose()
+
+    def _client_for(self, scheme: str, host: str) -> httpx.AsyncClient:
+        if self._clients is None:
+            raise RuntimeError("use `async with Fetcher(...)` before fetch()")
+        key = f"https://{host}" if scheme == "https" else "http"
+        client = self._clients.get(key)
+        if client is None:
+            s = self.settings
+            client = httpx.AsyncClient(
+                trust_env=False,  # no proxy, .netrc or SSL_CERT_* from the environment
+                follow_redirects=False,
+                verify=self._ssl or True,
+                timeout=httpx.Timeout(
+                    connect=s.connect_timeout_s, read=s.read_timeout_s, write=s.read_timeout_s, pool=None
+                ),
+                limits=httpx.Limits(
+                    max_connections=max(4, s.concurrency * 2), max_keepalive_connections=max(4, s.concurrency)
+                ),
+                headers={"User-Agent": s.user_agent, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING},
+            )
+            # feeds need no cookies, and a cookie must never follow a redirect to another site
+            client.cookies.jar.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+            self._clients[key] = client
+        return client
 
     # --- public ---
 
@@ -236,7 +261,7 @@ class Fetcher:
         Raises BlockedAddress, FetchTimeout, ResponseTooLarge, RedirectLoop, HttpStatusError or
         FeedError (connection failures), each with a message naming the URL.
         """
-        if self._client is None:
+        if self._clients is None:
             raise RuntimeError("use `async with Fetcher(...)` before fetch()")
         conditional: dict[str, str] = {}
         if etag:
@@ -361,16 +386,16 @@ class Fetcher:
         headers: dict[str, str],
         url: str,
     ) -> _Hop:
-        assert self._client is not None
+        client = self._client_for(scheme, host)
         extensions: dict[str, Any] = {}
         if scheme == "https" and not _is_ip(host):
             extensions["sni_hostname"] = host  # TLS name check against the host, not the pinned IP
         last_error: Exception | None = None
         for ip in addresses:
             target = f"{scheme}://{_bracket(ip)}:{port}{path}"
-            request = self._client.build_request("GET", target, headers=headers, extensions=extensions)
+            request = client.build_request("GET", target, headers=headers, extensions=extensions)
             try:
-                response = await self._client.send(request, stream=True)
+                response = await client.send(request, stream=True)
             except httpx.ConnectTimeout:
                 raise FetchTimeout(
                     f"connection to {host}:{port} timed out after {self.settings.connect_timeout_s:g} s"

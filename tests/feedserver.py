@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -175,7 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
 class FeedServer:
     """A loopback HTTP server with feed routes and hostile endpoints. See the module docstring."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, tls: tuple[str, str] | None = None) -> None:
+        """`tls=(certfile, keyfile)` serves HTTPS (the handshake runs in the connection's thread)."""
         self.latency: float = 0.0  # seconds added before every response
         self.retry_after_429: str = "3600"  # Retry-After sent by /429 (or ?retry_after=)
         self.retry_after_503: str = "120"  # Retry-After sent by /503 (or ?retry_after=)
@@ -192,6 +194,14 @@ class FeedServer:
         self._sockets: set[socket.socket] = set()
         self._httpd = _Server((host, port), _Handler)
         self._httpd.owner = self
+        self.scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._httpd.socket = context.wrap_socket(
+                self._httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
+            self.scheme = "https"
         self.host: str = host
         self.port: int = self._httpd.server_address[1]
         self._thread = threading.Thread(
@@ -225,7 +235,7 @@ class FeedServer:
 
     def url(self, path: str = "/") -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{path if path.startswith('/') else '/' + path}"
+        return f"{self.scheme}://{host}:{self.port}{path if path.startswith('/') else '/' + path}"
 
     def route(
         self,

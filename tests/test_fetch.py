@@ -10,12 +10,17 @@ import asyncio
 import dataclasses
 import gzip
 import itertools
+import shutil
 import socket
+import ssl
+import subprocess
+import threading
 import time
 import tracemalloc
 import zlib
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -72,6 +77,27 @@ def test_feed_server_routes_replace_content_and_honour_validators(
     assert served.headers["content-type"] == "application/rss+xml"
     assert run(fetch_one(feed_server.url("/files/f.xml"), etag=served.headers["etag"])).not_modified
     assert feed_server.count("/files/f.xml") == 2
+
+
+def test_feed_server_close_ends_slow_handlers_and_leaves_no_thread() -> None:
+    before = set(threading.enumerate())
+    server = FeedServer()
+    clients = []
+    for path in ("/hang", "/trickle", "/huge-chunked"):
+        sock = socket.create_connection((server.host, server.port))
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        clients.append(sock)
+    deadline = time.monotonic() + 10
+    while server.active < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.active == 3
+    closer = threading.Thread(target=server.close)
+    closer.start()
+    closer.join(10)
+    for sock in clients:
+        sock.close()
+    assert not closer.is_alive(), "close() hung on a slow handler"
+    assert set(threading.enumerate()) - before == set()
 
 
 # --- SSRF ---
@@ -144,6 +170,46 @@ def test_every_resolution_is_checked_so_rebinding_cannot_switch_to_loopback(
     assert isinstance(second, BlockedAddress)
     assert trusted.count("/feed.xml") == 1
     assert feed_server.requests == []
+
+
+def _self_signed(tmp_path: Path, name: str) -> tuple[str, str]:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    cert, key = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", f"/CN={name}",
+         "-addext", f"subjectAltName=DNS:{name}"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return str(cert), str(key)
+
+
+def test_https_is_pinned_to_the_checked_address_and_verified_against_the_name(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path, "feeds.example")
+    server = FeedServer(host="127.0.0.2", tls=(cert, key))
+    try:
+        server.route("/feed.xml", small_rss("tls"))
+        trust = ssl.create_default_context(cafile=cert)
+
+        def resolver(host: str, port: int) -> list[str]:
+            return {"feeds.example": ["127.0.0.2"], "other.example": ["127.0.0.2"]}[host]
+
+        async def go(name: str) -> FetchResult:
+            async with Fetcher(
+                poll(allow_private=False), resolver, allowed_addresses={"127.0.0.2"}, verify=trust
+            ) as fetcher:
+                return await fetcher.fetch(f"https://{name}:{server.port}/feed.xml")
+
+        result = run(go("feeds.example"))  # SNI and the certificate check use the name, not the IP
+        assert result.body == small_rss("tls")
+        assert server.requests[0].headers["host"] == f"feeds.example:{server.port}"
+        with pytest.raises(FeedError, match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
+            run(go("other.example"))  # same address, wrong name: the certificate is refused
+        assert server.count("/feed.xml") == 1
+    finally:
+        server.close()
 
 
 def test_proxy_environment_is_ignored(feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
