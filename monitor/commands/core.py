@@ -43,6 +43,18 @@ def summarize(name: str, report: Any) -> str:
     return str(data)
 
 
+def offline_hint(report: PollReport) -> str | None:
+    """A hint when every feed failed to connect: most likely this machine has no network."""
+    reached = report.fetched + report.not_modified + report.unchanged + report.gone
+    network = [e for e in report.errors if "resolve" in e["error"] or "connect" in e["error"].lower()]
+    if report.failed and not reached and len(network) == report.failed:
+        return (
+            "no feed could be reached (name resolution or connection failed for every feed): "
+            "is this machine offline? `monitor demo` runs everything on bundled sample feeds"
+        )
+    return None
+
+
 @click.command()
 @click.option("--force", is_flag=True, help="Ignore next-check times and poll every active feed now.")
 @click.option("--outlet", "outlets", multiple=True, metavar="ID", help="Only this outlet (repeatable).")
@@ -77,6 +89,11 @@ def poll(ctx: click.Context, force: bool, outlets: tuple[str, ...], allow_privat
         click.echo(poll_summary(report))
         for err in report.errors[:20]:
             click.echo(f"  failed: {err['outlet']} {err['url']}: {err['error']}", err=True)
+        if len(report.errors) > 20:
+            click.echo(f"  ... and {len(report.errors) - 20} more (see `monitor status`)", err=True)
+        hint = offline_hint(report)
+        if hint:
+            click.echo(hint, err=True)
 
 
 @click.command()
@@ -106,6 +123,9 @@ def run(ctx: click.Context, allow_private: bool, as_json: bool) -> None:
             click.echo(f"{name}: FAILED: {error}", err=True)
         else:
             click.echo(f"{name}: {summarize(name, report)}")
+            hint = offline_hint(report) if isinstance(report, PollReport) else None
+            if hint:
+                click.echo(hint, err=True)
 
     try:
         result = pipeline.run_all(db, settings, quiet=as_json, on_stage=on_stage)
