@@ -58,6 +58,11 @@ _BLOCK_TAG = re.compile(
     r"footer|aside|figure|figcaption|pre|hr|nav|main|address|center)\b)",
     re.IGNORECASE,
 )
+_ACTIVE_TAG = re.compile(
+    r"</?(?:script|style|iframe|frame|frameset|svg|math|object|embed|applet|form|input|button|"
+    r"textarea|select|img|image|video|audio|source|link|meta|base|template|noscript)\b",
+    re.IGNORECASE,
+)
 # Invisible characters that only hide or reorder text: C0/C1 controls (except whitespace, folded
 # below), zero-width spaces, BOM, and the bidi overrides used to disguise text.
 # fmt: off
@@ -90,6 +95,15 @@ def plain_text(value: str | None, max_chars: int) -> str:
     if not value:
         return ""
     return cap(_fold(value[: max_chars * HTML_INPUT_FACTOR]), max_chars)
+
+
+def has_active_markup(value: str) -> bool:
+    """True when a value typed as text carries markup that is never prose: script, img, form, svg ...
+
+    Feeds mislabel HTML as text; a literal "<blink>" in an Atom text title is prose and stays, but
+    a "<script>" or "<img onerror=...>" in a text field is markup, and is read as HTML instead.
+    """
+    return "<" in value and _ACTIVE_TAG.search(value) is not None
 
 
 def _strip_tags(value: str, boundary: str) -> str:

@@ -163,7 +163,7 @@ def _detail_is_html(detail: Mapping[str, Any] | None) -> bool:
 def _text(value: Any, detail: Mapping[str, Any] | None, max_chars: int) -> str:
     if not isinstance(value, str):
         return ""
-    if _detail_is_html(detail):
+    if _detail_is_html(detail) or clean.has_active_markup(value):
         return clean.text_from_html(value, max_chars)
     return clean.plain_text(value, max_chars)
 
