@@ -150,7 +150,7 @@ def clean_text(text: str) -> str:
 
 
 def _lex(text: str) -> list[tuple[str, str, bool]]:
-    """Split into (kind, text, prefix) tokens: kind is 'quoted' or 'word'. An unbalanced quote runs
+    """Split into (kind, text, prefix) tokens: kind is 'quoted', 'word' or 'negate'. An unbalanced quote runs
     to the end of the text. A word directly followed by a quote ends there (`outlet:"la jornada"`)."""
     tokens: list[tuple[str, str, bool]] = []
     i, n = 0, len(text)
@@ -171,7 +171,9 @@ def _lex(text: str) -> list[tuple[str, str, bool]]:
         j = i
         while j < n and not text[j].isspace() and text[j] != '"':
             j += 1
-        tokens.append(("word", text[i:j], False))
+        # a minus glued to a quote (-"exact phrase") negates the phrase
+        kind = "negate" if text[i:j] in ("-", "!", "\u2212") and j < n and text[j] == '"' else "word"
+        tokens.append((kind, text[i:j], False))
         i = j
     return tokens
 
@@ -331,6 +333,9 @@ def parse_query(
             if term is not None:
                 items.append(("not" if negate_next else "term", term))
             negate_next = False
+            continue
+        if kind == "negate":
+            negate_next = True
             continue
         word = body
         if word in ("OR", "|", "||"):

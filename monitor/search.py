@@ -140,7 +140,7 @@ def _loads(value: str | None, default: Any) -> Any:
 
 
 @contextmanager
-def time_limit(db: sqlite_utils.Database, ms: int) -> Iterator[None]:
+def time_limit(db: sqlite_utils.Database, ms: float) -> Iterator[None]:
     """Interrupt any statement running past `ms` milliseconds (SQLite progress handler)."""
     if ms <= 0:
         yield
@@ -423,7 +423,7 @@ def search(
     limit: int = 20,
     sort: str = "relevance",
     translate: bool = True,
-    time_limit_ms: int = TIME_LIMIT_MS,
+    time_limit_ms: float = TIME_LIMIT_MS,
     forms: bool = True,
     now: datetime | None = None,
 ) -> SearchResult:
@@ -438,8 +438,9 @@ def search(
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     try:
+        plan = plan_query(db, settings, query, translate, forms)  # translation runs outside the time limit
         with time_limit(db, time_limit_ms):
-            result = _search(db, settings, query, limit, sort, translate, forms, now)
+            result = _search(db, query, plan, limit, sort, now)
     except sqlite3.OperationalError as exc:
         msg = str(exc)
         if "interrupted" in msg:
@@ -456,18 +457,8 @@ def search(
     return result
 
 
-def _search(
-    db: sqlite_utils.Database,
-    settings: Settings,
-    query: Query,
-    limit: int,
-    sort: str,
-    translate: bool,
-    forms: bool,
-    now: datetime,
-) -> SearchResult:
+def _search(db: sqlite_utils.Database, query: Query, plan: _Plan, limit: int, sort: str, now: datetime) -> SearchResult:
     tables = _tables(db)
-    plan = plan_query(db, settings, query, translate, forms)
     base = SearchResult(
         query=query.describe(),
         hits=[],

@@ -43,6 +43,11 @@ ARTICLES = [
     (8, "el-universal", "es", "Terrorismo y narcoterrorismo: el debate en Washington",
      "Designar a los cárteles como organizaciones terroristas divide a Washington.", "2026-11-21T20:00:00+00:00",
      ("Terrorism and narcoterrorism: the debate in Washington", "Designating cartels as terrorist organizations divides Washington."), 0),
+    (9, "wapo", "en", "Border agents seize arms shipment",
+     "The shipment was headed south to Sonora.", "2026-11-16T18:00:00+00:00", None, 0),
+    (10, "el-universal", "es", "<script>alert('x')</script> Zacatecas & <b>policía</b>",
+     "Un titular hostil: el texto <img src=x onerror=alert(1)> debe mostrarse como texto.", "2026-11-15T10:00:00+00:00",
+     ("<script>alert('x')</script> Zacatecas & <b>police</b>", "A hostile headline: the text must be shown as text."), 0),
 ]
 
 # article, relevant, relevance, top_frame, frames
