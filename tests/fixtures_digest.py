@@ -140,3 +140,76 @@ def digest_db(tmp_path: Path, digest_db_template: Path) -> Path:
     target = tmp_path / "digest.db"
     shutil.copyfile(digest_db_template, target)
     return target
+
+
+# --- a real SMTP server on loopback (aiosmtpd) ---------------------------------------------------
+
+
+class RecordingHandler:
+    """Keeps every envelope; `fail_next` answers that many DATA commands with 451."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Any] = []
+        self.fail_next = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return "451 4.3.0 Mailbox temporarily unavailable, try again later"
+        self.envelopes.append(envelope)
+        return "250 2.0.0 Message accepted"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_server():
+    """(handler, port) of an aiosmtpd server on 127.0.0.1, stopped after the test."""
+    from aiosmtpd.controller import Controller
+
+    handler = RecordingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield handler, controller.port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def silent_smtp_port():
+    """A port that accepts TCP connections and never says a word (a hung SMTP server)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                held.append(conn)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield int(server.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(2)
+        for conn in held:
+            conn.close()
+        server.close()

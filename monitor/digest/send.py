@@ -87,7 +87,7 @@ def _describe(exc: BaseException, settings: Settings) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
         detail = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
         return f"{where} answered {exc.smtp_code} {one_line(detail)}"
-    if isinstance(exc, socket.timeout | TimeoutError):
+    if isinstance(exc, socket.timeout | TimeoutError) or isinstance(exc.__context__, socket.timeout | TimeoutError):
         return f"{where} did not answer within {settings.smtp.timeout_s:g} s"
     if isinstance(exc, ssl.SSLError):
         return f"{where}: TLS failed ({exc.reason or exc}); check [smtp] security and port"
