@@ -15,7 +15,7 @@ CREATE TABLE feeds (
     outlet TEXT NOT NULL REFERENCES outlets(id),
     url TEXT NOT NULL UNIQUE,            -- as in the registry
     section TEXT,
-    status TEXT NOT NULL DEFAULT 'active',   -- active | failing | gone | removed
+    status TEXT NOT NULL DEFAULT 'active',   -- active | failing | gone | duplicate | removed
     etag TEXT,
     last_modified TEXT,
     body_hash TEXT,                      -- sha256 of the last body parsed

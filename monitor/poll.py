@@ -337,6 +337,30 @@ def release(db: sqlite_utils.Database, job: FeedJob) -> None:
         pass
 
 
+def duplicate_of(db: sqlite_utils.Database, job: FeedJob, result: FetchResult) -> int | None:
+    """The id of another registered feed that this feed's redirects ended at, if any."""
+    if result.final_url in (job.url, job.registry_url):
+        return None
+    row = db.execute(
+        "SELECT id FROM feeds WHERE url = ? AND id != ? AND status != 'removed'", [result.final_url, job.feed_id]
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def record_duplicate(db: sqlite_utils.Database, job: FeedJob, other: int, started: datetime, report: PollReport) -> None:
+    """A feed that redirects to another registered feed is marked, not stored twice."""
+    message = f"redirects to feed #{other}, which is already registered; remove one of them from the registry"
+    with write_transaction(db):
+        db.execute(
+            "UPDATE feeds SET status = 'duplicate', last_error = ?, last_error_kind = 'duplicate', last_fetched_at = ?, "
+            "lease_until = NULL, lease_owner = NULL WHERE id = ?",
+            [message, iso(utcnow()), job.feed_id],
+        )
+        _log_fetch(db, job, started, "failed", error=message)
+    report.failed += 1
+    report.errors.append({"outlet": job.outlet.id, "url": job.url, "kind": "duplicate", "error": message})
+
+
 async def _poll_feed(
     db: sqlite_utils.Database,
     settings: Settings,
@@ -352,6 +376,10 @@ async def _poll_feed(
             etag=job.etag if use_validators else None,
             last_modified=job.last_modified if use_validators else None,
         )
+        other = duplicate_of(db, job, result)
+        if other is not None:
+            record_duplicate(db, job, other, started, report)
+            return None
         parsed: ParsedFeed | None = None
         if not result.not_modified:
             body = result.body or b""

@@ -298,3 +298,40 @@ def test_unknown_outlet_is_a_usage_error(
     settings = poll_settings(make_registry([{"id": "a", "feeds": [(feed_server.url("/a.xml"), "")]}]))
     with pytest.raises(UsageError, match="unknown outlet"):
         run_poll(settings, outlets=["nope"])
+
+
+def test_redirect_to_another_registered_feed_marks_a_duplicate(
+    feed_server: FeedServer, make_registry: Callable[..., Path], poll_settings: Callable[..., Settings]
+) -> None:
+    feed_server.route("/new", rss([item(1)]))
+    settings = poll_settings(
+        make_registry(
+            [
+                {"id": "a", "feeds": [(feed_server.url("/new"), "")]},
+                {"id": "b", "feeds": [(feed_server.url("/temp"), "")]},  # 302 -> /new
+            ]
+        )
+    )
+    report = run_poll(settings)
+    assert report.new_articles == 1
+    assert [e["kind"] for e in report.errors] == ["duplicate"]
+    conn = sqlite3.connect(settings.db_path)
+    assert dict(conn.execute("SELECT outlet, status FROM feeds").fetchall()) == {"a": "active", "b": "duplicate"}
+    assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] == 1
+    conn.close()
+
+
+def test_permanent_redirect_is_followed_and_reported_after_three_polls(
+    feed_server: FeedServer, make_registry: Callable[..., Path], poll_settings: Callable[..., Settings]
+) -> None:
+    settings = poll_settings(make_registry([{"id": "m", "feeds": [(feed_server.url("/moved"), "")]}]))
+    for _ in range(3):
+        assert run_poll(settings, force=True).failed == 0
+    assert feed_server.count("/moved") == 3
+    conn = sqlite3.connect(settings.db_path)
+    moved_to, moved_count, url = conn.execute("SELECT moved_to, moved_count, url FROM feeds").fetchone()
+    conn.close()
+    assert moved_to == feed_server.url("/new") and moved_count == 3
+    assert url == feed_server.url("/moved")  # the registry is never rewritten behind the user's back
+    run_poll(settings, force=True)
+    assert feed_server.count("/moved") == 3  # now fetched at its new address directly

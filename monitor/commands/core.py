@@ -151,7 +151,7 @@ def status_data(db: Any, settings: settings_mod.Settings) -> dict[str, Any]:
         db.query(
             "SELECT f.id, f.outlet, f.url, f.status, f.consecutive_failures, f.last_status, f.last_error, "
             "f.last_success_at, f.next_check_at, f.moved_to, f.moved_count FROM feeds f "
-            "WHERE f.status IN ('failing', 'gone') OR f.consecutive_failures > 0 OR f.moved_count >= ? "
+            "WHERE f.status IN ('failing', 'gone', 'duplicate') OR f.consecutive_failures > 0 OR f.moved_count >= ? "
             "ORDER BY f.consecutive_failures DESC",
             [settings.poll.permanent_redirect_after],
         )

@@ -207,7 +207,7 @@ def reset_cmd(ctx: click.Context, outlet_ids: tuple[str, ...]) -> None:
     db = open_db(settings.db_path)
     try:
         sync_registry(db, load_registry(settings.feeds_path))
-        where = "status IN ('gone', 'failing') OR consecutive_failures > 0"
+        where = "status IN ('gone', 'failing', 'duplicate') OR consecutive_failures > 0"
         params: list[Any] = []
         if outlet_ids:
             where = f"({where}) AND outlet IN ({','.join('?' for _ in outlet_ids)})"
