@@ -181,7 +181,9 @@ def _content(entry: Mapping[str, Any], max_chars: int) -> tuple[str | None, str 
     else:  # text/plain: escaped, never interpreted
         safe = clean.html_from_text(value, max_chars) or None
         text = clean.paragraphs_from_text(value, max_chars)
-    return safe, text or None
+    if not text:  # only images, embeds or markup: nothing a reader would see
+        return None, None
+    return safe, text
 
 
 def _names(items: Any, keys: tuple[str, ...]) -> tuple[str, ...]:

@@ -1,0 +1,87 @@
+"""urls.safe_link and urls.canonical_url."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.urls import canonical_url, is_tracking_param, safe_link
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        ("https://example.com/a?id=7", "https://example.com/a?id=7"),
+        ("HTTPS://Example.COM:443/a/b?utm_source=rss&id=7&fbclid=x#top", "https://example.com/a/b?id=7"),
+        ("http://example.com:80", "http://example.com/"),
+        ("http://example.com:8080/x", "http://example.com:8080/x"),
+        ("https://example.com:80/x", "https://example.com:80/x"),
+        ("https://example.com/x?b=2&a=1&utm_medium=feed", "https://example.com/x?b=2&a=1"),
+        ("https://example.com/x?utm_source=a&utm_campaign=b", "https://example.com/x"),
+        (
+            "https://www.nytimes.com/2026/x.html?smid=tw-share&partner=rss&emc=rss",
+            "https://www.nytimes.com/2026/x.html?partner=rss",
+        ),
+        (
+            "https://example.com/x?gclid=1&mc_cid=2&mc_eid=3&ocid=4&cmpid=5&taid=6&UTM_Source=7",
+            "https://example.com/x",
+        ),
+        ("https://example.com/x?q=caf%C3%A9&page=2#c", "https://example.com/x?q=caf%C3%A9&page=2"),
+        ("https://example.com/Path/Case?Key=Val", "https://example.com/Path/Case?Key=Val"),
+        ("https://user:pw@Example.com/x", "https://example.com/x"),
+        ("https://example.com./x", "https://example.com/x"),
+        ("https://[2001:DB8::1]:443/x", "https://[2001:db8::1]/x"),
+        ("  https://example.com/x\n", "https://example.com/x"),
+    ],
+)
+def test_canonical_url(url: str, canonical: str) -> None:
+    assert canonical_url(url) == canonical
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        None,
+        "",
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "data:text/html,x",
+        "/relative",
+        "https://",
+        "http://host:99999/",
+    ],
+)
+def test_canonical_url_of_non_http_is_none(url: str | None) -> None:
+    assert canonical_url(url) is None
+
+
+def test_same_article_with_and_without_tracking_is_equal() -> None:
+    a = "https://www.milenio.com/politica/nota-123"
+    b = "https://www.milenio.com/politica/nota-123?utm_source=rss&utm_medium=feed#comentarios"
+    assert canonical_url(a) == canonical_url(b)
+    assert canonical_url("https://e.com/n?id=1") != canonical_url("https://e.com/n?id=2")
+
+
+@pytest.mark.parametrize(
+    ("raw", "link", "warning"),
+    [
+        ("https://example.com/a", "https://example.com/a", None),
+        (" http://example.com/a ", "http://example.com/a", None),
+        ("javascript:alert(1)", None, "link dropped: javascript: scheme"),
+        ("JavaScript:alert(1)", None, "link dropped: javascript: scheme"),
+        ("java\nscript:alert(1)", None, "link dropped: javascript: scheme"),
+        ("file:///etc/passwd", None, "link dropped: file: scheme"),
+        ("data:text/html;base64,AAAA", None, "link dropped: data: scheme"),
+        ("/relative/path", None, "link dropped: not an absolute URL"),
+        ("https:///nohost", None, "link dropped: no host"),
+        ("https://" + "a" * 5000, None, "link dropped: longer than 4096 characters"),
+        ("", None, None),
+        (None, None, None),
+    ],
+)
+def test_safe_link(raw: str | None, link: str | None, warning: str | None) -> None:
+    assert safe_link(raw) == (link, warning)
+
+
+def test_tracking_param_names() -> None:
+    assert is_tracking_param("utm_content") and is_tracking_param("UTM_TERM") and is_tracking_param("fbclid")
+    assert not is_tracking_param("id") and not is_tracking_param("page") and not is_tracking_param("q")
