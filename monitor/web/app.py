@@ -238,4 +238,19 @@ def _hit_view(hit: Any) -> dict[str, Any]:
     view["href"] = data.http_url(view.get("url"))
     if "id" not in view:
         view["id"] = view.get("article")
+    view["snippet_parts"] = snippet_parts(str(view.get("snippet") or ""))
     return view
+
+
+def snippet_parts(snippet: str) -> list[tuple[str, bool]]:
+    """Split a search snippet into (text, highlighted) runs; the template escapes each run."""
+    from monitor.search import MARK_END, MARK_START
+
+    parts: list[tuple[str, bool]] = []
+    for i, chunk in enumerate(snippet.split(MARK_START)):
+        if i == 0:
+            parts.append((chunk, False))
+            continue
+        marked, _, rest = chunk.partition(MARK_END)
+        parts += [(marked, True), (rest, False)]
+    return [(t, m) for t, m in parts if t]
