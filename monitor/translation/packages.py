@@ -229,16 +229,21 @@ def download_index_packages(
     Needs network access. Raises TranslationError with a one-line explanation when offline.
     """
     package = import_argos()
-    try:
-        package.update_package_index()
-        available = package.get_available_packages()
-    except RecursionError as exc:  # argostranslate recurses on a failing index download
+    import argostranslate.settings as argos_settings
+
+    index = Path(argos_settings.local_package_index)
+    index.unlink(missing_ok=True)  # a stale index must not hide a failed download
+    package.update_package_index()  # logs and returns on failure
+    if not index.is_file():
+        # never call get_available_packages() without an index: it recurses on the failing download
         raise TranslationError(
             "cannot reach the Argos package index (offline?); on an offline machine copy the "
             ".argosmodel files over and run `monitor models install --from FILE ...`"
-        ) from exc
-    except Exception as exc:
-        raise TranslationError(f"cannot download the Argos package index: {exc}") from exc
+        )
+    try:
+        available = package.get_available_packages()
+    except (OSError, ValueError) as exc:
+        raise TranslationError(f"the Argos package index is unreadable: {exc}") from exc
     done: list[str] = []
     for source, target in pairs:
         match = [p for p in available if p.from_code == source and p.to_code == target]
