@@ -29,7 +29,8 @@ from monitor.stories import StoryArticle, StoryView, list_stories
 THIN_ARTICLES = 5  # fewer relevant articles than this: the digest says the day is thin
 HEADLINES_PER_SIDE = 4  # headlines shown per country in a story; the rest are counted
 WORDS_PER_SIDE = 8  # distinctive words shown per country
-WORD_MIN_Z = 1.96  # only words whose log-odds z-score is significant at 5 %
+WORD_MIN_COUNT = 2  # a distinctive word must occur at least this often in its side's articles
+SIGNIFICANT_Z = 1.96  # log-odds z-score significant at 5 %: marked in the digest
 SHIFT_MIN_POINTS = 5  # frame share changes smaller than this (percentage points) are not listed
 DIFFERENCES = 3  # how many of the biggest frame differences to list
 QUIET_AFTER = timedelta(hours=48)  # a feed without a new article for this long is "quiet"
@@ -144,8 +145,9 @@ class Word:
     word: str  # English
     word_es: str | None  # Spanish where known
     z: float
-    count: int
-    other_count: int
+    count: int  # occurrences on this side
+    other_count: int  # occurrences on the other side
+    significant: bool  # z >= SIGNIFICANT_Z
 
 
 @dataclass
@@ -540,10 +542,10 @@ def _frames(
         FrameRow(
             frame=f,
             label=_frame_label(labels, f),
-            shares={c: shares[f].get(c, 0.0) for c in countries},
+            shares={c: shares.get(f, {}).get(c, 0.0) for c in countries},
             previous={c: before.get(f, {}).get(c, 0.0) for c in countries},
         )
-        for f in shares
+        for f in sorted(set(shares) | set(before))
     ]
     rows.sort(key=lambda r: (-max(r.shares.values(), default=0), -sum(r.shares.values()), r.frame))
     return rows
@@ -621,18 +623,26 @@ def build_digest(
     total_articles = sum(n.articles for n in numbers)
 
     stories = [_story(db, v, lang, countries, rough, labels, tz) for v in shown_views]
-    frames = _frames(today, previous, countries, labels)
+    all_frames = _frames(today, previous, countries, labels)  # including frames seen only in the previous days
+    frames = [r for r in all_frames if any(v > 0 for v in r.shares.values())]
 
     words: list[CountryWords] = []
     for c in countries:
         cc = today.countries.get(c)
-        picked = [w for w in (cc.distinctive_words if cc else []) if w.z >= WORD_MIN_Z][:WORDS_PER_SIDE]
+        picked = [w for w in (cc.distinctive_words if cc else []) if w.z > 0 and w.count >= WORD_MIN_COUNT]
+        picked = sorted(picked, key=lambda w: (-w.z, w.word))[:WORDS_PER_SIDE]
         if picked:
             words.append(
                 CountryWords(
                     c,
                     press[c],
-                    [Word(one_line(w.word), one_line(w.word_es) if w.word_es else None, round(w.z, 2), w.count, w.other_count) for w in picked],
+                    [
+                        Word(
+                            one_line(w.word), one_line(w.word_es) if w.word_es else None, round(w.z, 2), w.count,
+                            w.other_count, w.z >= SIGNIFICANT_Z,
+                        )
+                        for w in picked
+                    ],
                 )
             )
 
@@ -706,7 +716,7 @@ def build_digest(
         stories=stories,
         frames=frames,
         differences=_differences(frames, countries),
-        shifts=_shifts(frames, countries, previous),
+        shifts=_shifts(all_frames, countries, previous),
         words=words,
         blindspots=blindspots,
         lead_lag=lead_lag,
