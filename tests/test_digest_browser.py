@@ -1,0 +1,80 @@
+"""The HTML digest in headless Chromium at 600 px (desktop mail) and 375 px (phone): screenshots saved
+to tests/screenshots/ (the README shows one), no script, no external request, key text visible, no
+horizontal overflow on the phone."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.digest import build_digest, render
+from monitor.settings import Settings
+from monitor.store import open_db
+
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/setup installs it)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.mark.parametrize("width", [600, 375])
+def test_html_digest_in_chromium(browser, digest_db: Path, tmp_path: Path, width: int) -> None:
+    db = open_db(digest_db)
+    digest = build_digest(db, Settings(db=str(digest_db)), date(2026, 11, 22), now=datetime(2026, 11, 23, 12, tzinfo=UTC))
+    html = render(digest, "html")
+    page_file = tmp_path / "digest.html"
+    page_file.write_text(html, encoding="utf-8")
+
+    context = browser.new_context(viewport={"width": width, "height": 900}, java_script_enabled=True)
+    page = context.new_page()
+    requests: list[str] = []
+
+    def route(r) -> None:  # log every request; only the page itself may load
+        requests.append(r.request.url)
+        if r.request.url == page_file.as_uri():
+            r.continue_()
+        else:
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(page_file.as_uri())
+    page.wait_for_load_state("load")
+
+    assert requests == [page_file.as_uri()]  # no image, font, style sheet or tracker fetched
+    assert page.locator("script").count() == 0
+    for text in (
+        "US–MX cartel debate",
+        "Top stories",
+        "Sheinbaum rechaza ataque de EU en Sinaloa: «México no es colonia»",
+        "U.S. drone strike hits cartel lab in Sinaloa, officials say",
+        "How each press framed the debate",
+        "Blindspots",
+    ):
+        assert page.get_by_text(text, exact=False).first.is_visible(), text
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"horizontal overflow: {scroll_width}px content in a {width}px window"
+    SCREENSHOTS.mkdir(exist_ok=True)
+    shot = SCREENSHOTS / f"digest-{width}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    context.close()
