@@ -1,0 +1,66 @@
+"""`monitor digest` files and storage, and the pipeline's digest stage: atomic files, stored once,
+re-runs change nothing, Spanish via --lang, bad input is a clear error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from monitor import digest as digest_pkg
+from monitor.cli import cli
+from monitor.pipeline import STAGES
+from monitor.settings import Settings
+from monitor.store import open_db
+
+
+def _run(db: Path, *args: str):
+    return CliRunner().invoke(cli, ["--db", str(db), "digest", *args])
+
+
+def test_out_file_is_written_and_the_digest_stored_once(tmp_path: Path, digest_db: Path) -> None:
+    out = tmp_path / "d.html"
+    first = _run(digest_db, "--date", "2026-11-22", "--format", "html", "--out", str(out))
+    assert first.exit_code == 0, first.output
+    html = out.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "Sheinbaum" in html
+    assert not list(tmp_path.glob(".d.html.*"))  # no temp file left behind
+    db = open_db(digest_db)
+    row = db.execute("SELECT updated_at, content_hash, stories, articles FROM digests").fetchall()
+    assert len(row) == 1 and row[0][2:] == (3, 12)
+
+    again = _run(digest_db, "--date", "2026-11-22", "--format", "html", "--out", str(out))
+    assert again.exit_code == 0
+    assert out.read_text(encoding="utf-8") == html  # the stored rendering, byte for byte
+    assert db.execute("SELECT updated_at, content_hash, stories, articles FROM digests").fetchall() == row
+
+
+def test_spanish_and_json_to_stdout(digest_db: Path) -> None:
+    es = _run(digest_db, "--date", "2026-11-22", "--lang", "es")
+    assert es.exit_code == 0 and "Historias principales" in es.output
+    data = json.loads(_run(digest_db, "--date", "2026-11-22", "--format", "json").output)
+    assert data["day"] == "2026-11-22" and data["total_articles"] == 12 and len(data["stories"]) == 3
+
+
+def test_bad_input_is_a_clear_error(tmp_path: Path, digest_db: Path) -> None:
+    bad_date = _run(digest_db, "--date", "22/11/2026")
+    assert bad_date.exit_code == 2 and "expected YYYY-MM-DD" in bad_date.output
+    no_one = _run(digest_db, "--date", "2026-11-22", "--send")
+    assert no_one.exit_code == 2 and "no recipients" in no_one.output
+    into_dir = _run(digest_db, "--date", "2026-11-22", "--out", str(tmp_path))
+    assert into_dir.exit_code == 2
+
+
+def test_pipeline_stage_writes_todays_files_next_to_the_database(tmp_path: Path, digest_db: Path) -> None:
+    assert STAGES[-1] == ("digest", "monitor.digest:run")
+    settings = Settings(db=str(digest_db))
+    db = open_db(digest_db)
+    report = digest_pkg.run(db, settings, quiet=True)
+    names = sorted(Path(f).name for f in report.files)
+    assert names == sorted(f"digest-{report.day}.{ext}" for ext in ("html", "txt", "md"))
+    assert all(Path(f).parent == digest_db.parent for f in report.files)
+    assert report.sends == []  # sending is off by default
+    stamp = [Path(f).stat().st_mtime_ns for f in report.files]
+    second = digest_pkg.run(db, settings, quiet=True)
+    assert not second.stored and [Path(f).stat().st_mtime_ns for f in second.files] == stamp
