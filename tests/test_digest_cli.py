@@ -64,3 +64,18 @@ def test_pipeline_stage_writes_todays_files_next_to_the_database(tmp_path: Path,
     stamp = [Path(f).stat().st_mtime_ns for f in report.files]
     second = digest_pkg.run(db, settings, quiet=True)
     assert not second.stored and [Path(f).stat().st_mtime_ns for f in second.files] == stamp
+
+
+def test_demo_day_digest_from_the_whole_pipeline(demo_db_copy: Path, demo_db_settings: Settings, tmp_path: Path) -> None:
+    """The pipeline's own database (bundled demo feeds): a full, two-sided digest in both languages."""
+    settings = demo_db_settings.replace(db=str(demo_db_copy))
+    db = open_db(demo_db_copy)
+    report = digest_pkg.make_digest(db, settings, digest_pkg.parse_day("2026-11-22", settings.digest.timezone), out_dir=tmp_path)
+    assert report.stories > 0 and report.articles > 0
+    d = digest_pkg.build_digest(db, settings, digest_pkg.parse_day("2026-11-22", settings.digest.timezone))
+    assert not d.empty and any(s.both for s in d.stories)
+    assert all(n.articles > 0 for n in d.numbers if n.country in ("US", "MX"))
+    assert any(h.translated for s in d.stories for side in s.sides for h in side.headlines)
+    for lang in ("en", "es"):
+        text = digest_pkg.render(digest_pkg.build_digest(db, settings, digest_pkg.parse_day("2026-11-22", settings.digest.timezone), lang=lang), "html")
+        assert "<script" not in text

@@ -94,6 +94,7 @@ class StorySide:
     outlets: list[str]  # display names, most articles first
     headlines: list[Headline]
     more: int  # headlines not shown
+    more_outlets: list[str]  # outlets of the headlines not shown
     frames: list[FrameMix]  # largest share first
     evidence: Evidence | None
 
@@ -492,6 +493,7 @@ def _side(
         outlets=sorted(counts, key=lambda o: (-counts[o], o)),
         headlines=headlines,
         more=max(0, len(articles) - len(shown)),
+        more_outlets=sorted({one_line(a.outlet_name) for a in articles if a not in shown}),
         frames=frames,
         evidence=evidence,
     )
