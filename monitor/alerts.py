@@ -24,10 +24,10 @@ recipients, through the `[smtp]` settings the digest uses).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import smtplib
-import ssl
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -49,7 +49,6 @@ SINKS = ("log", "webhook", "email")
 KINDS = ("terms", "breaking")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
-_EMAIL = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"']+$")
 _COMMON_KEYS = {"name", "kind", "sinks", "webhook", "email", "countries"}
 _TERM_KEYS = _COMMON_KEYS | {"terms", "frames"}
 _BREAKING_KEYS = _COMMON_KEYS | {"min_articles", "within_min", "second_country"}
@@ -163,9 +162,13 @@ def parse_rule(data: Any, index: int, settings: Settings) -> Rule:
     if "email" in sinks:
         if not email:
             raise _fail(index, name, "the email sink needs recipients: set 'email' = [\"desk@example.org\"] or [digest] recipients")
+        from monitor.digest.send import check_address
+
         for address in email:
-            if not _EMAIL.match(address):
-                raise _fail(index, name, f"'email' has an invalid address {address!r}")
+            try:
+                check_address(address, "address")
+            except MonitorError as exc:
+                raise _fail(index, name, f"'email' has an invalid address: {exc}") from None
     countries = _str_list(data.get("countries", []), index, name, "countries") if "countries" in data else ()
     for c in countries:
         if not _COUNTRY.match(c):
@@ -549,24 +552,21 @@ def email_message(settings: Settings, recipients: list[str], message: dict[str, 
 
 
 def send_email(settings: Settings, recipients: list[str], message: dict[str, Any]) -> None:
-    """Send one alert by email with the [smtp] settings the digest uses."""
-    smtp = settings.smtp
+    """Send one alert by email through the digest's SMTP connection ([smtp] settings, same TLS and login)."""
+    from monitor.digest.send import _connect, _describe
+
     msg = email_message(settings, recipients, message)
     try:
-        if smtp.security == "tls":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
-                smtp.host, smtp.port, timeout=smtp.timeout_s, context=ssl.create_default_context()
-            )
-        else:
-            client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_s)
-        with client:
-            if smtp.security == "starttls":
-                client.starttls(context=ssl.create_default_context())
-            if smtp.user:
-                client.login(smtp.user, settings.smtp_password)
+        client = _connect(settings)
+        try:
             client.send_message(msg)
+        finally:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                client.quit()
     except (OSError, smtplib.SMTPException) as exc:
-        raise SinkError(f"email via {smtp.host}:{smtp.port}: {type(exc).__name__}: {exc}") from None
+        raise SinkError(f"email: {_describe(exc, settings)}") from None
+    except ConfigError as exc:
+        raise SinkError(f"email: {exc}") from None
 
 
 def _deliver(settings: Settings, sink: str, target: str, message: dict[str, Any], emit: Emit | None) -> None:
@@ -612,7 +612,7 @@ def deliver_due(
             _deliver(settings, sink, target or "", message, emit)
         except SinkError as exc:
             error = str(exc)
-            when = utcnow()
+            when = max(now, utcnow())  # backoff counts from the end of this attempt
             give_up = attempts >= settings.watch.alert_max_attempts
             with write_transaction(db):
                 db.execute(

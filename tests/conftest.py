@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.fixtures_argos",
     "tests.fixtures_pipeline",
     "tests.fixtures_feedserver",
+    "tests.fixtures_alerts",
     "tests.fixtures_digest",
 ]
 
