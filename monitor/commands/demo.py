@@ -50,6 +50,16 @@ def _show_stories_and_frames(db: Any, settings: Any) -> None:
     print_analysis(db, settings, demo_mod.DEMO_DAY)
 
 
+def _write_digest(db: Any, settings: Any, folder: Path) -> list[str]:
+    """The demo day's digest as HTML, text and Markdown files (the sample news is from that day)."""
+    from datetime import date
+
+    from monitor.digest.stage import make_digest
+
+    report = make_digest(db, settings, date.fromisoformat(demo_mod.DEMO_DAY), out_dir=folder)
+    return [str(f) for f in report.files]
+
+
 @click.command()
 @click.option(
     "--dir",
@@ -86,8 +96,13 @@ def demo(workdir: str | None) -> None:
         _show_articles(db)
         _show_translations(db)
         _show_stories_and_frames(db, settings)
+        files = _write_digest(db, settings, folder)
     finally:
         db.close()
+    if files:
+        click.echo(f"\nDigest for the demo day {demo_mod.DEMO_DAY}:")
+        for f in files:
+            click.echo(f"  {f}")
     if not result.ok:
         raise SystemExit(1)
 
