@@ -11,13 +11,14 @@ pixels and SVG `xlink:href` (reference 2.4), so this module is the only place fe
   `rel="noopener noreferrer"`; no img, svg, form, style, script, iframe or attributes elsewhere.
 - `html_from_text()`: text/plain content escaped into paragraphs, so `<script>` stays visible text.
 
-The cleaners are built once at import; each call is one pass of ammonia (Rust).
+The cleaners are built once (per feed base URL); each call is one pass of ammonia (Rust).
 """
 
 from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 
 import nh3
 
@@ -34,15 +35,21 @@ DROP_WITH_CONTENT = frozenset(
 # fmt: on
 HTML_INPUT_FACTOR = 8  # HTML longer than this many times the text cap is cut before cleaning
 
-_HTML_CLEANER = nh3.Cleaner(
-    tags=set(ALLOWED_TAGS),
-    attributes=ALLOWED_ATTRIBUTES,
-    url_schemes=set(URL_SCHEMES),
-    link_rel=LINK_REL,
-    clean_content_tags=set(DROP_WITH_CONTENT),
-    url_relative="deny",  # feedparser already resolved what it could; the rest cannot be followed
-    strip_comments=True,
-)
+
+@lru_cache(maxsize=256)
+def _html_cleaner(base: str | None) -> nh3.Cleaner:
+    """The allowlist cleaner; relative hrefs are resolved against `base` (denied without one)."""
+    return nh3.Cleaner(
+        tags=set(ALLOWED_TAGS),
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=set(URL_SCHEMES),
+        link_rel=LINK_REL,
+        clean_content_tags=set(DROP_WITH_CONTENT),
+        url_relative=("rewrite_with_base", base) if base else "deny",
+        strip_comments=True,
+    )
+
+
 _TEXT_CLEANER = nh3.Cleaner(
     tags=set(),
     attributes={},
@@ -65,12 +72,9 @@ _ACTIVE_TAG = re.compile(
 )
 # Invisible characters that only hide or reorder text: C0/C1 controls (except whitespace, folded
 # below), zero-width spaces, BOM, and the bidi overrides used to disguise text.
-# fmt: off
-_INVISIBLE = dict.fromkeys(
-    [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0), 0x200B, 0xFEFF,
-     *range(0x202A, 0x202F), *range(0x2066, 0x206A), ord(_PARA)]
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\ufeff\u202a-\u202e\u2066-\u2069" + _PARA + "]"
 )
-# fmt: on
 _WHITESPACE = re.compile(r"\s+")
 _ELLIPSIS = "…"
 
@@ -87,7 +91,7 @@ def cap(text: str, max_chars: int) -> str:
 
 
 def _fold(text: str) -> str:
-    return _WHITESPACE.sub(" ", text.translate(_INVISIBLE)).strip()
+    return _WHITESPACE.sub(" ", _INVISIBLE.sub("", text)).strip()
 
 
 def plain_text(value: str | None, max_chars: int) -> str:
@@ -139,11 +143,12 @@ def paragraphs_from_text(value: str | None, max_chars: int) -> str:
     return cap("\n".join(line for line in lines if line), max_chars)
 
 
-def clean_html(value: str | None, max_chars: int) -> str:
-    """HTML reduced to the narrow allowlist (see module doc). Input beyond the cap is cut first."""
+def clean_html(value: str | None, max_chars: int, base: str | None = None) -> str:
+    """HTML reduced to the narrow allowlist (see module doc), relative links resolved against `base`
+    (an http(s) URL; without one they are dropped). Input beyond the cap is cut first."""
     if not value:
         return ""
-    return _HTML_CLEANER.clean(value[: max_chars * HTML_INPUT_FACTOR].translate(_INVISIBLE)).strip()
+    return _html_cleaner(base).clean(_INVISIBLE.sub("", value[: max_chars * HTML_INPUT_FACTOR])).strip()
 
 
 def html_from_text(value: str | None, max_chars: int) -> str:

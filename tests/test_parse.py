@@ -338,6 +338,17 @@ def test_relative_links_resolve_against_the_base_and_content_location() -> None:
     assert parsed.entries[0].link == "https://cdn.example.org/news/1"
 
 
+def test_relative_hrefs_in_content_resolve_against_the_feed() -> None:
+    body = b"""<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><item>
+      <title>x</title><content:encoded><![CDATA[<p><a href="/a">uno</a> <a href="b?x=1">dos</a></p>]]></content:encoded>
+    </item></channel></rss>"""
+    entry = parse_feed(body, {}, "https://example.com/feeds/rss.xml", timezone=MX, now=NOW).entries[0]
+    assert entry.content_html == (
+        '<p><a href="https://example.com/a" rel="noopener noreferrer">uno</a> '
+        '<a href="https://example.com/feeds/b?x=1" rel="noopener noreferrer">dos</a></p>'
+    )
+
+
 def test_fields_are_capped() -> None:
     body = f'<rss version="2.0"><channel><item><title>{"palabra " * 5000}</title><description>{"x" * 50_000}</description></item></channel></rss>'.encode()
     entry = parse_feed(body, {}, "https://e.com/", timezone=MX, now=NOW, max_field_chars=1000).entries[0]
