@@ -21,11 +21,13 @@ import json
 import re
 import sqlite3
 import time
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlite_utils
@@ -39,6 +41,7 @@ from monitor.query import (
     Term,
     any_expression,
     clauses_expression,
+    word_forms,
 )
 from monitor.settings import Settings
 from monitor.store import translate_error
@@ -251,11 +254,19 @@ def translate_clauses(
 
 
 def _languages(db: sqlite_utils.Database, tables: set[str]) -> list[str]:
+    """Languages of the outlets and of the stored translations (an index skip-scan, not a table scan)."""
     langs: set[str] = set()
     if "outlets" in tables:
         langs |= {r[0] for r in db.execute("SELECT DISTINCT language FROM outlets").fetchall() if r[0]}
     if "article_translations" in tables:
-        langs |= {r[0] for r in db.execute("SELECT DISTINCT language FROM article_translations").fetchall() if r[0]}
+        rows = db.execute(
+            """WITH RECURSIVE l(x) AS (
+                   SELECT min(language) FROM article_translations
+                   UNION ALL
+                   SELECT (SELECT min(language) FROM article_translations WHERE language > l.x) FROM l WHERE l.x IS NOT NULL
+               ) SELECT x FROM l WHERE x IS NOT NULL LIMIT 32"""
+        ).fetchall()
+        langs |= {r[0] for r in rows}
     return sorted(langs) or ["en", "es"]
 
 
@@ -278,6 +289,35 @@ class _Plan:
     query_languages: list[str]
     translated: dict[str, str]
     notes: list[str]
+    highlight: list[tuple[str, bool]] = field(default_factory=list)  # (word, is_prefix) to mark in snippets
+
+
+def _highlight_words(clauses: Sequence[Clause], forms: bool) -> list[tuple[str, bool]]:
+    out: list[tuple[str, bool]] = []
+    for clause in clauses:
+        for term in clause:
+            words = term.words
+            if term.plain and forms:
+                out += [(w, False) for w in word_forms(words[0])]
+            elif term.prefix:
+                out += [(w, False) for w in words[:-1]] + [(words[-1], True)]
+            else:
+                out += [(w, False) for w in words]
+    return out
+
+
+_RAW_OPERATORS = {"AND", "OR", "NOT", "NEAR"}
+
+
+def _raw_highlight_words(raw: str) -> list[tuple[str, bool]]:
+    """Words of a raw FTS5 expression (operators and column names left out) for snippets."""
+    out: list[tuple[str, bool]] = []
+    for m in re.finditer(r"([^\W_]+)(\*?)(:?)", raw):
+        word, star, colon = m.groups()
+        if colon or word in _RAW_OPERATORS:
+            continue
+        out.append((word, bool(star)))
+    return out
 
 
 def plan_query(db: sqlite_utils.Database, settings: Settings, query: Query, translate: bool, forms: bool = True) -> _Plan:
@@ -286,15 +326,16 @@ def plan_query(db: sqlite_utils.Database, settings: Settings, query: Query, tran
     if query.ignored:
         notes.append("common words ignored: " + ", ".join(query.ignored) + ' (quote them to search for them: "de")')
     if query.raw:
-        return _Plan(query.raw, "", [], {}, [*notes, "raw FTS5 query: searched as written, not translated"])
-    tables = _tables(db)
-    languages = _languages(db, tables)
+        return _Plan(
+            query.raw, "", [], {}, [*notes, "raw FTS5 query: searched as written, not translated"], _raw_highlight_words(query.raw)
+        )
     word_text = query.words_text() or " ".join(t.text for t in query.excluded)
-    lang, confidence = _detect(word_text, languages) if word_text else (None, 0.0)
-    sources = [lang] if lang in languages and confidence >= DETECT_CONFIDENCE else list(languages)
     matches = [clauses_expression(query.clauses, forms)] if query.clauses else []
     excludes = [any_expression(query.excluded, forms)] if query.excluded else []
     translated: dict[str, str] = {}
+    highlight = _highlight_words(query.clauses, forms)
+    lang: str | None = None
+    sources: list[str] = []
     if translate and word_text:
         translator, why_not = _get_translator(settings)
         engine = getattr(translator, "engine", "none") if translator is not None else "none"
@@ -303,6 +344,9 @@ def plan_query(db: sqlite_utils.Database, settings: Settings, query: Query, tran
         elif engine == "none":
             notes.append("query not translated (translation engine: none); searched as typed in both indexes")
         else:
+            languages = _languages(db, _tables(db))
+            lang, confidence = _detect(word_text, languages)
+            sources = [lang] if lang in languages and confidence >= DETECT_CONFIDENCE else list(languages)
             done: list[str] = []
             for source in sources:
                 for target in languages:
@@ -314,6 +358,7 @@ def plan_query(db: sqlite_utils.Database, settings: Settings, query: Query, tran
                         notes.append(f"query not translated {source}->{target} ({exc}); searched as typed")
                         continue
                     done.append(f"{source}->{target}")
+                    highlight += _highlight_words(clauses, forms)
                     expr = clauses_expression(clauses, forms)
                     if expr and expr not in matches:
                         matches.append(expr)
@@ -329,8 +374,7 @@ def plan_query(db: sqlite_utils.Database, settings: Settings, query: Query, tran
                 notes.append(f"query translated with {engine}{rough}: " + ", ".join(done))
     match = " OR ".join(f"({m})" for m in matches) if len(matches) > 1 else (matches[0] if matches else "")
     exclude = " OR ".join(f"({e})" for e in excludes) if len(excludes) > 1 else (excludes[0] if excludes else "")
-    qlangs = [lang] if lang and lang in sources and len(sources) == 1 else sources
-    return _Plan(match, exclude, qlangs if word_text else [], translated, notes)
+    return _Plan(match, exclude, sources, translated, notes, highlight)
 
 
 def _supports(translator: Any, source: str, target: str) -> bool:
@@ -501,10 +545,13 @@ def _search(db: sqlite_utils.Database, query: Query, plan: _Plan, limit: int, so
     else:
         order = "a.published DESC, a.id DESC" if sort == "date" else "rank"
         rank_fn = f"bm25({TITLE_WEIGHT}, {SUMMARY_WEIGHT})"
+        fast = not cond and sort != "date"  # nothing to join: take the best-ranked rowids straight from FTS5
         sources = [
             (
                 "original",
-                f"SELECT a.id, articles_fts.rank, a.published FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
+                "SELECT rowid, rank FROM articles_fts WHERE articles_fts MATCH ? AND rank MATCH ? ORDER BY rank LIMIT ?"
+                if fast
+                else f"SELECT a.id, articles_fts.rank, a.published FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
                 f"WHERE articles_fts MATCH ? AND articles_fts.rank MATCH ?{cond} ORDER BY {order} LIMIT ?",
             )
         ]
@@ -512,7 +559,10 @@ def _search(db: sqlite_utils.Database, query: Query, plan: _Plan, limit: int, so
             sources.append(
                 (
                     "translation",
-                    "SELECT a.id, article_translations_fts.rank, a.published FROM article_translations_fts "
+                    "SELECT rowid, rank FROM article_translations_fts WHERE article_translations_fts MATCH ? "
+                    "AND rank MATCH ? ORDER BY rank LIMIT ?"
+                    if fast
+                    else "SELECT a.id, article_translations_fts.rank, a.published FROM article_translations_fts "
                     "JOIN article_translations t ON t.id = article_translations_fts.rowid JOIN articles a ON a.id = t.article "
                     f"WHERE article_translations_fts MATCH ? AND article_translations_fts.rank MATCH ?{cond} ORDER BY {order} LIMIT ?",
                 )
@@ -520,6 +570,8 @@ def _search(db: sqlite_utils.Database, query: Query, plan: _Plan, limit: int, so
         for via, sql in sources:
             rows = db.execute(sql, [plan.match, rank_fn, *params, k]).fetchall()
             saturated = saturated or len(rows) >= k
+            if fast:
+                rows = _with_published(db, rows, translation=via == "translation")
             for article, rank, published in rows:
                 entry = found.setdefault(article, {"rank": rank, "published": published, "via": set()})
                 entry["rank"] = min(entry["rank"], rank)
@@ -536,7 +588,7 @@ def _search(db: sqlite_utils.Database, query: Query, plan: _Plan, limit: int, so
     base.total_estimate = len(found) if plan.match else len(chosen) + (1 if saturated else 0)
     base.total_exact = not saturated
     details = _details(db, [a for a, _ in chosen], tables)
-    snippets = _snippets(db, [a for a, _ in chosen], plan.match, tables) if plan.match else {}
+    highlighter = Highlighter(plan.highlight)
     for article, entry in chosen:
         hit = details.get(article)
         if hit is None:
@@ -544,13 +596,81 @@ def _search(db: sqlite_utils.Database, query: Query, plan: _Plan, limit: int, so
         via = entry["via"]
         hit.matched_in = "both" if {"original", "translation"} <= via else next(iter(via))
         hit.score = round(score(entry), 4) if plan.match else 0.0
-        snip = snippets.get(article)
-        if snip:
-            hit.snippet, hit.snippet_language = snip
-        else:
-            hit.snippet, hit.snippet_language = _plain_snippet(hit.summary or hit.title), hit.language
+        hit.snippet, hit.snippet_language = _snippet_for(hit, highlighter)
         base.hits.append(hit)
     return base
+
+
+def _with_published(
+    db: sqlite_utils.Database, rows: list[tuple[int, float]], translation: bool
+) -> list[tuple[int, float, str | None]]:
+    """(rowid, rank) from an FTS index -> (article id, rank, published), one query for all."""
+    if not rows:
+        return []
+    marks = ", ".join("?" for _ in rows)
+    if translation:
+        sql = f"SELECT t.id, a.id, a.published FROM article_translations t JOIN articles a ON a.id = t.article WHERE t.id IN ({marks})"
+    else:
+        sql = f"SELECT id, id, published FROM articles WHERE id IN ({marks})"
+    found = {r[0]: (r[1], r[2]) for r in db.execute(sql, [r[0] for r in rows]).fetchall()}
+    return [(found[rowid][0], rank, found[rowid][1]) for rowid, rank in rows if rowid in found]
+
+
+@lru_cache(maxsize=8192)
+def _fold(word: str) -> str:
+    """Case- and accent-fold a word the way FTS5 unicode61 remove_diacritics 2 does (near enough)."""
+    if word.isascii():
+        return word.lower()
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+class Highlighter:
+    """Marks the words a query matched in a text, for snippets (cheaper than re-running FTS5 snippet())."""
+
+    def __init__(self, words: Sequence[tuple[str, bool]]):
+        self.exact = {_fold(w) for w, prefix in words if not prefix}
+        self.prefixes = tuple(_fold(w) for w, prefix in words if prefix)
+
+    def matches(self, word: str) -> bool:
+        folded = _fold(word)
+        return folded in self.exact or (bool(self.prefixes) and folded.startswith(self.prefixes))
+
+    def snippet(self, text: str, words: int = 32) -> str | None:
+        """About `words` words of `text` around its first match, matches marked; None without a match."""
+        text = text.replace(MARK_START, "").replace(MARK_END, "")
+        spans = [(m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
+        hits = [i for i, (a, b) in enumerate(spans) if self.matches(text[a:b])]
+        if not hits:
+            return None
+        first = max(0, min(hits[0] - words // 4, len(spans) - words))
+        last = min(len(spans), first + words)
+        start = spans[first][0] if first > 0 else 0
+        end = spans[last - 1][1] if last < len(spans) else len(text)
+        out, pos = [], start
+        for i in hits:
+            if first <= i < last:
+                a, b = spans[i]
+                out += [text[pos:a], MARK_START, text[a:b], MARK_END]
+                pos = b
+        out.append(text[pos:end])
+        return ("…" if start > 0 else "") + "".join(out).strip() + ("…" if end < len(text) else "")
+
+
+_TOKEN_RE = re.compile(r"[^\W_]+")
+
+
+def _snippet_for(hit: Hit, highlighter: Highlighter) -> tuple[str, str | None]:
+    """The passage to show: the first text with a match, originals before translations."""
+    candidates = [(hit.summary, hit.language), (hit.title, hit.language)]
+    if hit.title_translated is not None:
+        candidates += [(hit.summary_translated or "", hit.translation_language), (hit.title_translated, hit.translation_language)]
+    for text, lang in candidates:
+        if text:
+            snip = highlighter.snippet(text)
+            if snip:
+                return snip, lang
+    return _plain_snippet(hit.summary or hit.title), hit.language
 
 
 def _plain_snippet(text: str, words: int = 32) -> str:
@@ -596,34 +716,6 @@ def _details(db: sqlite_utils.Database, ids: list[int], tables: set[str]) -> dic
             hit = hits[article]
             hit.story, hit.story_label_en, hit.story_label_es = story, label_en, label_es
     return hits
-
-
-def _snippets(db: sqlite_utils.Database, ids: list[int], match: str, tables: set[str]) -> dict[int, tuple[str, str]]:
-    """The best-matching passage of each article: from its original, else from its translation."""
-    if not ids:
-        return {}
-    marks = ", ".join("?" for _ in ids)
-    out: dict[int, tuple[str, str]] = {}
-    for rowid, lang, text in db.execute(
-        f"""SELECT articles_fts.rowid, a.language, snippet(articles_fts, -1, ?, ?, '…', 32)
-            FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
-            WHERE articles_fts MATCH ? AND articles_fts.rowid IN ({marks})""",
-        [MARK_START, MARK_END, match, *ids],
-    ).fetchall():
-        if text and MARK_START in text:
-            out[rowid] = (text, lang)
-    missing = [i for i in ids if i not in out]
-    if missing and "article_translations_fts" in tables:
-        marks = ", ".join("?" for _ in missing)
-        for article, lang, text in db.execute(
-            f"""SELECT t.article, t.language, snippet(article_translations_fts, -1, ?, ?, '…', 32)
-                FROM article_translations_fts JOIN article_translations t ON t.id = article_translations_fts.rowid
-                WHERE article_translations_fts MATCH ? AND t.article IN ({marks})""",
-            [MARK_START, MARK_END, match, *missing],
-        ).fetchall():
-            if text and MARK_START in text and article not in out:
-                out[article] = (text, lang)
-    return out
 
 
 def snippet_segments(snippet: str) -> list[tuple[str, bool]]:
