@@ -55,7 +55,7 @@ class TranslationSettings:
     max_decoding_ratio: float = 3.0  # runaway guard: output tokens <= ratio * input + 10
     splitter: str = "auto"  # sentence splitter: auto (MiniSBD model if installed, else built-in) | minisbd | builtin
     min_language_confidence: float = 0.80  # detected language replaces the outlet's only at or above this
-    commit_every: int = 16  # articles translated per committed batch (an interrupted run keeps these)
+    commit_every: int = 64  # articles translated per committed batch (an interrupted run keeps these)
     apertium_timeout_s: float = 120.0  # one apertium process (one batch of texts)
 
 
