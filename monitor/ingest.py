@@ -126,6 +126,8 @@ def store_entries(
 def _update_if_changed(
     db: sqlite_utils.Database, article_id: int, entry: ParsedEntry, now_iso: str, result: StoreResult
 ) -> None:
+    """Update a changed article in place (keeping the old text as a revision); the language stage
+    re-detects it, and translation/analysis notice the new content hash."""
     row = db.execute(
         "SELECT title, summary, content_hash, guid FROM articles WHERE id = ?", [article_id]
     ).fetchone()
@@ -142,7 +144,8 @@ def _update_if_changed(
         )
     db.execute(
         "UPDATE articles SET title = ?, summary = ?, content_html = ?, content_text = ?, content_hash = ?, "
-        "guid = COALESCE(?, guid), updated_at = ? WHERE id = ?",
+        "guid = COALESCE(?, guid), updated_at = ?, detected_language = NULL, language_confidence = NULL "
+        "WHERE id = ?",
         [
             entry.title,
             entry.summary,
