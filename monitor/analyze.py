@@ -217,15 +217,21 @@ def _exclusions(debate: Debate, side: Side) -> tuple[set[tuple[int, int]], float
 
 
 def _relevance(debate: Debate, side: Side, masked: set[tuple[int, int]], penalty: float) -> float:
-    score = 0.0
+    score = context_score = 0.0
     for group in debate.terms:
         used: set[tuple[int, int]] = set()  # a word counts once per group: "drug traffickers" is not also "traffickers"
         for p in sorted(group.patterns, key=_length, reverse=True):
             hits = [(si, cov) for si, cov in find(p, side, masked) if not all((si, c) in used for c in cov)]
             if hits:
-                score += _contribution(group.weight * p.weight, hits, side)
+                points = _contribution(group.weight * p.weight, hits, side)
+                if group.context:
+                    context_score += points
+                else:
+                    score += points
                 used.update((si, c) for si, cov in hits for c in cov)
-    return score - penalty
+    if score == 0:
+        return -penalty  # context words alone (Trump, troops, tariffs) never make an article relevant
+    return score + context_score - penalty
 
 
 def _length(pattern: Pattern) -> int:

@@ -34,6 +34,7 @@ from monitor.store import iso, parse_iso, utcnow, write_transaction
 from monitor.textnorm import is_stopword, tokens
 
 ACTOR_REPEAT = 2  # an actor counts like a word said twice
+TITLE_REPEAT = 3  # headline words count three times: they name the event
 LABEL_TERMS = 4
 MAX_CONTENT_CHARS = 1500
 
@@ -65,16 +66,27 @@ class ClusterReport:
     stories_updated: int = 0
 
 
-def doc_terms(text_en: str, language: str, actors: Iterable[str], title: str = "") -> list[str]:
-    """Vector features of one article: pivot-text stems (title twice), actors and numbers."""
+def doc_terms(
+    text_en: str, language: str, actors: Iterable[str], title: str = "", title_es: str = "", text_es: str = ""
+) -> list[str]:
+    """Vector features of one article: stems of its English pivot text and, when there is one, of its
+    Spanish reading (prefixed "es:"; titles count twice), actors and numbers. Each article is read
+    in both languages, one side original and one translated, so two articles in different languages
+    are compared twice: original against translation, both ways."""
     out: list[str] = []
-    for part, repeat in ((title, 2), (text_en, 1)):
-        for t in tokens(part, language):
-            if t.folded.isdigit():
-                if t.folded not in ("0", "1"):
-                    out.extend(["#" + t.folded] * repeat)
-            elif len(t.folded) >= 3 and not is_stopword(t.folded, language):
-                out.extend([t.stem] * repeat)
+    readings = [(title, text_en, language, "")]
+    if title_es or text_es:
+        readings.append((title_es, text_es, "es", "es:"))
+    numbers: set[str] = set()
+    for head, body, lang, prefix in readings:
+        for part, repeat in ((head, TITLE_REPEAT), (body, 1)):
+            for t in tokens(part, lang):
+                if t.folded.isdigit():
+                    if t.folded not in ("0", "1") and t.folded not in numbers:
+                        numbers.add(t.folded)
+                        out.extend(["#" + t.folded] * repeat)
+                elif len(t.folded) >= 3 and not is_stopword(t.folded, lang):
+                    out.extend([prefix + t.stem] * repeat)
     for a in actors:
         out.extend(["@" + a] * ACTOR_REPEAT)
     return out
@@ -163,11 +175,42 @@ def assign(
         ca, cb = _centroid(matrix, members[a]), _centroid(matrix, members[b])
         if float((ca @ cb.T).toarray()[0, 0]) >= merge_similarity:
             uf.union(a, b)
+    _consolidate(matrix, members, times, {result.story_of[d.article] for d in docs if d.story is None}, window_s, merge_similarity, uf)
     for s in {*members}:
         root = uf.find(s)
         if root != s:
             result.merges[s] = root
     return result
+
+
+def _consolidate(
+    matrix: sparse.csr_matrix,
+    members: dict[int, list[int]],
+    times: list[float],
+    touched: set[int],
+    window_s: float,
+    merge_similarity: float,
+    uf: _Merges,
+) -> None:
+    """Merge fragments of one event: a story touched in this run and a story overlapping it in time
+    (within the window) whose centroids reach `merge_similarity`. Work is bounded by the window."""
+    if not touched:
+        return
+    ids = sorted(members, key=lambda s: times[members[s][0]])
+    starts = [times[members[s][0]] for s in ids]
+    ends = {s: times[members[s][-1]] for s in ids}
+    centroids = {s: _centroid(matrix, members[s]) for s in ids}
+    for s in sorted(touched, key=_age_key):
+        lo = bisect.bisect_left(starts, times[members[s][0]] - window_s - (ends[s] - times[members[s][0]]))
+        hi = bisect.bisect_right(starts, ends[s] + window_s)
+        others = [o for o in ids[lo:hi] if o != s and ends[o] >= times[members[s][0]] - window_s]
+        if not others:
+            continue
+        block = sparse.vstack([centroids[o] for o in others])
+        sims = (block @ centroids[s].T).toarray().ravel()
+        for o, sim in zip(others, sims, strict=True):
+            if sim >= merge_similarity:
+                uf.union(s, o)
 
 
 def _story_score(sims: list[float]) -> float:
@@ -335,7 +378,10 @@ def run(db: sqlite_utils.Database, settings: Settings, quiet: bool = False) -> C
             [lo, hi],
         )
     rows_by_article.update({r.article: r for r in existing})
-    docs = [Doc(r.article, r.time, doc_terms(r.text, r.pivot_language, r.actors, r.title), r.story) for r in new_rows + existing]
+    docs = [
+        Doc(r.article, r.time, doc_terms(r.text, r.pivot_language, r.actors, r.title, r.title_es, r.text_es), r.story)
+        for r in new_rows + existing
+    ]
     report.new_articles = len(new_rows)
     with progress("cluster", len(new_rows), quiet) as advance:
         result = assign(

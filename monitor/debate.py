@@ -54,6 +54,7 @@ class Pattern:
 class TermGroup:
     weight: float
     patterns: tuple[Pattern, ...]
+    context: bool = False  # counts only when a word of a non-context group was found too
 
 
 @dataclass(frozen=True)
@@ -238,7 +239,12 @@ def parse_debate(data: dict[str, Any], path: Path, digest: str) -> Debate:
     groups: list[TermGroup] = []
     for i, g in enumerate(_list_of_tables(ctx, rel, "terms", "relevance.terms")):
         where = f"relevance.terms #{i + 1}"
-        groups.append(TermGroup(_number(ctx, g, "weight", where, minimum=0.0001), tuple(_patterns(ctx, g, where))))
+        context = g.get("context", False)
+        if not isinstance(context, bool):
+            raise ctx.fail(where, f"field 'context' must be true or false, not {context!r}")
+        groups.append(
+            TermGroup(_number(ctx, g, "weight", where, minimum=0.0001), tuple(_patterns(ctx, g, where)), context)
+        )
     exclusions: list[Exclusion] = []
     for i, e in enumerate(_list_of_tables(ctx, rel, "exclude", "relevance.exclude", required=False)):
         where = f"relevance.exclude #{i + 1}"

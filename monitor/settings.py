@@ -62,9 +62,9 @@ class TranslationSettings:
 @dataclass(frozen=True)
 class AnalysisSettings:
     window_h: int = 72  # stories: sliding window for joining articles
-    similarity: float = 0.30  # cosine threshold for an article to join a story
-    merge_similarity: float = 0.5
-    blindspot_min_articles: int = 3
+    similarity: float = 0.35  # cosine (article vs a story's recent articles) needed to join a story
+    merge_similarity: float = 0.25  # cosine of two overlapping stories' centroids needed to merge them
+    blindspot_min_articles: int = 3  # a story covered by one country only is a blindspot from this size
 
 
 @dataclass(frozen=True)
