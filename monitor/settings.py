@@ -74,6 +74,9 @@ class DigestSettings:
     out_dir: str = ""  # where `monitor run` writes digest files; empty: next to the database
     max_stories: int = 10
     send: bool = False  # `monitor run` sends the digest when true and recipients are set
+    # which day `monitor run` / `monitor watch` send: "yesterday" (the complete day: the morning
+    # digest) or "today" (the day so far); today's digest files are written on every run either way
+    send_day: str = "yesterday"
     recipients: list[str] = field(default_factory=list)
     sender: str = "monitor@localhost"
     subscription_note: str = "Edit [digest] recipients in your monitor config to change who receives this."

@@ -175,3 +175,35 @@ def test_recipients_with_line_breaks_are_refused(tmp_path, digest_db, smtp_serve
     assert result.exit_code == 2
     assert "one line" in result.output
     assert handler.envelopes == []
+
+
+def test_pipeline_stage_sends_the_complete_previous_day_once(tmp_path, digest_db, smtp_server):
+    """`monitor run` with sending on: today's files are written, yesterday's digest (the whole day) is
+    sent once per recipient; send_day = "today" sends the day so far instead."""
+    from datetime import UTC, datetime
+
+    from monitor import digest as digest_pkg
+    from monitor.digest.stage import send_day
+    from monitor.settings import Settings
+
+    handler, port = smtp_server
+    settings = Settings(db=str(digest_db)).replace(
+        digest__send=True,
+        digest__recipients=["desk@example.org"],
+        digest__out_dir=str(tmp_path),
+        smtp__host="127.0.0.1",
+        smtp__port=port,
+    )
+    noon = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)  # 12:00 in Mexico City
+    assert send_day(settings, now=noon).isoformat() == "2026-11-22"
+    assert send_day(settings.replace(digest__send_day="today"), now=noon).isoformat() == "2026-11-23"
+    db = open_db(digest_db)
+    report = digest_pkg.run(db, settings, quiet=True)
+    yesterday = send_day(settings).isoformat()
+    assert [s.status for s in report.sends] == ["sent"]
+    assert len(handler.envelopes) == 1
+    assert yesterday in _parse(handler.envelopes[0])["Subject"]
+    assert any(Path(f).name.startswith(f"digest-{report.day}") for f in report.files)
+    digest_pkg.run(db, settings, quiet=True)
+    assert len(handler.envelopes) == 1  # never twice for one (day, recipient)
+    db.close()

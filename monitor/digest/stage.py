@@ -9,7 +9,7 @@ its files are written before sending, and the failure is recorded and retried on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import sqlite_utils
@@ -123,17 +123,33 @@ def raise_for_failures(report: DigestReport) -> None:
         )
 
 
+def send_day(settings: Settings, now: datetime | None = None) -> date:
+    """The day the pipeline sends: yesterday (default: the complete day, for the morning digest) or today."""
+    today = parse_day(None, settings.digest.timezone, now=now)
+    choice = settings.digest.send_day
+    if choice not in ("yesterday", "today"):
+        from monitor.errors import ConfigError
+
+        raise ConfigError(f"[digest] send_day must be 'yesterday' or 'today', got {choice!r}")
+    return today - timedelta(days=1) if choice == "yesterday" else today
+
+
 def run(db: sqlite_utils.Database, settings: Settings, quiet: bool = False) -> DigestReport:
     """Pipeline stage: today's digest (settings.digest.timezone) written as files next to the database
-    (or to [digest] out_dir), and sent when [digest] send is true and recipients are set."""
+    (or to [digest] out_dir); when [digest] send is true and recipients are set, the digest of
+    [digest] send_day (default yesterday, the complete day) is written and sent, once per recipient."""
+    out_dir = default_out_dir(settings)
     day = parse_day(None, settings.digest.timezone)
-    send = settings.digest.send and bool(settings.digest.recipients)
-    report = make_digest(db, settings, day, out_dir=default_out_dir(settings), send=send)
+    report = make_digest(db, settings, day, out_dir=out_dir)
+    sent: DigestReport | None = None
+    if settings.digest.send and settings.digest.recipients:
+        sent = make_digest(db, settings, send_day(settings), out_dir=out_dir, send=True)
+        report.sends = sent.sends
     if not quiet:
         from monitor.console import log
 
         log(f"digest {report.day}: {report.stories} stories, {report.articles} articles -> {', '.join(report.files)}")
         for s in report.sends:
-            log(f"digest {report.day}: {s.recipient}: {s.status}" + (f" ({s.error})" if s.error else ""))
-    raise_for_failures(report)
+            log(f"digest {sent.day if sent else report.day}: {s.recipient}: {s.status}" + (f" ({s.error})" if s.error else ""))
+    raise_for_failures(sent or report)
     return report
