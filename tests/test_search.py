@@ -337,3 +337,37 @@ def test_get_article_in_full(sdb) -> None:
 def test_get_article_without_analysis(sdb) -> None:
     a = get_article(sdb, 9)
     assert a.translations == [] and a.frames == [] and a.analysis is None and a.story is None
+
+
+# --------------------------------------------------------------------------- the whole pipeline's database
+
+
+def test_demo_database_is_searchable_across_languages(demo_db: Path) -> None:
+    """On the database the pipeline built from the demo feeds: a word that exists only in an
+    English article's Spanish translation finds that article, and variants of México agree."""
+    db = open_db(demo_db, readonly=True)
+    try:
+        settings = Settings(db=str(demo_db)).replace(translation__engine="none")
+        rows = db.execute(
+            """SELECT a.id, a.title, a.summary, t.title FROM articles a JOIN article_translations t ON t.article = a.id
+               WHERE a.language = 'en' AND t.language = 'es' ORDER BY a.id"""
+        ).fetchall()
+        assert rows, "the demo pipeline stored Spanish translations of English articles"
+        checked = 0
+        for article, title, summary, translated in rows:
+            original = {w.lower() for w in (title + " " + summary).split()}
+            words = [w for w in translated.split() if len(w) > 6 and w.isalpha() and w.lower() not in original]
+            if not words:
+                continue
+            result = search(db, settings, parse_query(f'"{words[0]}"'), limit=200)
+            assert article in [h.id for h in result.hits], (words[0], translated)
+            checked += 1
+            if checked == 5:
+                break
+        assert checked
+        sets = [{h.id for h in search(db, settings, parse_query(v), limit=500).hits} for v in ("méxico", "Mexico", "MÉXICO")]
+        assert sets[0] and sets[0] == sets[1] == sets[2]
+        both = search(db, settings, parse_query("mexico"), limit=500).hits
+        assert {h.country for h in both} == {"US", "MX"}
+    finally:
+        db.close()
