@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.fixtures_feedserver",
     "tests.fixtures_alerts",
     "tests.fixtures_digest",
+    "tests.fixtures_analysis",
 ]
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -1,0 +1,119 @@
+"""The analyze stage: relevance with exclusions, frames with bilingual evidence, actors, idempotence."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from monitor import analyze
+from monitor.analyze import ArticleText, analyze_article
+from monitor.debate import load_debate
+from monitor.parse import parse_feed
+from monitor.settings import Settings
+from monitor.store import utcnow, write_transaction
+from tests.conftest import REAL_FEEDS
+
+
+@pytest.fixture(scope="module")
+def debate():
+    return load_debate(Settings().debate_path)
+
+
+def one(debate, title: str, summary: str = "", language: str = "en", translation: tuple[str, str] | None = None):
+    trans = {("es" if language == "en" else "en"): (translation[0], translation[1], "")} if translation else {}
+    return analyze_article(debate, ArticleText(1, language, title, summary, "", trans))
+
+
+def test_spanish_article_relevant_with_sovereignty_frame_and_bilingual_evidence(debate) -> None:
+    res = one(
+        debate,
+        "Sheinbaum rechaza cualquier intervención militar de EU contra los cárteles",
+        "La presidenta dijo que la soberanía no se negocia. Habrá cooperación, pero sin subordinación.",
+        "es",
+        ("Sheinbaum rejects any US military intervention against the cartels",
+         "The president said sovereignty is not negotiable. There will be cooperation, but without subordination."),
+    )
+    assert res.relevant and res.top_frame == "sovereignty"
+    assert "sheinbaum" in res.actors
+    sov = next(f for f in res.frame_scores if f.frame == "sovereignty")
+    ev = sov.evidence[0]
+    assert ev.language == "es"
+    assert any(t.lower().startswith(("soberan", "subordin", "intervenc")) for t in ev.terms)
+    assert ev.sentence_translated is not None and ev.sentence_translated != ev.sentence
+
+
+def test_accents_and_case_do_not_matter(debate) -> None:
+    a = one(debate, "LOS CARTELES DE SINALOA Y EL NARCOTERRORISMO: EU PREPARA ATAQUES", language="es")
+    b = one(debate, "Los cárteles de Sinaloa y el narcoterrorismo: EU prepara ataques", language="es")
+    assert a.relevant and b.relevant and a.relevance == b.relevance
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "language"),
+    [
+        ("“El Señor de los Cielos” vuelve con nueva temporada", "Aurelio Casillas enfrenta a un cártel rival en la serie de Telemundo.", "es"),
+        ("Cartel de lujo en la Liguilla", "América y Cruz Azul, frente a frente en el estadio; un cartel de lujo para la afición.", "es"),
+        ("OPEC oil cartel agrees to cut output", "The oil cartel and its allies will cut production to prop up prices.", "en"),
+        ("El cartel de la película ya circula", "El cartel publicitario muestra al protagonista.", "es"),
+        ("Trump threatens tariffs on Europe over Greenland, sends troops", "The military move rattled allies.", "en"),
+        ("Sheinbaum inaugura tramo del Tren Maya", "La presidenta encabezó la ceremonia en Yucatán.", "es"),
+    ],
+)
+def test_other_senses_and_bare_context_are_not_relevant(debate, title: str, summary: str, language: str) -> None:
+    assert not one(debate, title, summary, language).relevant
+
+
+def test_drug_boat_strike_is_relevant_with_military_frame(debate) -> None:
+    res = one(debate, "Pentagon conducts strikes on three more alleged drug boats, killing 11",
+              "Hegseth said the vessels were operated by narco-terrorists.")
+    assert res.relevant and res.top_frame == "military_operations"
+    assert {"hegseth", "pentagon"} <= set(res.actors)
+
+
+def _real_items(name: str) -> list:
+    path = REAL_FEEDS / name
+    if not path.exists():
+        pytest.skip(f"{path} not available")
+    return list(parse_feed(path.read_bytes(), {}, path.as_uri(), timezone="UTC", now=utcnow()).entries)
+
+
+def test_real_feeds_boat_strike_on_topic_and_world_news_off_topic(debate) -> None:
+    wapo = _real_items("us/washingtonpost-world.xml")
+    strikes = [e for e in wapo if "drug boats" in e.title]
+    assert strikes
+    assert all(one(debate, e.title, e.summary).relevant for e in strikes)
+    bbc = _real_items("other/bbc-world.xml")
+    flagged = [e.title for e in bbc if one(debate, e.title, e.summary).relevant]
+    assert flagged == []
+
+
+def test_stage_is_idempotent_and_reanalyses_changes(
+    news_db: sqlite_utils.Database, article_factory: Callable[..., int], settings: Settings, tmp_path: Path
+) -> None:
+    a = article_factory("jornada", "EU ataca otra narcolancha frente a Guerrero; seis muertos", "Hegseth confirmó el ataque.")
+    b = article_factory("nyt", "Ukraine and Russia trade drone attacks on energy sites")
+    first = analyze.run(news_db, settings, quiet=True)
+    assert (first.analysed, first.relevant) == (2, 1)
+    row = news_db.execute("SELECT relevant, top_frame, frames, actors FROM analyses WHERE article = ?", [a]).fetchone()
+    assert row[0] == 1 and row[1] == "military_operations" and "military_operations" in json.loads(row[2])
+    assert "hegseth" in json.loads(row[3])
+    ev = json.loads(news_db.execute("SELECT evidence FROM article_frames WHERE article = ? AND frame = 'military_operations'", [a]).fetchone()[0])
+    assert set(ev[0]) == {"terms", "sentence", "sentence_translated", "language"}
+    assert news_db.execute("SELECT count(*) FROM article_frames WHERE article = ?", [b]).fetchone()[0] == 0
+
+    again = analyze.run(news_db, settings, quiet=True)
+    assert again.analysed == 0 and again.skipped_unchanged == 2
+
+    with write_transaction(news_db):  # an edited article and a new translation are analysed again
+        news_db.execute("UPDATE articles SET title = 'Ukraine strikes back', content_hash = 'x' WHERE id = ?", [b])
+    assert analyze.run(news_db, settings, quiet=True).analysed == 1
+
+    edited = tmp_path / "debate.toml"
+    edited.write_text(settings.debate_path.read_text(encoding="utf-8").replace("threshold = 4.0", "threshold = 400.0", 1), encoding="utf-8")
+    changed = analyze.run(news_db, settings.replace(debate=str(edited)), quiet=True)
+    assert changed.analysed == 2 and changed.relevant == 0
+    assert news_db.execute("SELECT count(*) FROM article_frames").fetchone()[0] == 0

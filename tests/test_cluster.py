@@ -1,0 +1,148 @@
+"""The cluster stage: cross-language stories, incremental with stable ids, window, merges, display."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from monitor import analyze, cluster
+from monitor.settings import Settings
+from monitor.store import write_transaction
+from monitor.stories import get_story, list_stories
+
+ALL = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+
+BOAT_EN = (
+    "US strike kills 6 on drug boat off Guerrero coast, Hegseth says",
+    "The Pentagon said the vessel was operated by a cartel; Semar searches for a survivor off Acapulco.",
+)
+BOAT_ES = (
+    "Ataque de EU contra lancha frente a Guerrero deja 6 muertos: Hegseth",
+    "El Pentágono dijo que la embarcación era de un cártel; la Semar busca a un sobreviviente frente a Acapulco.",
+)
+TRANSFER_EN = (
+    "Mexico sends 26 cartel prisoners to the US in third mass transfer",
+    "García Harfuch said the transfer of 26 prisoners shows security cooperation with Washington.",
+)
+TRANSFER_ES = (
+    "México envía a EU a 26 presos del cártel en el tercer traslado masivo",
+    "García Harfuch dijo que el traslado de 26 presos muestra la cooperación en seguridad con Washington.",
+)
+
+
+def _run(db: sqlite_utils.Database, settings: Settings) -> cluster.ClusterReport:
+    analyze.run(db, settings, quiet=True)
+    return cluster.run(db, settings, quiet=True)
+
+
+def _story_of(db: sqlite_utils.Database, article: int) -> int | None:
+    row = db.execute("SELECT story FROM story_articles WHERE article = ?", [article]).fetchone()
+    return int(row[0]) if row else None
+
+
+def test_same_event_in_both_languages_is_one_story(
+    news_db: sqlite_utils.Database, article_factory: Callable[..., int], settings: Settings
+) -> None:
+    b1 = article_factory("nyt", *BOAT_EN, hours=0, translation=BOAT_ES)
+    b2 = article_factory("jornada", *BOAT_ES, hours=2, translation=BOAT_EN)
+    t1 = article_factory("wapo", *TRANSFER_EN, hours=1, translation=TRANSFER_ES)
+    t2 = article_factory("universal", *TRANSFER_ES, hours=3, translation=TRANSFER_EN)
+    off = article_factory("fox", "Snowstorm closes schools across the Midwest")
+    report = _run(news_db, settings)
+    assert report.new_articles == 4 and report.new_stories == 2
+    assert _story_of(news_db, off) is None
+    assert _story_of(news_db, b1) == _story_of(news_db, b2)
+    assert _story_of(news_db, t1) == _story_of(news_db, t2)
+    assert _story_of(news_db, b1) != _story_of(news_db, t1)
+
+    story = get_story(news_db, _story_of(news_db, b1) or 0)
+    assert story is not None
+    assert story.size_by_country == {"MX": 1, "US": 1}
+    assert story.first_seen_by_country == {"MX": "2026-11-22T14:00:00+00:00", "US": "2026-11-22T12:00:00+00:00"}
+    assert set(story.outlets) == {"nyt", "jornada"}
+    assert story.label_en and story.label_es and story.label_en != story.label_es
+    assert set(story.frames_by_country) == {"US", "MX"}
+    assert abs(sum(story.frames_by_country["US"].values()) - 1.0) < 1e-6
+    mx = story.articles_by_country["MX"][0]
+    assert mx.title == BOAT_ES[0] and mx.title_translated == BOAT_EN[0] and mx.title_en == BOAT_EN[0]
+
+
+def test_incremental_runs_keep_ids_and_join_existing_stories(
+    news_db: sqlite_utils.Database, article_factory: Callable[..., int], settings: Settings
+) -> None:
+    b1 = article_factory("nyt", *BOAT_EN, hours=0, translation=BOAT_ES)
+    _run(news_db, settings)
+    first_story = _story_of(news_db, b1)
+    before = news_db.execute("SELECT * FROM stories").fetchall()
+    again = _run(news_db, settings)
+    assert again.new_articles == 0 and news_db.execute("SELECT * FROM stories").fetchall() == before
+
+    b2 = article_factory("milenio", *BOAT_ES, hours=5, translation=BOAT_EN)
+    late = article_factory("jornada", *BOAT_ES, hours=24 * 6, translation=BOAT_EN)  # outside the 72 h window
+    report = _run(news_db, settings)
+    assert report.joined == 1 and report.new_stories == 1
+    assert _story_of(news_db, b2) == first_story
+    assert _story_of(news_db, late) not in (None, first_story)
+
+
+def test_article_no_longer_relevant_leaves_its_story(
+    news_db: sqlite_utils.Database, article_factory: Callable[..., int], settings: Settings
+) -> None:
+    b1 = article_factory("nyt", *BOAT_EN, translation=BOAT_ES)
+    b2 = article_factory("jornada", *BOAT_ES, hours=1, translation=BOAT_EN)
+    _run(news_db, settings)
+    story = _story_of(news_db, b1)
+    with write_transaction(news_db):
+        news_db.execute("UPDATE articles SET title = 'Weather', summary = 'Sunny', content_hash = 'changed' WHERE id = ?", [b2])
+        news_db.execute("DELETE FROM article_translations WHERE article = ?", [b2])
+    report = _run(news_db, settings)
+    assert report.removed == 1 and _story_of(news_db, b2) is None
+    assert news_db.execute("SELECT size, countries FROM stories WHERE id = ?", [story]).fetchone() == (1, '["US"]')
+
+
+def test_merged_stories_are_hidden_and_followed(
+    news_db: sqlite_utils.Database, article_factory: Callable[..., int], settings: Settings
+) -> None:
+    b1 = article_factory("nyt", *BOAT_EN, translation=BOAT_ES)
+    t1 = article_factory("wapo", *TRANSFER_EN, hours=1, translation=TRANSFER_ES)
+    _run(news_db, settings)
+    sb, st = _story_of(news_db, b1), _story_of(news_db, t1)
+    assert sb and st and sb != st
+    with write_transaction(news_db):  # what a merge writes
+        news_db.execute("UPDATE story_articles SET story = ? WHERE story = ?", [sb, st])
+        news_db.execute("UPDATE stories SET merged_into = ? WHERE id = ?", [sb, st])
+        cluster.refresh_story(news_db, sb, "2026-11-22T20:00:00+00:00")
+    ids = [v.id for v in list_stories(news_db, *ALL)]
+    assert ids == [sb]
+    followed = get_story(news_db, st)
+    assert followed is not None and followed.id == sb and followed.size == 2
+
+
+def test_fragments_of_one_event_merge_into_the_oldest() -> None:
+    docs = [
+        cluster.Doc(1, 0.0, ["boat", "strike", "guerrero", "#6", "@hegseth"], story=10),
+        cluster.Doc(2, 60.0, ["boat", "strike", "acapulco", "survivor", "@semar"], story=11),
+        cluster.Doc(3, 120.0, ["boat", "strike", "guerrero", "acapulco", "survivor", "#6", "@hegseth", "@semar"]),
+        cluster.Doc(4, 130.0, ["tariff", "usmca", "peso"]),
+    ]
+    result = cluster.assign(docs, 72 * 3600, similarity=0.35, merge_similarity=0.25)
+    assert result.merges == {11: 10}
+    assert result.story_of[3] in (10, 11)
+    assert result.story_of[4] < 0 and result.new_stories == [result.story_of[4]]
+
+
+def test_stories_list_ranks_both_countries_first(
+    news_db: sqlite_utils.Database, article_factory: Callable[..., int], settings: Settings
+) -> None:
+    article_factory("nyt", *TRANSFER_EN, translation=TRANSFER_ES)
+    article_factory("wapo", "Senate heads for a war powers vote on cartel strikes", "Democrats say the AUMF is needed.")
+    article_factory("fox", "Senators force war powers vote over cartel strikes", "The AUMF debate returns.", hours=1)
+    article_factory("universal", *TRANSFER_ES, hours=1, translation=TRANSFER_EN)
+    _run(news_db, settings)
+    views = list_stories(news_db, *ALL)
+    assert [v.countries for v in views] == [["MX", "US"], ["US"]]
+    assert json.loads(news_db.execute("SELECT outlets FROM stories WHERE id = ?", [views[1].id]).fetchone()[0])
+    assert list_stories(news_db, datetime(2030, 1, 1, tzinfo=UTC), datetime(2031, 1, 1, tzinfo=UTC)) == []
