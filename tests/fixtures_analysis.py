@@ -40,7 +40,7 @@ def add_article(
     translation: tuple[str, str] | None = None,
 ) -> int:
     """Insert one article `hours` after BASE_TIME; `translation` is (title, summary) in the other language."""
-    name, country, lang = OUTLETS[outlet]
+    _name, country, lang = OUTLETS[outlet]
     published = iso(BASE_TIME + timedelta(hours=hours))
     digest = hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
     with write_transaction(db):
