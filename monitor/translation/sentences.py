@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from monitor.errors import TranslationError
+
 Splitter = Callable[[str], list[str]]
 
 _ABBREVIATIONS = frozenset(
@@ -49,9 +51,14 @@ def builtin_split(paragraph: str) -> list[str]:
 
 
 def minisbd_splitter(model_file: Path) -> Splitter:
-    """A splitter backed by a local MiniSBD `.onnx` model (loaded on first use)."""
+    """A splitter backed by a local MiniSBD `.onnx` model (loaded on first use).
+
+    A file that onnxruntime or MiniSBD cannot load (truncated, not a MiniSBD model) raises
+    TranslationError naming the file and what to do, not onnxruntime's own exception.
+    """
     if not model_file.is_file():  # never let MiniSBD resolve a name: that path downloads
         raise FileNotFoundError(model_file)
+    model_file = model_file.resolve()  # absolute: MiniSBD treats "http..." or a bare language code as a URL
     detector = None
 
     def split(paragraph: str) -> list[str]:
@@ -59,7 +66,14 @@ def minisbd_splitter(model_file: Path) -> Splitter:
         if detector is None:
             from minisbd import SBDetect
 
-            detector = SBDetect(str(model_file), use_gpu=False, max_threads=1)
+            try:
+                detector = SBDetect(str(model_file), use_gpu=False, max_threads=1)
+            except Exception as exc:  # onnxruntime's errors and MiniSBD's "No config found" are bare Exceptions
+                raise TranslationError(
+                    f"{model_file}: not a usable MiniSBD sentence splitter model ({str(exc).splitlines()[0][:200]}); "
+                    f"reinstall it with `monitor models install --from {model_file.name}`, "
+                    'or set translation.splitter = "builtin"'
+                ) from exc
         return [s.strip() for s in detector.sentences(paragraph) if s.strip()] or [paragraph]
 
     return split
