@@ -113,7 +113,8 @@ def _render_table(result: SearchResult, tz: ZoneInfo | None) -> None:
     table.add_column("Frame", max_width=14)
     table.add_column("Snippet", ratio=3)
     for hit in result.hits:
-        headline = Text(hit.title, style="bold")
+        headline = Text()
+        headline.append(hit.title, style="bold")
         if hit.title_translated:
             headline.append("\n" + hit.title_translated, style="italic dim")
             if hit.translation_rough:
