@@ -202,12 +202,14 @@ def _translate_chunk(
                 report.cache_hits += 1
         misses = [t for t in ordered if (source, target, t) not in done]
         if misses:
+            stats = getattr(translator, "stats", None)  # engines that split sentences themselves count them
+            before = stats.sentences if stats is not None else 0
             started = time.perf_counter()
             results = translator.translate(misses, source, target)
             report.engine_seconds += time.perf_counter() - started
             report.engine_calls += 1
             report.engine_texts += len(misses)
-            report.sentences += count_sentences(misses)
+            report.sentences += stats.sentences - before if stats is not None else count_sentences(misses)
             for text, result in zip(misses, results, strict=True):
                 done[(source, target, text)] = result
                 new_cache.append((text_hash(text), source, target, translator.engine, model, result, now))

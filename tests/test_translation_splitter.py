@@ -110,10 +110,6 @@ def test_builtin_mode_ignores_the_bundled_model(argos_splitter_files: dict[str, 
     assert (translator.stats.sentences, translator.stats.batches) == expected_counts(builtin_split, 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="monitor/translate.py counts report.sentences with the built-in splitter, whatever splitter the engine used",
-)
 def test_stage_report_counts_the_sentences_the_splitter_made(argos_splitter_files: dict[str, Path], settings: Settings, db: Any) -> None:
     install(argos_splitter_files["es-en"], argos_splitter_files["en-es"])
     configured = settings.replace(translation__splitter="minisbd")
