@@ -28,6 +28,7 @@ import contextlib
 import json
 import re
 import smtplib
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ import sqlite_utils
 
 from monitor.errors import ConfigError, MonitorError
 from monitor.settings import Settings
-from monitor.store import iso, open_db, parse_iso, utcnow, write_transaction
+from monitor.store import BUSY_TIMEOUT_S, iso, parse_iso, utcnow, write_transaction
 
 SINKS = ("log", "webhook", "email")
 KINDS = ("terms", "breaking")
@@ -652,6 +653,19 @@ def next_due(db: sqlite_utils.Database) -> datetime | None:
     return parse_iso(row[0]) if row and row[0] else None
 
 
+def second_connection(path: Path) -> sqlite_utils.Database:
+    """Another connection to a database this process has already opened (and migrated) with open_db.
+
+    Deliberately not `open_db()`: its file-header check opens and closes the database file, and on
+    POSIX closing any descriptor of a file drops every lock this process holds on it, including
+    the SHARED lock of the connection already open; another process could then take itself for
+    the last connection and remove the WAL under us.
+    """
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+    conn.execute("PRAGMA foreign_keys=ON")
+    return sqlite_utils.Database(conn)
+
+
 class AlertDispatcher:
     """Delivers alerts in a background thread with its own database connection.
 
@@ -685,7 +699,7 @@ class AlertDispatcher:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        db = open_db(self.db_path)
+        db = second_connection(self.db_path)
         try:
             while not self._stop.is_set():
                 self._wake.clear()
