@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from monitor.cli import cli
 from monitor.settings import Settings
 from monitor.translation import packages
+from tests.fixtures_argos import build_minisbd_model
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -36,7 +37,10 @@ def test_install_from_files_then_list(argos_model_files: dict[str, Path], settin
     assert all("built-in" in p["splitter"] for p in state["packages"])
     # a MiniSBD model installed next to the packages is picked up for that source language
     onnx = tmp_path / "es.onnx"
-    onnx.write_bytes(b"not checked at install")
+    onnx.write_bytes(b"not an onnx model")
+    code, out = invoke("models", "install", "--from", str(onnx))
+    assert code == 2 and "not a loadable ONNX" in out  # refused before it could replace anything
+    onnx.write_bytes(build_minisbd_model("es"))
     assert invoke("models", "install", "--from", str(onnx))[0] == 0
     state = json.loads(invoke("models", "list", "--json")[1])
     splitters = {p["from"]: p["splitter"] for p in state["packages"]}

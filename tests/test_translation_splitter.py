@@ -189,11 +189,13 @@ def test_install_splitter_models_into_a_fresh_data_dir_then_translate_offline(
 def test_a_corrupt_splitter_model_is_one_clear_error_and_writes_nothing(
     argos_model_files: dict[str, Path], settings: Settings, db: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_network: list[str]
 ) -> None:
-    broken = tmp_path / "es.onnx"
-    broken.write_bytes(b"\x08\x07truncated download")
-    en = tmp_path / "en.onnx"
-    en.write_bytes(b"")
-    install(argos_model_files["es-en"], argos_model_files["en-es"], broken, en)
+    install(argos_model_files["es-en"], argos_model_files["en-es"])
+    # `models install` refuses a bad .onnx, so corrupt the installed files in place (a bad disk, a manual copy)
+    from monitor.translation import packages
+
+    packages.splitter_dir().mkdir(parents=True, exist_ok=True)
+    (packages.splitter_dir() / "es.onnx").write_bytes(b"\x08\x07truncated download")
+    (packages.splitter_dir() / "en.onnx").write_bytes(b"")
     add_all(db)
     db.close()
     monkeypatch.setenv("MONITOR_TRANSLATION_SPLITTER", "minisbd")

@@ -181,6 +181,17 @@ def _check_argosmodel(file: Path) -> str:
     return top
 
 
+def _check_onnx(file: Path) -> None:
+    """Refuse a splitter model onnxruntime cannot load, before it replaces a working one."""
+    try:
+        import onnxruntime
+
+        onnxruntime.InferenceSession(str(file.resolve()), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for every kind of bad file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"{file}: not a loadable ONNX sentence-splitter model ({first}); nothing was changed") from exc
+
+
 def install_file(file: Path) -> str:
     """Install one local file: a `.argosmodel` package or a MiniSBD `<lang>.onnx` splitter model.
 
@@ -191,6 +202,7 @@ def install_file(file: Path) -> str:
     if file.suffix == SPLITTER_SUFFIX:
         if not file.is_file():
             raise UsageError(f"{file}: no such file")
+        _check_onnx(file)
         splitter_dir().mkdir(parents=True, exist_ok=True)
         target = splitter_dir() / file.name
         tmp = target.with_suffix(".onnx.part")
