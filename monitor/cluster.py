@@ -137,6 +137,8 @@ def assign(
     docs = [docs[i] for i in order]
     times = [d.time for d in docs]
     matrix = vectorize(docs)
+    columns = matrix.tocsc()  # docs are in time order, so each column's row indices are sorted by time
+    columns.sort_indices()
     story_arr = np.array([d.story if d.story is not None else 0 for d in docs], dtype=np.int64)
     members: dict[int, list[int]] = {}
     for i, d in enumerate(docs):
@@ -150,13 +152,11 @@ def assign(
             continue
         lo = bisect.bisect_left(times, d.time - window_s)
         hi = bisect.bisect_right(times, d.time + window_s)
-        scores: dict[int, list[float]] = {}
+        ranked: list[tuple[float, int]] = []
         if hi > lo:
-            sims = (matrix[lo:hi] @ matrix[i].T).toarray().ravel()
+            sims = _window_sims(matrix, columns, i, lo, hi)
             nz = np.nonzero((sims > 0) & (story_arr[lo:hi] != 0))[0]
-            for k in nz:
-                scores.setdefault(int(story_arr[lo + k]), []).append(float(sims[k]))
-        ranked = sorted(((_story_score(v), s) for s, v in scores.items()), reverse=True)
+            ranked = _story_scores(story_arr[lo:hi][nz], sims[nz])
         if ranked and ranked[0][0] >= similarity:
             story = ranked[0][1]
             if len(ranked) > 1 and ranked[1][0] >= similarity:
@@ -196,27 +196,64 @@ def _consolidate(
     (within the window) whose centroids reach `merge_similarity`. Work is bounded by the window."""
     if not touched:
         return
-    ids = sorted(members, key=lambda s: times[members[s][0]])
+    ids = sorted(members, key=lambda s: (times[members[s][0]], _age_key(s)))
     starts = [times[members[s][0]] for s in ids]
-    ends = {s: times[members[s][-1]] for s in ids}
-    centroids = {s: _centroid(matrix, members[s]) for s in ids}
+    ends = [times[members[s][-1]] for s in ids]
+    longest = max(e - b for b, e in zip(starts, ends, strict=True))
+    # all centroids at once: (stories x docs membership) @ (docs x terms), rows L2-normalised
+    rows = [r for s in ids for r in members[s]]
+    cols = [k for k, s in enumerate(ids) for _ in members[s]]
+    membership = sparse.csr_matrix((np.ones(len(rows)), (cols, rows)), shape=(len(ids), matrix.shape[0]))
+    centroids = sparse.csr_matrix(membership @ matrix)
+    norms = np.sqrt(np.asarray(centroids.multiply(centroids).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    centroids = sparse.csr_matrix(sparse.diags(1.0 / norms) @ centroids)
+    position = {s: k for k, s in enumerate(ids)}
     for s in sorted(touched, key=_age_key):
-        lo = bisect.bisect_left(starts, times[members[s][0]] - window_s - (ends[s] - times[members[s][0]]))
-        hi = bisect.bisect_right(starts, ends[s] + window_s)
-        others = [o for o in ids[lo:hi] if o != s and ends[o] >= times[members[s][0]] - window_s]
-        if not others:
-            continue
-        block = sparse.vstack([centroids[o] for o in others])
-        sims = (block @ centroids[s].T).toarray().ravel()
-        for o, sim in zip(others, sims, strict=True):
-            if sim >= merge_similarity:
-                uf.union(s, o)
+        k = position[s]
+        lo = bisect.bisect_left(starts, starts[k] - window_s - longest)
+        hi = bisect.bisect_right(starts, ends[k] + window_s)
+        sims = (centroids[lo:hi] @ centroids[k].T).toarray().ravel()
+        for j in np.nonzero(sims >= merge_similarity)[0]:
+            other = lo + int(j)
+            if other != k and ends[other] >= starts[k] - window_s:
+                uf.union(s, ids[other])
 
 
-def _story_score(sims: list[float]) -> float:
-    """Half the best link, half the mean of the best three (robust to one off-topic member)."""
-    top = sorted(sims, reverse=True)[:3]
-    return 0.5 * top[0] + 0.5 * sum(top) / len(top)
+def _window_sims(matrix: sparse.csr_matrix, columns: sparse.csc_matrix, i: int, lo: int, hi: int) -> np.ndarray:
+    """Cosine of doc i with docs lo..hi-1: per term of doc i, only the window's slice of its column
+    (found by binary search), so the cost is bounded by the window, not the corpus."""
+    start, end = matrix.indptr[i], matrix.indptr[i + 1]
+    rows_parts, weight_parts = [], []
+    for term, value in zip(matrix.indices[start:end], matrix.data[start:end], strict=True):
+        c0, c1 = columns.indptr[term], columns.indptr[term + 1]
+        col_rows = columns.indices[c0:c1]
+        a = c0 + int(np.searchsorted(col_rows, lo))
+        b = c0 + int(np.searchsorted(col_rows, hi))
+        if b > a:
+            rows_parts.append(columns.indices[a:b])
+            weight_parts.append(columns.data[a:b] * value)
+    if not rows_parts:
+        return np.zeros(hi - lo)
+    return np.bincount(np.concatenate(rows_parts) - lo, weights=np.concatenate(weight_parts), minlength=hi - lo)
+
+
+def _story_scores(stories: np.ndarray, sims: np.ndarray) -> list[tuple[float, int]]:
+    """The two best (score, story) pairs, best first. A story's score is half its best link and half
+    the mean of its best three links (robust to one off-topic member, no chaining on one word)."""
+    if len(stories) == 0:
+        return []
+    order = np.lexsort((-sims, stories))
+    st, sv = stories[order], sims[order]
+    starts = np.flatnonzero(np.r_[True, st[1:] != st[:-1]])
+    counts = np.diff(np.r_[starts, len(st)])
+    group = np.repeat(np.arange(len(starts)), counts)
+    keep = (np.arange(len(st)) - starts[group]) < 3
+    top_sum = np.bincount(group[keep], weights=sv[keep], minlength=len(starts))
+    top_n = np.bincount(group[keep], minlength=len(starts))
+    score = 0.5 * sv[starts] + 0.5 * top_sum / top_n
+    best = np.argsort(-score, kind="stable")[:2]
+    return [(float(score[b]), int(st[starts[b]])) for b in best]
 
 
 def _centroid(matrix: sparse.csr_matrix, rows: list[int]) -> sparse.csr_matrix:
