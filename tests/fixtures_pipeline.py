@@ -3,13 +3,17 @@ pipeline over the bundled demo feeds (session-scoped: copy it before writing).""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from monitor.demo import build_demo_db
+from monitor.cli import cli
+from monitor.demo import demo_settings
 from monitor.settings import Settings
 from monitor.store import open_db
 
@@ -57,18 +61,34 @@ def poll_settings(settings: Settings) -> Callable[[Path], Settings]:
     return make
 
 
+@dataclass(frozen=True)
+class DemoRun:
+    settings: Settings
+    output: str  # what `monitor demo` printed
+    exit_code: int
+
+
 @pytest.fixture(scope="session")
-def demo_db_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings of a database built by every stage over the bundled demo feeds."""
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """`monitor demo --dir DIR` run once for the session: the whole pipeline over the bundled feeds."""
     workdir = tmp_path_factory.mktemp("demo")
     mp = pytest.MonkeyPatch()
+    for key in list(os.environ):
+        if key.startswith("MONITOR_"):
+            mp.delenv(key)
     mp.setenv("MONITOR_DATA_DIR", str(workdir / "data"))
     try:
-        settings, report = build_demo_db(workdir, Settings())
+        result = CliRunner().invoke(cli, ["demo", "--dir", str(workdir)])
     finally:
         mp.undo()
-    assert report.ok, report.failed
-    return settings
+    return DemoRun(demo_settings(workdir, Settings()), result.output, result.exit_code)
+
+
+@pytest.fixture(scope="session")
+def demo_db_settings(demo_run: DemoRun) -> Settings:
+    """Settings of the database `monitor demo` built (every stage over the bundled demo feeds)."""
+    assert demo_run.exit_code == 0, demo_run.output
+    return demo_run.settings
 
 
 @pytest.fixture(scope="session")
