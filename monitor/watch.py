@@ -305,7 +305,11 @@ def run_watch(
     tick = settings.watch.tick_s if tick_s is None else tick_s
     db = open_db(settings.db_path)
     dispatcher = alerts.AlertDispatcher(settings, settings.db_path, emit=emit, idle_s=max(tick, 0.05))
-    watcher = Watcher(db, settings, emit, stop, clock=clock, dispatcher=dispatcher)
+    try:
+        watcher = Watcher(db, settings, emit, stop, clock=clock, dispatcher=dispatcher)
+    except BaseException:  # an invalid rule or digest time: one clear error, nothing left open
+        db.close()
+        raise
     emit("start", db=settings.db_path, tick_s=tick, interval_min=settings.watch.interval_min,
          rules=len(watcher.rules), digest_time=settings.watch.digest_time)
     guard = signal_handlers(stop, emit) if handle_signals else _nothing()
