@@ -87,6 +87,7 @@ def _check_application(conn: sqlite3.Connection, path: Path) -> bool:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     except sqlite3.DatabaseError as exc:
+        conn.close()
         raise translate_error(exc, path) from exc
     if app_id == APPLICATION_ID:
         return False
@@ -111,10 +112,9 @@ def open_db(path: str | Path | None = None, readonly: bool = False, migrate: boo
     if p.exists() and p.is_dir():
         raise StorageError(f"{p}: is a directory; --db must name a file")
     p.parent.mkdir(parents=True, exist_ok=True)
-    if p.exists() and p.stat().st_size > 0:
-        with p.open("rb") as fh:
-            if fh.read(16) != b"SQLite format 3\x00":
-                raise NotOurDatabase(f"{p}: not a SQLite database; it was left untouched")
+    # No open()/close() of the file here: on POSIX, closing any descriptor of a file drops every
+    # lock this process holds on it, which would break the WAL locking of a connection already
+    # open in this process. SQLite's own first read tells a foreign file apart instead.
     conn = _connect(p, readonly=False)
     try:
         is_new = _check_application(conn, p)

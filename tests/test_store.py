@@ -70,6 +70,18 @@ def test_failed_migration_leaves_previous_version_and_rerun_applies(
     db.close()
 
 
+PROBE = textwrap.dedent(
+    """
+    import sqlite3, sys
+    conn = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        print("free")
+    except sqlite3.OperationalError as exc:
+        print("locked" if "locked" in str(exc) else exc)
+    """
+)
+
 HOLD_LOCK = textwrap.dedent(
     """
     import sqlite3, sys, time
@@ -117,3 +129,22 @@ def test_lock_held_too_long_gives_busy_error_and_writes_nothing(
     holder.wait(timeout=30)
     assert [r[0] for r in db.execute("SELECT stage FROM runs")] == ["holder"]
     db.close()
+
+
+def test_a_second_connection_in_one_process_keeps_the_first_ones_locks(tmp_path: Path) -> None:
+    """Opening the database again while a connection holds it must not release that connection's locks
+    (POSIX drops all of a process's locks on a file when any descriptor of it is closed)."""
+    path = tmp_path / "m.db"
+    first = open_db(path)
+    first.execute("INSERT INTO runs (stage, started_at) VALUES ('first', 'now')")
+    first.conn.commit()
+    with write_transaction(first):
+        first.execute("INSERT INTO runs (stage, started_at) VALUES ('writing', 'now')")
+        second = open_db(path)  # same process, same file, while `first` holds the write lock
+        probe = subprocess.run(  # another process must still find the database locked
+            [sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, timeout=30
+        )
+        assert probe.stdout.strip() == "locked", probe.stdout + probe.stderr
+    assert path.with_name("m.db-wal").exists()
+    second.close()
+    first.close()
