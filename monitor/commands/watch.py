@@ -72,7 +72,13 @@ def serve_cmd(app: Any, host: str | None, port: int | None) -> None:
 
 @click.group("alerts")
 def alerts_group() -> None:
-    """Alert rules ([[alerts]] in the config): list them, or test one on recent articles."""
+    """Alert rules ([[alerts]] in the config): list them, or test one on recent articles.
+
+    \b
+    Examples:
+      monitor --config newsroom.toml alerts list
+      monitor --config newsroom.toml alerts test strikes-on-mexico --hours 48
+    """
 
 
 @alerts_group.command("list")
