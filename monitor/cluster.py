@@ -28,6 +28,7 @@ import sqlite_utils
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from monitor import concepts
 from monitor.console import progress
 from monitor.settings import Settings
 from monitor.store import iso, parse_iso, utcnow, write_transaction
@@ -35,6 +36,7 @@ from monitor.textnorm import is_stopword, tokens
 
 ACTOR_REPEAT = 2  # an actor counts like a word said twice
 TITLE_REPEAT = 3  # headline words count three times: they name the event
+CONCEPT_REPEAT = 3  # a concept of the original text counts like a headline word: it survives any translation
 LABEL_TERMS = 4
 MAX_CONTENT_CHARS = 1500
 
@@ -67,26 +69,38 @@ class ClusterReport:
 
 
 def doc_terms(
-    text_en: str, language: str, actors: Iterable[str], title: str = "", title_es: str = "", text_es: str = ""
+    text_en: str,
+    language: str,
+    actors: Iterable[str],
+    title: str = "",
+    title_es: str = "",
+    text_es: str = "",
+    original: str | None = None,
 ) -> list[str]:
     """Vector features of one article: stems of its English pivot text and, when there is one, of its
-    Spanish reading (prefixed "es:"; titles count twice), actors and numbers. Each article is read
-    in both languages, one side original and one translated, so two articles in different languages
-    are compared twice: original against translation, both ways."""
+    Spanish reading (prefixed "es:"; titles count more), actors ("@id"), numbers ("#6", written-out
+    numbers included) and concepts ("~boat") read from the reading in the article's own language
+    (`original`, default `language`). Each article is read in both languages, one side original and
+    one translated, so two articles in different languages are compared twice: original against
+    translation, both ways; concepts and numbers compare the originals, whatever the translation."""
     out: list[str] = []
+    original = original or language
     readings = [(title, text_en, language, "")]
     if title_es or text_es:
         readings.append((title_es, text_es, "es", "es:"))
     numbers: set[str] = set()
     for head, body, lang, prefix in readings:
         for part, repeat in ((head, TITLE_REPEAT), (body, 1)):
+            for n in concepts.numbers(part, lang):
+                if n not in numbers:
+                    numbers.add(n)
+                    out.extend(["#" + n] * repeat)
             for t in tokens(part, lang):
-                if t.folded.isdigit():
-                    if t.folded not in ("0", "1") and t.folded not in numbers:
-                        numbers.add(t.folded)
-                        out.extend(["#" + t.folded] * repeat)
-                elif len(t.folded) >= 3 and not is_stopword(t.folded, lang):
+                if len(t.folded) >= 3 and not t.folded.isdigit() and not is_stopword(t.folded, lang):
                     out.extend([prefix + t.stem] * repeat)
+            if lang == original:
+                for c in concepts.concepts(part, lang):
+                    out.extend(["~" + c] * (repeat * CONCEPT_REPEAT))
     for a in actors:
         out.extend(["@" + a] * ACTOR_REPEAT)
     return out
@@ -416,7 +430,12 @@ def run(db: sqlite_utils.Database, settings: Settings, quiet: bool = False) -> C
         )
     rows_by_article.update({r.article: r for r in existing})
     docs = [
-        Doc(r.article, r.time, doc_terms(r.text, r.pivot_language, r.actors, r.title, r.title_es, r.text_es), r.story)
+        Doc(
+            r.article,
+            r.time,
+            doc_terms(r.text, r.pivot_language, r.actors, r.title, r.title_es, r.text_es, original=r.language),
+            r.story,
+        )
         for r in new_rows + existing
     ]
     report.new_articles = len(new_rows)
