@@ -16,7 +16,7 @@ import sqlite_utils
 
 from monitor.errors import MonitorError
 from monitor.settings import Settings
-from monitor.store import record_run, utcnow
+from monitor.store import open_db, record_run, utcnow
 
 StageFn = Callable[..., Any]
 
@@ -49,11 +49,26 @@ class RunReport:
         return not self.failed
 
 
-def run_stage(db: sqlite_utils.Database, settings: Settings, name: str, spec: str, quiet: bool = False) -> Any:
+def run_stage(
+    db: sqlite_utils.Database, settings: Settings, name: str, spec: str, quiet: bool = False, **options: Any
+) -> Any:
+    """Run one stage and log it in `runs`; `options` go to the stage (e.g. poll's force/outlets)."""
     started = utcnow()
-    report = stage_function(spec)(db, settings, quiet=quiet)
+    report = stage_function(spec)(db, settings, quiet=quiet, **options)
     record_run(db, name, started, report)
     return report
+
+
+def run_named(settings: Settings, name: str, quiet: bool = False, **options: Any) -> Any:
+    """Open the database, run the stage called `name` (from STAGES) and close: what `monitor <stage>` does."""
+    spec = dict(STAGES).get(name)
+    if spec is None:
+        raise KeyError(f"no stage named {name!r}")
+    db = open_db(settings.db_path)
+    try:
+        return run_stage(db, settings, name, spec, quiet=quiet, **options)
+    finally:
+        db.close()
 
 
 def run_all(

@@ -22,17 +22,8 @@ from monitor.settings import Settings
 from monitor.store import iso, open_db, parse_iso, utcnow, write_transaction
 from monitor.web.app import CSP, create_app, is_loopback, snippet_parts
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 HOSTILE = "<script>alert('xss')</script><img src=x onerror=alert(2)> Cártel \"Sinaloa\" & drones"
-CHROME_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @dataclass
@@ -110,17 +101,8 @@ def site(demo_db_copy: Path, demo_db_settings: Settings) -> Iterator[Site]:
 
 
 @pytest.fixture
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (/usr/bin/chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROME_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+def browser(chromium: object) -> object:
+    return chromium
 
 
 def test_headers_escaping_and_links_over_http(site: Site) -> None:

@@ -7,13 +7,12 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from monitor import analyze as analyze_stage
-from monitor import cluster as cluster_stage
 from monitor.compare import Comparison, compare, day_bounds
 from monitor.console import print_json
 from monitor.errors import UsageError
+from monitor.pipeline import run_named
 from monitor.settings import Settings
-from monitor.store import open_db, record_run, utcnow
+from monitor.store import open_db
 from monitor.stories import StoryView, list_stories
 
 
@@ -57,14 +56,7 @@ def analyze(ctx: click.Context, as_json: bool) -> None:
       monitor analyze
       monitor --debate my-debate.toml analyze --json
     """
-    settings = ctx.obj.settings
-    db = open_db(settings.db_path)
-    try:
-        started = utcnow()
-        report = analyze_stage.run(db, settings, quiet=as_json)
-        record_run(db, "analyze", started, report)
-    finally:
-        db.close()
+    report = run_named(ctx.obj.settings, "analyze", quiet=as_json)
     if as_json:
         print_json(report)
     else:
@@ -85,14 +77,7 @@ def cluster(ctx: click.Context, as_json: bool) -> None:
       monitor cluster
       MONITOR_ANALYSIS_SIMILARITY=0.25 monitor cluster --json
     """
-    settings = ctx.obj.settings
-    db = open_db(settings.db_path)
-    try:
-        started = utcnow()
-        report = cluster_stage.run(db, settings, quiet=as_json)
-        record_run(db, "cluster", started, report)
-    finally:
-        db.close()
+    report = run_named(ctx.obj.settings, "cluster", quiet=as_json)
     if as_json:
         print_json(report)
     else:

@@ -10,11 +10,10 @@ from rich.console import Console
 from rich.table import Table
 
 from monitor import pipeline
-from monitor import poll as poll_stage
 from monitor import settings as settings_mod
 from monitor.console import is_tty, print_json
 from monitor.models import PollReport
-from monitor.store import iso, open_db, record_run, to_jsonable, utcnow
+from monitor.store import iso, open_db, to_jsonable, utcnow
 
 
 def _app(ctx: click.Context) -> Any:
@@ -76,13 +75,7 @@ def poll(ctx: click.Context, force: bool, outlets: tuple[str, ...], allow_privat
     settings = _app(ctx).settings
     if allow_private:
         settings = settings.replace(poll__allow_private=True)
-    db = open_db(settings.db_path)
-    try:
-        started = utcnow()
-        report = poll_stage.run(db, settings, quiet=as_json, force=force, outlets=list(outlets) or None)
-        record_run(db, "poll", started, report)
-    finally:
-        db.close()
+    report = pipeline.run_named(settings, "poll", quiet=as_json, force=force, outlets=list(outlets) or None)
     if as_json:
         print_json(report)
     else:

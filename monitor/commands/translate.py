@@ -7,11 +7,9 @@ from typing import Any
 
 import click
 
-from monitor import langdetect
-from monitor import translate as translate_stage
 from monitor.console import is_tty, print_json, progress
 from monitor.errors import MonitorError
-from monitor.store import open_db, record_run, utcnow
+from monitor.pipeline import run_named
 from monitor.translation import ENGINES, apertium, argos, choose_engine, packages
 
 
@@ -35,16 +33,8 @@ def translate(ctx: click.Context, limit: int | None, engine: str | None, refresh
       monitor translate --json | jq .sentences_per_s
     """
     settings = ctx.obj.settings
-    db = open_db(settings.db_path)
-    try:
-        started = utcnow()
-        lang_report = langdetect.run(db, settings, quiet=as_json)
-        record_run(db, "language", started, lang_report)
-        started = utcnow()
-        report = translate_stage.run(db, settings, quiet=as_json, limit=limit, engine=engine, refresh=refresh)
-        record_run(db, "translate", started, report)
-    finally:
-        db.close()
+    run_named(settings, "language", quiet=as_json)
+    report = run_named(settings, "translate", quiet=as_json, limit=limit, engine=engine, refresh=refresh)
     if as_json:
         print_json(report)
     else:
