@@ -39,6 +39,8 @@ TITLE_REPEAT = 3  # headline words count three times: they name the event
 CONCEPT_REPEAT = 3  # a concept of the original text counts like a headline word: it survives any translation
 LABEL_TERMS = 4
 MAX_CONTENT_CHARS = 1500
+ESTABLISHED = 3  # a story of this many articles is established: merging two of them needs more
+ESTABLISHED_MARGIN = 0.1  # extra centroid cosine two established stories need to merge
 
 
 @dataclass
@@ -187,7 +189,7 @@ def assign(
     uf = _Merges()
     for a, b in sorted(candidates):
         ca, cb = _centroid(matrix, members[a]), _centroid(matrix, members[b])
-        if float((ca @ cb.T).toarray()[0, 0]) >= merge_similarity:
+        if float((ca @ cb.T).toarray()[0, 0]) >= merge_bar(len(members[a]), len(members[b]), merge_similarity):
             uf.union(a, b)
     _consolidate(matrix, members, times, {result.story_of[d.article] for d in docs if d.story is None}, window_s, merge_similarity, uf)
     for s in {*members}:
@@ -195,6 +197,16 @@ def assign(
         if root != s:
             result.merges[s] = root
     return result
+
+
+def merge_bar(size_a: int, size_b: int, merge_similarity: float) -> float:
+    """Centroid cosine two stories need to merge. A fragment (fewer than ESTABLISHED articles) joins
+    at `merge_similarity`; two established stories, each grown on its own from several articles,
+    are separate threads of one day's news unless their centroids are much closer (one merge there
+    moves many articles, so it must not chain on a shared actor and the same vocabulary of strikes)."""
+    if min(size_a, size_b) >= ESTABLISHED:
+        return merge_similarity + ESTABLISHED_MARGIN
+    return merge_similarity
 
 
 def _consolidate(
@@ -230,7 +242,8 @@ def _consolidate(
         sims = (centroids[lo:hi] @ centroids[k].T).toarray().ravel()
         for j in np.nonzero(sims >= merge_similarity)[0]:
             other = lo + int(j)
-            if other != k and ends[other] >= starts[k] - window_s:
+            bar = merge_bar(len(members[s]), len(members[ids[other]]), merge_similarity)
+            if other != k and ends[other] >= starts[k] - window_s and sims[j] >= bar:
                 uf.union(s, ids[other])
 
 

@@ -36,7 +36,7 @@ CONCEPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("ataque", "atacar", "bombardeo", "bombardear", "destruir", "golpe", "ofensiva"),
     ),
     "drone": (("drone", "uav"), ("dron", "drones", "aeronave no tripulada")),
-    "troops": (("troops", "soldier", "special forces", "marines", "boots on the ground"), ("tropa", "soldado", "fuerzas especiales", "marines", "efectivos")),
+    "troops": (("troops", "soldier", "special forces", "marines", "boots on the ground"), ("tropa", "soldado", "fuerzas especiales", "infantes de marina", "efectivos")),
     "sea": (("sea", "waters", "coast", "offshore", "nautical", "high seas"), ("mar", "aguas", "costa", "costas", "altamar", "náutica", "litoral")),
     "navy": (("navy", "naval", "coast guard"), ("marina", "armada", "naval", "guardia costera")),
     "survivor": (("survivor", "survive"), ("sobreviviente", "superviviente", "sobrevivir")),
