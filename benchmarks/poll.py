@@ -1,7 +1,7 @@
 """Benchmark: polling many feeds on loopback, against the ideal the politeness rules allow.
 
 300 feeds x 20 items spread over 30 hosts (127.0.0.2 ... 127.0.0.31, one loopback server each),
-every response delayed by 100 ms. Two runs in the same process:
+every response delayed by 100 ms, served by a separate process. Two runs:
 
 1. the poll stage (`monitor.poll.run`: fetch + parse + store in SQLite), from an empty database;
 2. the fetcher alone (`monitor.fetch.Fetcher`), the same 300 URLs, as the network-only baseline.
@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import resource
 import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -38,19 +40,40 @@ def maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def write_registry(path: Path, servers: list[FeedServer], per_host: int, items: int) -> list[str]:
+def serve(hosts: int, per_host: int, items: int, latency: float, conn: Any) -> None:
+    """Child process: the loopback outlets. Sends their base URLs, then serves until told to stop,
+    answering "stats" with the peak number of concurrent requests any one host saw."""
+    servers = [FeedServer(host=f"127.0.0.{i + 2}") for i in range(hosts)]
+    try:
+        for h, server in enumerate(servers):
+            server.latency = latency
+            for k in range(per_host):
+                body = small_rss(f"Outlet {h} feed {k}", items=items, link=f"https://outlet{h}.example/f{k}/")
+                server.route(f"/feed-{k}.xml", body)
+        conn.send([server.url("") for server in servers])
+        while True:
+            message = conn.recv()
+            if message == "stats":
+                conn.send(max(s.max_concurrent for s in servers))
+                for s in servers:
+                    s.reset_log()
+            else:
+                break
+    finally:
+        for server in servers:
+            server.close()
+
+
+def write_registry(path: Path, bases: list[str], per_host: int) -> list[str]:
     """One outlet per host, `per_host` feeds each; returns the feed URLs."""
     urls: list[str] = []
     blocks: list[str] = []
-    for h, server in enumerate(servers):
+    for h, base in enumerate(bases):
         feeds = []
         for k in range(per_host):
-            route = f"/feed-{k}.xml"
-            server.route(
-                route, small_rss(f"Outlet {h} feed {k}", items=items, link=f"https://outlet{h}.example/f{k}/")
-            )
-            urls.append(server.url(route))
-            feeds.append(f'{{ url = "{server.url(route)}", section = "s{k}" }}')
+            url = f"{base.rstrip('/')}/feed-{k}.xml"
+            urls.append(url)
+            feeds.append(f'{{ url = "{url}", section = "s{k}" }}')
         country, language = ("US", "en") if h % 2 == 0 else ("MX", "es")
         blocks.append(
             f'[[outlets]]\nid = "outlet-{h}"\nname = "Outlet {h}"\ncountry = "{country}"\n'
@@ -75,21 +98,31 @@ def main() -> None:
     ap.add_argument("--hosts", type=int, default=30)
     ap.add_argument("--items", type=int, default=20)
     ap.add_argument("--latency", type=float, default=0.1, help="seconds added to every response")
+    ap.add_argument(
+        "--spacing", type=float, default=None,
+        help="per-host spacing in seconds (default: the setting, 1 s); 0 makes concurrency the only floor",
+    )
     args = ap.parse_args()
     if args.hosts > 250 or args.feeds % args.hosts:
         raise SystemExit("--feeds must be a multiple of --hosts, and --hosts at most 250")
     per_host = args.feeds // args.hosts
 
-    servers = [FeedServer(host=f"127.0.0.{i + 2}") for i in range(args.hosts)]
+    # The outlets run in their own process, so the measured client shares its CPU with no server.
+    parent, child = multiprocessing.Pipe()
+    proc = multiprocessing.Process(
+        target=serve, args=(args.hosts, per_host, args.items, args.latency, child), daemon=True
+    )
+    proc.start()
     try:
+        bases = parent.recv()
         with tempfile.TemporaryDirectory() as tmp:
             registry = Path(tmp) / "outlets.toml"
-            urls = write_registry(registry, servers, per_host, args.items)
-            for server in servers:
-                server.latency = args.latency
+            urls = write_registry(registry, bases, per_host)
             settings = Settings(db=str(Path(tmp) / "bench.db"), feeds=str(registry)).replace(
                 poll__allow_private=True
             )
+            if args.spacing is not None:
+                settings = settings.replace(poll__per_host_spacing_s=args.spacing)
             p = settings.poll
             ideal_concurrency = args.latency * args.feeds / p.concurrency
             ideal_host = (per_host - 1) * p.per_host_spacing_s + args.latency
@@ -104,11 +137,10 @@ def main() -> None:
             articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
             db.close()
             rss_poll = maxrss_mib()
-            peak_conc = max(s.max_concurrent for s in servers)
+            parent.send("stats")
+            peak_conc = parent.recv()
             if report.failed:
                 print(f"warning: {report.failed} feeds failed: {report.errors[:3]}")
-            for server in servers:
-                server.reset_log()
 
             # 2. the fetcher alone (network baseline), with traced memory
             tracemalloc.start()
@@ -118,17 +150,21 @@ def main() -> None:
             _, traced_peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
     finally:
-        for server in servers:
-            server.close()
+        parent.send("stop")
+        proc.join(30)
 
     print(
         f"poll benchmark: {args.feeds} feeds x {args.items} items on {args.hosts} loopback hosts, "
         f"latency {args.latency * 1000:.0f} ms, concurrency {p.concurrency}, "
         f"per-host spacing {p.per_host_spacing_s:g} s"
     )
-    print(f"  ideal by concurrency  latency x feeds / concurrency     = {ideal_concurrency:6.2f} s")
     print(
-        f"  ideal by host spacing (feeds/host - 1) x spacing + lat. = {ideal_host:6.2f} s  <- binding floor"
+        f"  ideal by concurrency  latency x feeds / concurrency     = {ideal_concurrency:6.2f} s"
+        + ("  <- binding floor" if ideal_concurrency > ideal_host else "")
+    )
+    print(
+        f"  ideal by host spacing (feeds/host - 1) x spacing + lat. = {ideal_host:6.2f} s"
+        + ("  <- binding floor" if ideal_host >= ideal_concurrency else "")
     )
     print(f"  ideal (the larger)                                       = {ideal:6.2f} s")
     print()
