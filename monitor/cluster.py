@@ -1,8 +1,10 @@
 """Stage `cluster`: relevant articles of both countries and languages about one event become a story.
 
 Each article is a TF-IDF keyword vector over its English pivot text (the original, or the English
-translation; the original when there is none), plus language-neutral features: the actors and
-places it mentions (from `monitor analyze`) and the numbers it cites. Articles are taken in time
+translation; the original when there is none) and its Spanish reading, plus language-neutral
+features read from the original text whatever the translation: the actors and places it mentions
+(from `monitor analyze`), the numbers it cites (digits or words) and its concepts (monitor.concepts:
+"lancha", "boat", "embarcación" are one concept). Articles are taken in time
 order; a new article joins the story whose recent members (within settings.analysis.window_h of
 it) it is most similar to, when that similarity reaches settings.analysis.similarity, else it
 starts a story (streaming clustering as in Miranda et al. 2018). Work per article is bounded by the
@@ -11,6 +13,8 @@ window, so time grows linearly with the number of articles.
 Incremental and stable: stored assignments never move (except by a merge), story ids are never
 reused; when an article is close to two stories and their centroids converge
 (settings.analysis.merge_similarity), the newer story merges into the older one (merged_into).
+Two established stories (ESTABLISHED articles or more each) need ESTABLISHED_MARGIN more to merge,
+so separate threads of one day's news that share actors and vocabulary do not chain.
 Each touched story gets its labels (top keywords in English and Spanish), first-seen per country,
 outlets, and frame mix per country.
 """

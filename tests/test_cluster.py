@@ -6,9 +6,10 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pytest
 import sqlite_utils
 
-from monitor import analyze, cluster
+from monitor import analyze, cluster, concepts
 from monitor.settings import Settings
 from monitor.store import write_transaction
 from monitor.stories import get_story, list_stories
@@ -146,3 +147,80 @@ def test_stories_list_ranks_both_countries_first(
     assert [v.countries for v in views] == [["MX", "US"], ["US"]]
     assert json.loads(news_db.execute("SELECT outlets FROM stories WHERE id = ?", [views[1].id]).fetchone()[0])
     assert list_stories(news_db, datetime(2030, 1, 1, tzinfo=UTC), datetime(2031, 1, 1, tzinfo=UTC)) == []
+
+
+# Rough machine translations, as the rule-based engine (apertium) writes them: "lancha" becomes
+# "launch", "strike" becomes "huelga", numbers stay digits or words. Only the originals are good text.
+ROUGH_EN = (
+    "U.S. strike on suspected drug vessel off Mexico kills six, Hegseth says",
+    "The strike in international waters of the eastern Pacific left one survivor; the navy is searching.",
+)
+ROUGH_EN_AS_ES = (
+    "EE.UU. huelga encima sospechado vaso de droga fuera México mata seis, Hegseth dice",
+    "La huelga en aguas internacionales del oriental Pacific dejó uno superviviente; el navy busca.",
+)
+ROUGH_ES = (
+    "Ataca EU otra narcolancha frente a Guerrero; hay 6 muertos y un sobreviviente",
+    "La Semar busca al sobreviviente de la embarcación atacada en el Pacífico.",
+)
+ROUGH_ES_AS_EN = (
+    "It attacks EU another narcolancha in front of Guerrero; there are 6 dead persons and a survivor",
+    "The Semar looks for to the survivor of the craft attacked in the Pacífico.",
+)
+
+
+def test_concepts_and_numbers_are_shared_across_languages() -> None:
+    en = concepts.concepts("US strike kills six aboard a drug boat; Navy searches for a survivor", "en")
+    es = concepts.concepts("Ataque de EU contra narcolancha deja seis muertos; Semar busca a un sobreviviente", "es")
+    assert {"strike", "boat", "killed", "search", "survivor"} <= set(en) & set(es)
+    assert concepts.numbers("hay seis muertos y 26 reos; 25% de aranceles; 1 detenido", "es") == ["6", "26", "25"]
+    assert concepts.numbers("six killed, 26 prisoners", "en") == ["6", "26"]
+    assert concepts.concepts("gun shops in Arizona", "en") == ["gun_shops"]  # the phrase, not "gun"
+    assert concepts.concepts("armerías de Arizona", "es") == ["gun_shops"]
+    assert concepts.concepts("Ataque", "pt") == []
+
+
+def test_rough_translations_still_make_one_story(
+    news_db: sqlite_utils.Database,
+    article_factory: Callable[..., int],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    en = article_factory("nyt", *ROUGH_EN, hours=0, translation=ROUGH_EN_AS_ES)
+    es = article_factory("jornada", *ROUGH_ES, hours=2, translation=ROUGH_ES_AS_EN)
+    # words alone (original against rough translation) do not carry the pair into one story ...
+    with monkeypatch.context() as m:
+        m.setattr(cluster, "CONCEPT_REPEAT", 0)
+        _run(news_db, settings)
+    assert None not in (_story_of(news_db, en), _story_of(news_db, es))
+    assert _story_of(news_db, en) != _story_of(news_db, es)
+    with write_transaction(news_db):
+        news_db.execute("DELETE FROM story_articles")
+        news_db.execute("DELETE FROM stories")
+    # ... the concepts of the originals do
+    _run(news_db, settings)
+    assert _story_of(news_db, en) is not None and _story_of(news_db, en) == _story_of(news_db, es)
+
+
+def test_established_stories_sharing_actors_stay_apart_but_fragments_merge() -> None:
+    hour = 3600.0
+    strike = ["~boat", "~strike", "~killed", "#6", "@hegseth", "@pentagon", "pacific", "vessel", "survivor"]
+    interview = ["~interview", "~strike", "~escalation", "@hegseth", "@pentagon", "television", "continue", "land"]
+    docs = [cluster.Doc(i + 1, i * hour, strike[: 6 + i % 3], story=10) for i in range(4)]
+    docs += [cluster.Doc(i + 11, (i + 4) * hour, interview[: 6 + i % 2], story=20) for i in range(3)]
+    matrix = cluster.vectorize(docs)
+    a = cluster._centroid(matrix, [0, 1, 2, 3])
+    b = cluster._centroid(matrix, [4, 5, 6])
+    between = float((a @ b.T).toarray()[0, 0])
+    merge = between - 0.02  # the two threads are over the plain merge bar, under the established one
+    assert cluster.merge_bar(4, 3, merge) > between >= cluster.merge_bar(4, 1, merge)
+    # a new article touching both: they stay apart
+    docs.append(cluster.Doc(30, 8 * hour, ["~strike", "@hegseth", "@pentagon", "vessel", "television"]))
+    result = cluster.assign(docs, 72 * hour, similarity=0.35, merge_similarity=merge)
+    assert result.merges == {}
+    # the same closeness between the established story and a one-article fragment merges them
+    fragment = [*docs[:4], cluster.Doc(21, 5 * hour, interview[:6], story=21), docs[-1]]
+    matrix = cluster.vectorize(fragment)
+    closeness = float((cluster._centroid(matrix, [0, 1, 2, 3]) @ cluster._centroid(matrix, [4]).T).toarray()[0, 0])
+    result = cluster.assign(fragment, 72 * hour, similarity=0.35, merge_similarity=closeness - 0.02)
+    assert result.merges == {21: 10}
