@@ -54,20 +54,27 @@ def entry_identities(entries: tuple[ParsedEntry, ...]) -> tuple[list[str], list[
     return keys, warnings
 
 
-def _find_existing(
-    db: sqlite_utils.Database, feed_id: int, outlet_id: str, identity: str, entry: ParsedEntry
-) -> tuple[int | None, bool]:
-    """(article id, whether this feed already lists it under this identity)."""
-    row = db.execute(
-        "SELECT article FROM article_feeds WHERE feed = ? AND identity = ?", [feed_id, identity]
-    ).fetchone()
-    if row:
-        return int(row[0]), True
-    if entry.url:
-        row = db.execute("SELECT id FROM articles WHERE outlet = ? AND url = ?", [outlet_id, entry.url]).fetchone()
-        if row:
-            return int(row[0]), False
-    return None, False
+def _known(
+    db: sqlite_utils.Database, feed_id: int, outlet_id: str, entries: tuple[ParsedEntry, ...]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """What the database already knows about this fetch's entries, in two queries:
+    this feed's identities -> article, and this outlet's canonical URLs -> article."""
+    by_identity = {
+        str(identity): int(article)
+        for identity, article in db.execute("SELECT identity, article FROM article_feeds WHERE feed = ?", [feed_id])
+    }
+    urls = sorted({e.url for e in entries if e.url})
+    by_url: dict[str, int] = {}
+    for i in range(0, len(urls), 500):
+        part = urls[i : i + 500]
+        marks = ",".join("?" for _ in part)
+        by_url.update(
+            (str(url), int(article))
+            for url, article in db.execute(
+                f"SELECT url, id FROM articles WHERE outlet = ? AND url IN ({marks})", [outlet_id, *part]
+            )
+        )
+    return by_identity, by_url
 
 
 def store_entries(
@@ -81,46 +88,60 @@ def store_entries(
     result = StoreResult()
     keys, warnings = entry_identities(entries)
     result.warnings.extend(warnings)
+    by_identity, by_url = _known(db, feed_id, outlet.id, entries)
     for entry, identity in zip(entries, keys, strict=True):
         if not identity:
             continue
-        article_id, listed = _find_existing(db, feed_id, outlet.id, identity, entry)
+        article_id = by_identity.get(identity)
+        listed = article_id is not None
+        if article_id is None and entry.url:
+            article_id = by_url.get(entry.url)
         if article_id is None:
-            published = entry.published or now_iso
-            cur = db.execute(
-                "INSERT INTO articles (outlet, feed, country, language, outlet_language, url, link, guid, title, "
-                "summary, content_html, content_text, authors, tags, published, date_source, date_flag, "
-                "first_seen, content_hash, warnings) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    outlet.id,
-                    feed_id,
-                    outlet.country,
-                    outlet.language,
-                    outlet.language,
-                    entry.url,
-                    entry.link,
-                    entry.guid,
-                    entry.title,
-                    entry.summary,
-                    entry.content_html,
-                    entry.content_text,
-                    json.dumps(list(entry.authors), ensure_ascii=False),
-                    json.dumps(list(entry.tags), ensure_ascii=False),
-                    published,
-                    "feed" if entry.published else "fetched",
-                    entry.date_flag,
-                    now_iso,
-                    entry.content_hash,
-                    json.dumps(list(entry.warnings), ensure_ascii=False) if entry.warnings else None,
-                ],
-            )
-            article_id = int(cur.lastrowid or 0)
+            article_id = _insert(db, feed_id, outlet, entry, now_iso)
+            if entry.url:
+                by_url[entry.url] = article_id
             result.new += 1
-        else:
-            _update_if_changed(db, article_id, entry, now_iso, result)
+            db.execute(
+                "INSERT INTO article_feeds (article, feed, guid, identity, first_seen) VALUES (?,?,?,?,?)",
+                [article_id, feed_id, entry.guid, identity, now_iso],
+            )
+            continue
+        _update_if_changed(db, article_id, entry, now_iso, result)
         if not listed:
             _link_feed(db, article_id, feed_id, identity, entry.guid, now_iso)
     return result
+
+
+def _insert(db: sqlite_utils.Database, feed_id: int, outlet: Outlet, entry: ParsedEntry, now_iso: str) -> int:
+    """A new article; a missing or absurd feed date falls back to first-seen (date_source "fetched")."""
+    cur = db.execute(
+        "INSERT INTO articles (outlet, feed, country, language, outlet_language, url, link, guid, title, "
+        "summary, content_html, content_text, authors, tags, published, date_source, date_flag, "
+        "first_seen, content_hash, warnings) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [
+            outlet.id,
+            feed_id,
+            outlet.country,
+            outlet.language,
+            outlet.language,
+            entry.url,
+            entry.link,
+            entry.guid,
+            entry.title,
+            entry.summary,
+            entry.content_html,
+            entry.content_text,
+            json.dumps(list(entry.authors), ensure_ascii=False),
+            json.dumps(list(entry.tags), ensure_ascii=False),
+            entry.published or now_iso,
+            "feed" if entry.published else "fetched",
+            entry.date_flag,
+            now_iso,
+            entry.content_hash,
+            json.dumps(list(entry.warnings), ensure_ascii=False) if entry.warnings else None,
+        ],
+    )
+    return int(cur.lastrowid or 0)
 
 
 def _update_if_changed(
