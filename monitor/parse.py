@@ -175,7 +175,9 @@ def _content(entry: Mapping[str, Any], max_chars: int, base: str | None) -> tupl
         return None, None
     block = next((c for c in blocks if _detail_is_html(c)), blocks[0])
     value = str(block["value"])
-    if _detail_is_html(block):
+    if _detail_is_html(block) or clean.has_active_markup(value):
+        # "text/plain" carrying script/img/form/svg tags is read as HTML and cleaned, like summaries,
+        # so no tag of it reaches the stored text that translation, analysis and readers see
         safe = clean.clean_html(value, max_chars, base) or None
         text = clean.paragraphs_from_html(safe, max_chars) if safe else ""
     else:  # text/plain: escaped, never interpreted

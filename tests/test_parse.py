@@ -210,10 +210,21 @@ def test_xss_vectors_do_not_survive() -> None:
     assert all('rel="noopener noreferrer"' in a for a in re.findall(r"<a\b[^>]*>", js.content_html))
 
 
-def test_text_plain_content_is_escaped_not_interpreted() -> None:
-    entry = parse("xss.xml").entries[6]
-    assert entry.content_html == "<p>&lt;script&gt;alert(7)&lt;/script&gt; Visible seven</p>"
-    assert entry.content_text == "<script>alert(7)</script> Visible seven"
+def test_text_plain_content_with_active_markup_is_cleaned_like_html() -> None:
+    entry = parse("xss.xml").entries[6]  # type="text/plain" carrying <script>
+    assert entry.content_text == "Visible seven"
+    assert entry.content_html is not None and "script" not in entry.content_html and "alert" not in entry.content_html
+
+
+def test_ordinary_text_plain_content_is_escaped_not_interpreted() -> None:
+    body = (
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+        b"<entry><title>x</title><id>urn:x</id><content type=\"text\">Use the &lt;blink&gt; tag &amp; smile</content>"
+        b"</entry></feed>"
+    )
+    entry = parse_feed(body, {}, "https://example.com/", timezone="UTC", now=NOW).entries[0]
+    assert entry.content_text == "Use the <blink> tag & smile"
+    assert entry.content_html == "<p>Use the &lt;blink&gt; tag &amp; smile</p>"
 
 
 @pytest.mark.parametrize(

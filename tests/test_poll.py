@@ -335,3 +335,41 @@ def test_permanent_redirect_is_followed_and_reported_after_three_polls(
     assert url == feed_server.url("/moved")  # the registry is never rewritten behind the user's back
     run_poll(settings, force=True)
     assert feed_server.count("/moved") == 3  # now fetched at its new address directly
+
+
+HOSTILE = Path(__file__).resolve().parent / "fixtures" / "hostile"
+
+
+def test_hostile_fixtures_polled_end_to_end_store_nothing_dangerous(
+    feed_server: FeedServer, make_registry: Callable[..., Path], poll_settings: Callable[..., Settings]
+) -> None:
+    """Every hostile fixture served and polled: the run completes, the good feeds are stored, and
+    nothing executable, no expanded entity and no local file content reaches the database."""
+    feed_server.serve_dir(HOSTILE, prefix="/h/")
+    files = sorted(HOSTILE.iterdir())
+    settings = poll_settings(
+        make_registry([{"id": f"h{i}", "feeds": [(feed_server.url(f"/h/{f.name}"), "")]} for i, f in enumerate(files)])
+    )
+    report = run_poll(settings)
+    assert report.fetched + report.failed == len(files)
+    assert {e["kind"] for e in report.errors} <= {"not_a_feed"}
+    db = open_db(settings.db_path)
+    try:
+        # everything stored from the feeds' items (warnings may name a dropped scheme, so not those)
+        dump = "\n".join(
+            " ".join(str(v) for v in row)
+            for row in db.execute(
+                "SELECT title, summary, content_html, content_text, url, link, guid, authors, tags FROM articles"
+            )
+        )
+        titles = [r[0] for r in db.execute("SELECT title FROM articles")]
+        warnings = " ".join(r[0] or "" for r in db.execute("SELECT warning FROM feeds"))
+    finally:
+        db.close()
+    lowered = dump.lower()
+    for needle in ("<script", "javascript:", "onerror=", "<form", "<svg", "<iframe", "file:///etc", "root:x:0:0"):
+        assert needle not in lowered, needle
+    assert max(len(t) for t in titles) <= settings.poll.max_field_chars
+    assert "lol" * 50 not in dump  # no entity expansion
+    assert "México" in " ".join(titles)  # the cp1252 feed decoded
+    assert "hostile" in warnings
