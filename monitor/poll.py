@@ -18,8 +18,11 @@ import socket
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import sqlite_utils
@@ -34,6 +37,8 @@ from monitor.parse import parse_feed
 from monitor.registry import load_registry, sync_registry
 from monitor.settings import Settings
 from monitor.store import iso, parse_iso, utcnow, write_transaction
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -361,12 +366,31 @@ def record_duplicate(db: sqlite_utils.Database, job: FeedJob, other: int, starte
     report.errors.append({"outlet": job.outlet.id, "url": job.url, "kind": "duplicate", "error": message})
 
 
+class DbWorker:
+    """Runs every database call of a poll run on one dedicated thread, one at a time.
+
+    The event loop thread then only waits on the network: while a feed's articles are written
+    (SQLite releases the GIL while it works) the other feeds' requests keep flowing, and the one
+    connection is never used by two threads at once.
+    """
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-db")
+
+    async def __call__(self, fn: Callable[..., _T], *args: Any) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, partial(fn, *args))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
 async def _poll_feed(
     db: sqlite_utils.Database,
     settings: Settings,
     fetcher: Fetcher,
     job: FeedJob,
     report: PollReport,
+    db_call: DbWorker,
 ) -> datetime | None:
     started = utcnow()
     use_validators = not job.unconditional
@@ -376,9 +400,9 @@ async def _poll_feed(
             etag=job.etag if use_validators else None,
             last_modified=job.last_modified if use_validators else None,
         )
-        other = duplicate_of(db, job, result)
+        other = await db_call(duplicate_of, db, job, result)
         if other is not None:
-            record_duplicate(db, job, other, started, report)
+            await db_call(record_duplicate, db, job, other, started, report)
             return None
         parsed: ParsedFeed | None = None
         if not result.not_modified:
@@ -396,8 +420,8 @@ async def _poll_feed(
                     max_field_chars=settings.poll.max_field_chars,
                 )
     except FeedError as exc:
-        return record_failure(db, settings, job, exc, started, report)
-    record_success(db, settings, job, result, parsed, started, report)
+        return await db_call(record_failure, db, settings, job, exc, started, report)
+    await db_call(record_success, db, settings, job, result, parsed, started, report)
     return None
 
 
@@ -411,28 +435,29 @@ async def _poll_host(
     report: PollReport,
     advance: Callable[..., None],
     disk_full: list[DiskFull],
+    db_call: DbWorker,
 ) -> None:
     for job in jobs:
         if disk_full:
             advance(1, job.outlet.id)
             continue
         try:
-            why = claim(db, job, owner, settings, force)
+            why = await db_call(claim, db, job, owner, settings, force)
             if why:
                 report.skipped += 1
                 log(f"feed_id={job.feed_id} outlet={job.outlet.id} event=skipped reason={why!r}")
                 advance(1, job.outlet.id)
                 continue
-            host_until = await _poll_feed(db, settings, fetcher, job, report)
+            host_until = await _poll_feed(db, settings, fetcher, job, report, db_call)
         except DiskFull as exc:
             disk_full.append(exc)
-            release(db, job)
+            await db_call(release, db, job)
             report.failed += 1
             report.errors.append({"outlet": job.outlet.id, "url": job.url, "kind": "disk_full", "error": str(exc)})
             advance(1, job.outlet.id)
             continue
         except BaseException:
-            release(db, job)
+            await asyncio.shield(db_call(release, db, job))
             raise
         advance(1, job.outlet.id)
         if host_until is not None:
@@ -458,13 +483,17 @@ async def _poll_all(
         by_host[job.host].append(job)
     owner = _lease_owner()
     disk_full: list[DiskFull] = []
-    async with Fetcher(settings.poll) as fetcher:
-        await asyncio.gather(
-            *(
-                _poll_host(db, settings, fetcher, host_jobs, owner, force, report, advance, disk_full)
-                for host_jobs in by_host.values()
+    db_call = DbWorker()
+    try:
+        async with Fetcher(settings.poll) as fetcher:
+            await asyncio.gather(
+                *(
+                    _poll_host(db, settings, fetcher, host_jobs, owner, force, report, advance, disk_full, db_call)
+                    for host_jobs in by_host.values()
+                )
             )
-        )
+    finally:
+        db_call.close()  # waits for a write in progress: never a half-finished transaction
     return disk_full
 
 
