@@ -93,33 +93,12 @@ def cli(
 
 
 def _register() -> None:
-    from monitor.commands import core, demo, export, feeds
+    """Add every command module's COMMANDS to the group, in pipeline order."""
+    from monitor.commands import analysis, core, demo, digest, export, feeds, search, translate, watch
 
-    for module in (core, feeds, export, demo):
+    for module in (core, feeds, export, translate, analysis, digest, search, watch, demo):
         for command in module.COMMANDS:
             cli.add_command(command)
-    # Commands of later stages register here, one import each (keep this list sorted by stage).
-    # --- stage commands ---
-    from monitor.commands import translate as _translate
-
-    for command in _translate.COMMANDS:
-        cli.add_command(command)
-    from monitor.commands import analysis as _analysis
-
-    for command in _analysis.COMMANDS:
-        cli.add_command(command)
-    from monitor.commands import digest as _digest
-
-    for command in _digest.COMMANDS:
-        cli.add_command(command)
-    from monitor.commands import search as _search
-
-    for command in _search.COMMANDS:
-        cli.add_command(command)
-    from monitor.commands import watch as _watch
-
-    for command in _watch.COMMANDS:
-        cli.add_command(command)
 
 
 _register()
