@@ -22,9 +22,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def chromium() -> Iterator[Any]:
-    """A launched headless Chromium (playwright Browser), shared by the session."""
+    """A launched headless Chromium (playwright Browser) for one test.
+
+    Not shared across tests: Playwright's sync API keeps an asyncio loop running in the main
+    thread while it is open, and every later `asyncio.run()` (the poll stage) would then fail."""
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (.ci/setup installs it)")
     from playwright.sync_api import sync_playwright
