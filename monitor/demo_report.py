@@ -23,7 +23,7 @@ def _headlines(articles: list[StoryArticle], limit: int = 3) -> str:
     for a in articles[:limit]:
         lines.append(f"[{a.outlet_name}] {a.title}")
         if a.title_translated:
-            lines.append(f"  → {a.title_translated}")
+            lines.append(f"  → {a.title_translated}" + (" (rough)" if a.translation_rough else ""))
     more = len(articles) - limit
     if more > 0:
         lines.append(f"  (+{more} more)")

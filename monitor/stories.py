@@ -37,6 +37,7 @@ class StoryArticle:
     published: str  # UTC ISO-8601
     top_frame: str | None  # the article's top frame id, or None
     relevance: float  # the article's relevance score
+    translation_rough: bool = False  # title_translated comes from a word-for-word engine (show it marked)
 
 
 @dataclass
@@ -71,19 +72,19 @@ def _has_table(db: sqlite_utils.Database, name: str) -> bool:
     return row is not None
 
 
-def _translations(db: sqlite_utils.Database, ids: list[int]) -> dict[tuple[int, str], str]:
-    """{(article, language): translated title} for the given articles."""
+def _translations(db: sqlite_utils.Database, ids: list[int]) -> dict[tuple[int, str], tuple[str, bool]]:
+    """{(article, language): (translated title, rough)} for the given articles."""
     if not ids or not _has_table(db, "article_translations"):
         return {}
-    out: dict[tuple[int, str], str] = {}
+    out: dict[tuple[int, str], tuple[str, bool]] = {}
     for chunk_start in range(0, len(ids), 500):
         chunk = ids[chunk_start : chunk_start + 500]
         marks = ",".join("?" * len(chunk))
-        for art, lang, title in db.execute(
-            f"SELECT article, language, title FROM article_translations WHERE article IN ({marks})", chunk
+        for art, lang, title, rough in db.execute(
+            f"SELECT article, language, title, rough FROM article_translations WHERE article IN ({marks})", chunk
         ).fetchall():
             if title:
-                out[(int(art), str(lang))] = str(title)
+                out[(int(art), str(lang))] = (str(title), bool(rough))
     return out
 
 
@@ -104,7 +105,7 @@ def _articles(db: sqlite_utils.Database, where: str, params: list[Any]) -> dict[
     for r in rows:
         aid, lang, title = int(r[0]), str(r[4]), str(r[6])
         other = "es" if lang == "en" else "en"
-        translated = trans.get((aid, other))
+        translated, rough = trans.get((aid, other), (None, False))
         out.setdefault(int(r[10]), []).append(
             StoryArticle(
                 id=aid,
@@ -116,11 +117,12 @@ def _articles(db: sqlite_utils.Database, where: str, params: list[Any]) -> dict[
                 title=title,
                 title_translated=translated,
                 translated_language=other if translated else None,
-                title_en=title if lang == "en" else (trans.get((aid, "en")) or title),
-                title_es=title if lang == "es" else (trans.get((aid, "es")) or title),
+                title_en=title if lang == "en" else trans.get((aid, "en"), (title, False))[0],
+                title_es=title if lang == "es" else trans.get((aid, "es"), (title, False))[0],
                 published=str(r[7]),
                 top_frame=r[8],
                 relevance=float(r[9]),
+                translation_rough=rough,
             )
         )
     return out

@@ -117,6 +117,9 @@ def test_headers_escaping_and_links_over_http(site: Site) -> None:
         assert "&lt;script&gt;alert(" in page
         assert "javascript:" not in page  # the hostile article's javascript: URL is never a link
         assert "<script" not in page.replace('<script src="/static/app.js" defer></script>', "")
+        # the demo's translations come from apertium: every one shown is marked as rough
+        items = [li for li in page.split('<li class="article"')[1:] if 'class="translation"' in li.split("</li>")[0]]
+        assert items and all('class="rough"' in li.split("</li>")[0] for li in items)
         article = client.get(f"/article/{site.hostile_id}")
         assert article.status_code == 200 and "&lt;img src=x onerror=alert(2)&gt;" in article.text
         assert client.get("/article/999999").status_code == 404

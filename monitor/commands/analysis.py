@@ -99,7 +99,8 @@ def _story_text(v: StoryView) -> list[str]:
         for a in arts:
             lines.append(f"    [{a.outlet_name}] {a.title}")
             if a.title_translated:
-                lines.append(f"        {a.translated_language}: {a.title_translated}")
+                rough = " (rough translation)" if a.translation_rough else ""
+                lines.append(f"        {a.translated_language}: {a.title_translated}{rough}")
     return lines
 
 
