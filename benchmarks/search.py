@@ -127,6 +127,14 @@ def build(path: Path, n: int, seed: int = 7) -> float:
     return time.perf_counter() - started
 
 
+def _article_count(path: Path) -> int:
+    db = open_db(path, readonly=True)
+    try:
+        return int(db.execute("SELECT count(*) FROM articles").fetchone()[0])
+    finally:
+        db.close()
+
+
 def timed(fn: Callable[[], object], repeat: int) -> list[float]:
     fn()  # warm-up (page cache, statement cache)
     out = []
@@ -159,12 +167,27 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=11)
     ap.add_argument("--limit", type=int, default=20)
+    ap.add_argument(
+        "--db",
+        type=Path,
+        help="keep the generated database at this path and reuse it on later runs (built if missing; "
+        "a file built with another --articles is refused)",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.db"
-        print(f"building {args.articles:,} articles + {args.articles:,} translations in {path} ...", flush=True)
-        secs = build(path, args.articles)
-        print(f"built in {secs:.0f}s ({path.stat().st_size / 1e6:.0f} MB)")
+        path = args.db or Path(tmp) / "bench.db"
+        if args.db and path.exists():
+            have = _article_count(path)
+            if have != args.articles:
+                sys.exit(f"{path} holds {have:,} articles, not {args.articles:,}: pass --articles {have} or another --db")
+            print(f"reusing {path} ({have:,} articles + translations)", flush=True)
+        else:
+            print(f"building {args.articles:,} articles + {args.articles:,} translations in {path} ...", flush=True)
+            partial = path.with_name(path.name + ".building")  # an interrupted build never looks reusable
+            partial.unlink(missing_ok=True)
+            secs = build(partial, args.articles)
+            partial.replace(path)
+            print(f"built in {secs:.0f}s ({path.stat().st_size / 1e6:.0f} MB)")
         db = open_db(path, readonly=True)
         settings = Settings(db=str(path)).replace(translation__engine="none")
         rows: list[tuple[str, float, float, float, float, float, float, float, float, int]] = []

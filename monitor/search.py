@@ -129,8 +129,8 @@ class ArticleDetail:
 # ------------------------------------------------------------------------------- helpers
 
 
-def _tables(db: sqlite_utils.Database) -> set[str]:
-    return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+def _tables(db: sqlite_utils.Database) -> frozenset[str]:
+    return frozenset(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall())
 
 
 def _loads(value: str | None, default: Any) -> Any:
@@ -253,7 +253,7 @@ def translate_clauses(
     return new_clauses, new_excluded
 
 
-def _languages(db: sqlite_utils.Database, tables: set[str]) -> list[str]:
+def _languages(db: sqlite_utils.Database, tables: frozenset[str]) -> list[str]:
     """Languages of the outlets and of the stored translations (an index skip-scan, not a table scan)."""
     langs: set[str] = set()
     if "outlets" in tables:
@@ -388,7 +388,7 @@ def _supports(translator: Any, source: str, target: str) -> bool:
 # ------------------------------------------------------------------------------- filters
 
 
-def _filter_sql(db: sqlite_utils.Database, query: Query, tables: set[str]) -> tuple[list[str], list[Any]] | None:
+def _filter_sql(db: sqlite_utils.Database, query: Query, tables: frozenset[str]) -> tuple[list[str], list[Any]] | None:
     """WHERE conditions on `a` (articles) for the query's filters; None when they cannot match."""
     where: list[str] = []
     params: list[Any] = []
@@ -428,7 +428,7 @@ def _filter_sql(db: sqlite_utils.Database, query: Query, tables: set[str]) -> tu
     return where, params
 
 
-def _resolve_stories(db: sqlite_utils.Database, ids: Sequence[int], tables: set[str]) -> list[int]:
+def _resolve_stories(db: sqlite_utils.Database, ids: Sequence[int], tables: frozenset[str]) -> list[int]:
     """Story ids plus the stories they were merged into (a merged story's articles moved there)."""
     out = list(ids)
     if "stories" not in tables:
@@ -543,32 +543,10 @@ def _search(db: sqlite_utils.Database, query: Query, plan: _Plan, limit: int, so
         for article, published in rows[:limit]:
             found[article] = {"rank": 0.0, "published": published, "via": {"filters"}}
     else:
-        order = "a.published DESC, a.id DESC" if sort == "date" else "rank"
-        rank_fn = f"bm25({TITLE_WEIGHT}, {SUMMARY_WEIGHT})"
+        order = "a.published DESC, a.id DESC" if sort == "date" else "r"
         fast = not cond and sort != "date"  # nothing to join: take the best-ranked rowids straight from FTS5
-        sources = [
-            (
-                "original",
-                "SELECT rowid, rank FROM articles_fts WHERE articles_fts MATCH ? AND rank MATCH ? ORDER BY rank LIMIT ?"
-                if fast
-                else f"SELECT a.id, articles_fts.rank, a.published FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
-                f"WHERE articles_fts MATCH ? AND articles_fts.rank MATCH ?{cond} ORDER BY {order} LIMIT ?",
-            )
-        ]
-        if "article_translations_fts" in tables:
-            sources.append(
-                (
-                    "translation",
-                    "SELECT rowid, rank FROM article_translations_fts WHERE article_translations_fts MATCH ? "
-                    "AND rank MATCH ? ORDER BY rank LIMIT ?"
-                    if fast
-                    else "SELECT a.id, article_translations_fts.rank, a.published FROM article_translations_fts "
-                    "JOIN article_translations t ON t.id = article_translations_fts.rowid JOIN articles a ON a.id = t.article "
-                    f"WHERE article_translations_fts MATCH ? AND article_translations_fts.rank MATCH ?{cond} ORDER BY {order} LIMIT ?",
-                )
-            )
-        for via, sql in sources:
-            rows = db.execute(sql, [plan.match, rank_fn, *params, k]).fetchall()
+        for via, sql in _source_sql(tables, fast, cond, order):
+            rows = db.execute(sql, [plan.match, *params, k]).fetchall()
             saturated = saturated or len(rows) >= k
             if fast:
                 rows = _with_published(db, rows, translation=via == "translation")
@@ -599,6 +577,39 @@ def _search(db: sqlite_utils.Database, query: Query, plan: _Plan, limit: int, so
         hit.snippet, hit.snippet_language = _snippet_for(hit, highlighter)
         base.hits.append(hit)
     return base
+
+
+def _bm25(table: str) -> str:
+    return f"bm25({table}, {TITLE_WEIGHT}, {SUMMARY_WEIGHT})"
+
+
+@lru_cache(maxsize=64)
+def _source_sql(tables: frozenset[str], fast: bool, cond: str, order: str) -> tuple[tuple[str, str], ...]:
+    """(via, SELECT) per FTS index: (id, bm25, published) best first, or (rowid, bm25) on the fast path.
+
+    bm25() is called as a function rather than through the `rank` column: reading `rank` makes
+    FTS5 (3.40) evaluate the ranking function a second time for every row, doubling the cost
+    of a broad query."""
+    out = []
+    for via, fts, join in (
+        ("original", "articles_fts", "JOIN articles a ON a.id = articles_fts.rowid"),
+        (
+            "translation",
+            "article_translations_fts",
+            "JOIN article_translations t ON t.id = article_translations_fts.rowid JOIN articles a ON a.id = t.article",
+        ),
+    ):
+        if fts not in tables:
+            continue
+        if fast:
+            sql = f"SELECT rowid, {_bm25(fts)} AS r FROM {fts} WHERE {fts} MATCH ? ORDER BY r LIMIT ?"
+        else:
+            sql = (
+                f"SELECT a.id, {_bm25(fts)} AS r, a.published FROM {fts} {join} "
+                f"WHERE {fts} MATCH ?{cond} ORDER BY {order} LIMIT ?"
+            )
+        out.append((via, sql))
+    return tuple(out)
 
 
 def _with_published(
@@ -678,7 +689,7 @@ def _plain_snippet(text: str, words: int = 32) -> str:
     return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
 
 
-def _details(db: sqlite_utils.Database, ids: list[int], tables: set[str]) -> dict[int, Hit]:
+def _details(db: sqlite_utils.Database, ids: list[int], tables: frozenset[str]) -> dict[int, Hit]:
     if not ids:
         return {}
     marks = ", ".join("?" for _ in ids)
@@ -825,7 +836,7 @@ def _get_article(db: sqlite_utils.Database, article_id: int) -> ArticleDetail | 
     )
 
 
-def _story_of(db: sqlite_utils.Database, article_id: int, tables: set[str]) -> dict[str, Any] | None:
+def _story_of(db: sqlite_utils.Database, article_id: int, tables: frozenset[str]) -> dict[str, Any] | None:
     if not {"story_articles", "stories"} <= tables:
         return None
     row = db.execute("SELECT story FROM story_articles WHERE article = ?", [article_id]).fetchone()
