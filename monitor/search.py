@@ -22,6 +22,7 @@ import re
 import sqlite3
 import time
 import unicodedata
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -129,8 +130,18 @@ class ArticleDetail:
 # ------------------------------------------------------------------------------- helpers
 
 
+_TABLES: weakref.WeakKeyDictionary[sqlite_utils.Database, tuple[int, frozenset[str]]] = weakref.WeakKeyDictionary()
+
+
 def _tables(db: sqlite_utils.Database) -> frozenset[str]:
-    return frozenset(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall())
+    """The database's tables, re-read only when its schema changed (a migration in another process)."""
+    version = db.execute("PRAGMA schema_version").fetchone()[0]
+    cached = _TABLES.get(db)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    tables = frozenset(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall())
+    _TABLES[db] = (version, tables)
+    return tables
 
 
 def _loads(value: str | None, default: Any) -> Any:
@@ -548,8 +559,6 @@ def _search(db: sqlite_utils.Database, query: Query, plan: _Plan, limit: int, so
         for via, sql in _source_sql(tables, fast, cond, order):
             rows = db.execute(sql, [plan.match, *params, k]).fetchall()
             saturated = saturated or len(rows) >= k
-            if fast:
-                rows = _with_published(db, rows, translation=via == "translation")
             for article, rank, published in rows:
                 entry = found.setdefault(article, {"rank": rank, "published": published, "via": set()})
                 entry["rank"] = min(entry["rank"], rank)
@@ -585,46 +594,33 @@ def _bm25(table: str) -> str:
 
 @lru_cache(maxsize=64)
 def _source_sql(tables: frozenset[str], fast: bool, cond: str, order: str) -> tuple[tuple[str, str], ...]:
-    """(via, SELECT) per FTS index: (id, bm25, published) best first, or (rowid, bm25) on the fast path.
+    """(via, SELECT) per FTS index: (article id, bm25, published) of the best K matches.
 
     bm25() is called as a function rather than through the `rank` column: reading `rank` makes
     FTS5 (3.40) evaluate the ranking function a second time for every row, doubling the cost
     of a broad query."""
     out = []
-    for via, fts, join in (
-        ("original", "articles_fts", "JOIN articles a ON a.id = articles_fts.rowid"),
+    for via, fts, to_article in (
+        ("original", "articles_fts", "JOIN articles a ON a.id = {rowid}"),
         (
             "translation",
             "article_translations_fts",
-            "JOIN article_translations t ON t.id = article_translations_fts.rowid JOIN articles a ON a.id = t.article",
+            "JOIN article_translations t ON t.id = {rowid} JOIN articles a ON a.id = t.article",
         ),
     ):
         if fts not in tables:
             continue
-        if fast:
-            sql = f"SELECT rowid, {_bm25(fts)} AS r FROM {fts} WHERE {fts} MATCH ? ORDER BY r LIMIT ?"
+        if fast:  # the best K from the index alone, then only K primary-key lookups, in the index's order
+            best = f"SELECT rowid AS id, {_bm25(fts)} AS r FROM {fts} WHERE {fts} MATCH ? ORDER BY r LIMIT ?"
+            lookups = to_article.format(rowid="s.id").replace("JOIN", "CROSS JOIN")  # keep the planner on this order
+            sql = f"SELECT a.id, s.r, a.published FROM ({best}) AS s {lookups}"
         else:
             sql = (
-                f"SELECT a.id, {_bm25(fts)} AS r, a.published FROM {fts} {join} "
+                f"SELECT a.id, {_bm25(fts)} AS r, a.published FROM {fts} {to_article.format(rowid=f'{fts}.rowid')} "
                 f"WHERE {fts} MATCH ?{cond} ORDER BY {order} LIMIT ?"
             )
         out.append((via, sql))
     return tuple(out)
-
-
-def _with_published(
-    db: sqlite_utils.Database, rows: list[tuple[int, float]], translation: bool
-) -> list[tuple[int, float, str | None]]:
-    """(rowid, rank) from an FTS index -> (article id, rank, published), one query for all."""
-    if not rows:
-        return []
-    marks = ", ".join("?" for _ in rows)
-    if translation:
-        sql = f"SELECT t.id, a.id, a.published FROM article_translations t JOIN articles a ON a.id = t.article WHERE t.id IN ({marks})"
-    else:
-        sql = f"SELECT id, id, published FROM articles WHERE id IN ({marks})"
-    found = {r[0]: (r[1], r[2]) for r in db.execute(sql, [r[0] for r in rows]).fetchall()}
-    return [(found[rowid][0], rank, found[rowid][1]) for rowid, rank in rows if rowid in found]
 
 
 @lru_cache(maxsize=8192)
@@ -634,6 +630,19 @@ def _fold(word: str) -> str:
         return word.lower()
     decomposed = unicodedata.normalize("NFKD", word.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+_COMBINING_RE = re.compile("[\u0300-\u036f]")  # the combining accents of Latin script, after NFKD
+
+
+def _fold_text(text: str) -> str:
+    """`_fold` applied to a whole text at C speed: each word's fold is a substring of the result."""
+    if text.isascii():
+        return text.lower()
+    folded = _COMBINING_RE.sub("", unicodedata.normalize("NFKD", text.lower()))
+    if not folded.isascii() and any(unicodedata.combining(ch) for ch in set(folded)):
+        folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return folded
 
 
 class Highlighter:
@@ -647,13 +656,24 @@ class Highlighter:
         folded = _fold(word)
         return folded in self.exact or (bool(self.prefixes) and folded.startswith(self.prefixes))
 
+    def could_match(self, text: str) -> bool:
+        """False when no word of `text` can match (a substring test on the folded text, no tokenizing)."""
+        folded = _fold_text(text)
+        return any(w in folded for w in self.exact) or any(p in folded for p in self.prefixes)
+
     def snippet(self, text: str, words: int = 32) -> str | None:
         """About `words` words of `text` around its first match, matches marked; None without a match."""
         text = text.replace(MARK_START, "").replace(MARK_END, "")
-        spans = [(m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
-        hits = [i for i, (a, b) in enumerate(spans) if self.matches(text[a:b])]
+        if not self.could_match(text):
+            return None
+        tokens = _TOKEN_RE.findall(text)
+        exact, prefixes = self.exact, self.prefixes
+        hits = [
+            i for i, tok in enumerate(tokens) if (f := _fold(tok)) in exact or (prefixes and f.startswith(prefixes))
+        ]
         if not hits:
             return None
+        spans = [m.span() for m in _TOKEN_RE.finditer(text)]
         first = max(0, min(hits[0] - words // 4, len(spans) - words))
         last = min(len(spans), first + words)
         start = spans[first][0] if first > 0 else 0
@@ -690,43 +710,59 @@ def _plain_snippet(text: str, words: int = 32) -> str:
 
 
 def _details(db: sqlite_utils.Database, ids: list[int], tables: frozenset[str]) -> dict[int, Hit]:
+    """Everything a result shows for these articles, in one statement."""
     if not ids:
         return {}
-    marks = ", ".join("?" for _ in ids)
-    rows = db.execute(
-        f"""SELECT a.id, a.outlet, coalesce(o.name, a.outlet), a.country, a.language, a.url, a.title, a.summary,
-                   a.published, a.first_seen
-            FROM articles a LEFT JOIN outlets o ON o.id = a.outlet WHERE a.id IN ({marks})""",
-        ids,
-    ).fetchall()
-    hits = {r[0]: Hit(*r) for r in rows}
-    if "article_translations" in tables:
-        for article, lang, title, summary, engine, rough in db.execute(
-            f"""SELECT t.article, t.language, t.title, t.summary, t.engine, t.rough FROM article_translations t
-                WHERE t.article IN ({marks}) ORDER BY t.article, t.id""",
-            ids,
-        ).fetchall():
-            hit = hits.get(article)
-            if hit is None or lang == hit.language or hit.title_translated is not None:
-                continue
-            hit.title_translated, hit.summary_translated = title, summary
-            hit.translation_language, hit.translation_engine, hit.translation_rough = lang, engine, bool(rough)
-    if "analyses" in tables:
-        for article, relevant, relevance, top_frame, frames in db.execute(
-            f"SELECT article, relevant, relevance, top_frame, frames FROM analyses WHERE article IN ({marks})", ids
-        ).fetchall():
-            hit = hits[article]
-            hit.relevant, hit.relevance, hit.top_frame = bool(relevant), relevance, top_frame
-            hit.frames = [str(f) for f in _loads(frames, []) if isinstance(f, str)]
-    if "story_articles" in tables and "stories" in tables:
-        for article, story, label_en, label_es in db.execute(
-            f"""SELECT sa.article, coalesce(s.id, sa.story), s.label_en, s.label_es FROM story_articles sa
-                LEFT JOIN stories s ON s.id = sa.story WHERE sa.article IN ({marks})""",
-            ids,
-        ).fetchall():
-            hit = hits[article]
-            hit.story, hit.story_label_en, hit.story_label_es = story, label_en, label_es
+    sql, shape = _details_sql(tables, len(ids))
+    hits: dict[int, Hit] = {}
+    for row in db.execute(sql, ids).fetchall():
+        hit = Hit(*row[:10])
+        rest = row[10:]
+        if "translation" in shape:
+            lang, title, summary, engine, rough, rest = *rest[:5], rest[5:]
+            if title is not None:
+                hit.title_translated, hit.summary_translated = title, summary
+                hit.translation_language, hit.translation_engine, hit.translation_rough = lang, engine, bool(rough)
+        if "analysis" in shape:
+            analysed, relevant, relevance, top_frame, frames, rest = *rest[:5], rest[5:]
+            if analysed is not None:
+                hit.relevant, hit.relevance, hit.top_frame = bool(relevant), relevance, top_frame
+                hit.frames = [str(f) for f in _loads(frames, []) if isinstance(f, str)]
+        if "story" in shape:
+            in_story, story, label_en, label_es = rest[:4]
+            if in_story is not None:
+                hit.story, hit.story_label_en, hit.story_label_es = story, label_en, label_es
+        hits[hit.id] = hit
     return hits
+
+
+@lru_cache(maxsize=128)
+def _details_sql(tables: frozenset[str], count: int) -> tuple[str, tuple[str, ...]]:
+    """The details SELECT for `count` ids and which optional parts (translation, analysis, story) it has.
+    The translation shown is the first (by id) in a language other than the article's."""
+    columns = [
+        "a.id, a.outlet, coalesce(o.name, a.outlet), a.country, a.language, a.url, a.title, a.summary, a.published, a.first_seen"
+    ]
+    joins = ["LEFT JOIN outlets o ON o.id = a.outlet"]
+    shape: list[str] = []
+    if "article_translations" in tables:
+        shape.append("translation")
+        columns.append("t.language, t.title, t.summary, t.engine, t.rough")
+        joins.append(
+            "LEFT JOIN article_translations t ON t.id = (SELECT min(t2.id) FROM article_translations t2 "
+            "WHERE t2.article = a.id AND t2.language != a.language)"
+        )
+    if "analyses" in tables:
+        shape.append("analysis")
+        columns.append("an.article, an.relevant, an.relevance, an.top_frame, an.frames")
+        joins.append("LEFT JOIN analyses an ON an.article = a.id")
+    if "story_articles" in tables and "stories" in tables:
+        shape.append("story")
+        columns.append("sa.article, coalesce(s.id, sa.story), s.label_en, s.label_es")
+        joins.append("LEFT JOIN story_articles sa ON sa.article = a.id LEFT JOIN stories s ON s.id = sa.story")
+    marks = ", ".join("?" for _ in range(count))
+    sql = f"SELECT {', '.join(columns)} FROM articles a {' '.join(joins)} WHERE a.id IN ({marks})"
+    return sql, tuple(shape)
 
 
 def snippet_segments(snippet: str) -> list[tuple[str, bool]]:
