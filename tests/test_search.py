@@ -4,6 +4,7 @@ and a story; query translation with the real apertium engine."""
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -371,3 +372,79 @@ def test_demo_database_is_searchable_across_languages(demo_db: Path) -> None:
         assert {h.country for h in both} == {"US", "MX"}
     finally:
         db.close()
+
+
+# --------------------------------------------------------------------------- cached schema, snippet pre-check
+
+
+def test_story_tables_created_after_a_first_search_are_used_by_the_next(search_db_path: Path, tmp_path: Path) -> None:  # noqa: F811
+    """The table list is cached per connection; a migration in another process must still be seen."""
+    path = tmp_path / "copy.db"
+    shutil.copy(search_db_path, path)
+    writer = open_db(path)
+    schema = [
+        r[0]
+        for r in writer.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name IN ('stories', 'story_articles') AND sql IS NOT NULL"
+            " ORDER BY type DESC"  # tables before their indexes
+        ).fetchall()
+    ]
+    rows = writer.execute("SELECT story, article, joined_at FROM story_articles").fetchall()
+    stories = writer.execute("SELECT * FROM stories").fetchall()
+    writer.execute("PRAGMA foreign_keys=OFF")  # other tables refer to stories; this only simulates a later migration
+    with write_transaction(writer):
+        writer.execute("DROP TABLE story_articles")
+        writer.execute("DROP TABLE stories")
+    reader = open_db(path, readonly=True)
+    plain = Settings(db=str(path)).replace(translation__engine="none")
+    try:
+        result = search(reader, plain, parse_query("story:7"), now=NOW)
+        assert result.hits == [] and any("no analysis or stories" in n for n in result.notes)
+        with write_transaction(writer):
+            for sql in schema:
+                writer.execute(sql)
+            writer.conn.executemany(f"INSERT INTO stories VALUES ({', '.join('?' for _ in stories[0])})", stories)
+            writer.conn.executemany("INSERT INTO story_articles (story, article, joined_at) VALUES (?, ?, ?)", rows)
+        result = search(reader, plain, parse_query("story:7 drones"), now=NOW)
+        assert {h.id for h in result.hits} == {1, 2}
+        assert {h.story for h in result.hits} == {7} and result.hits[0].story_label_en == "cartels strikes drones"
+    finally:
+        reader.close()
+        writer.close()
+
+
+def _snippet_by_tokens(words: list[tuple[str, bool]], text: str) -> bool:
+    """Reference: does any token of `text` match, checked token by token (no substring pre-check)?"""
+    from monitor.search import _TOKEN_RE, Highlighter
+
+    highlighter = Highlighter(words)
+    return any(highlighter.matches(tok) for tok in _TOKEN_RE.findall(text))
+
+
+SNIPPET_TEXTS = [
+    "Sheinbaum rechaza la intervención militar de Estados Unidos en México",
+    "SHEINBAUM RECHAZA LA INTERVENCIÓN — «soberanía» ¿qué sigue? ¡Ya!",
+    "Cárteles y narcotráfico: la Secretaría de la Defensa Nacional (Sedena) informó…",
+    "Mexico’s president said “no” to U.S. drones over Sinaloa",
+    "Decomposed accents: Me\u0301xico, intervencio\u0301n, n\u0303andu\u0301",
+    "Ligatures and width: ﬁnanciamiento ＭＥＸＩＣＯ ﬂota",
+    "Greek final sigma ΟΔΟΣ and German Straße, Turkish İstanbul",
+    "digits 2026 and mixed drones2 cartel_sinaloa",
+]
+
+
+def test_snippet_precheck_never_drops_a_match() -> None:
+    """The substring pre-check that skips texts without a match agrees with token-by-token matching."""
+    from monitor.search import Highlighter, _fold_text
+
+    for text in SNIPPET_TEXTS:
+        tokens = re.findall(r"[^\W_]+", text)
+        cases: list[list[tuple[str, bool]]] = [[(tok, False)] for tok in tokens]
+        cases += [[(tok[:3], True)] for tok in tokens if len(tok) >= 3]
+        cases += [[(tok.upper(), False)] for tok in tokens] + [[("ausente", False), ("absent", True)]]
+        for words in cases:
+            expected = _snippet_by_tokens(words, text)
+            snippet = Highlighter(words).snippet(text)
+            assert (snippet is not None) == expected, (words, text, _fold_text(text))
+            if expected:
+                assert MARK_START in snippet and MARK_END in snippet
