@@ -188,8 +188,8 @@ def main() -> None:
         verdict = "ok" if ratio <= 1.3 else "SLOW"
         print(f"  {name:<46} {wall:8.2f} {ratio:8.2f} {'<=1.30':>8} {mem:>22}  {verdict}")
     print(
-        f"  client CPU time: poll.run {cpu_poll:.2f} s, Fetcher only {cpu_fetch:.2f} s "
-        "(a run cannot finish faster than its CPU time on one core)"
+        f"  CPU time of this process: poll.run {cpu_poll:.2f} s, Fetcher only {cpu_fetch:.2f} s "
+        "(poll.run parses in worker processes when it has 24+ feeds; their CPU is not counted here)"
     )
     print()
     print(

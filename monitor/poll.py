@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import multiprocessing
 import os
 import socket
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -384,6 +385,29 @@ class DbWorker:
         self._executor.shutdown(wait=True)
 
 
+class ParseWorkers:
+    """Where feed bodies are parsed: worker processes for a big run (feedparser is pure Python, so
+    threads would share one core), a thread for a small one (no process start-up to pay)."""
+
+    PROCESSES_FROM = 24  # feeds in a run from which worker processes pay for their start-up
+
+    def __init__(self, feeds: int) -> None:
+        cores = os.cpu_count() or 1
+        self._pool: ProcessPoolExecutor | None = None
+        if feeds >= self.PROCESSES_FROM and cores > 1:
+            context = multiprocessing.get_context("forkserver")  # no fork of this threaded process
+            self._pool = ProcessPoolExecutor(max_workers=min(cores, 4), mp_context=context)
+
+    async def __call__(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        if self._pool is None:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 async def _poll_feed(
     db: sqlite_utils.Database,
     settings: Settings,
@@ -391,6 +415,7 @@ async def _poll_feed(
     job: FeedJob,
     report: PollReport,
     db_call: DbWorker,
+    parse_call: ParseWorkers,
 ) -> datetime | None:
     started = utcnow()
     use_validators = not job.unconditional
@@ -410,7 +435,7 @@ async def _poll_feed(
             if job.body_hash and hashlib.sha256(body).hexdigest() == job.body_hash:
                 parsed = None  # same bytes as last time: nothing to parse or store
             else:
-                parsed = await asyncio.to_thread(
+                parsed = await parse_call(
                     parse_feed,
                     body,
                     result.headers,
@@ -436,6 +461,7 @@ async def _poll_host(
     advance: Callable[..., None],
     disk_full: list[DiskFull],
     db_call: DbWorker,
+    parse_call: ParseWorkers,
 ) -> None:
     for job in jobs:
         if disk_full:
@@ -448,7 +474,7 @@ async def _poll_host(
                 log(f"feed_id={job.feed_id} outlet={job.outlet.id} event=skipped reason={why!r}")
                 advance(1, job.outlet.id)
                 continue
-            host_until = await _poll_feed(db, settings, fetcher, job, report, db_call)
+            host_until = await _poll_feed(db, settings, fetcher, job, report, db_call, parse_call)
         except DiskFull as exc:
             disk_full.append(exc)
             await db_call(release, db, job)
@@ -484,16 +510,20 @@ async def _poll_all(
     owner = _lease_owner()
     disk_full: list[DiskFull] = []
     db_call = DbWorker()
+    parse_call = ParseWorkers(len(jobs))
     try:
         async with Fetcher(settings.poll) as fetcher:
             await asyncio.gather(
                 *(
-                    _poll_host(db, settings, fetcher, host_jobs, owner, force, report, advance, disk_full, db_call)
+                    _poll_host(
+                        db, settings, fetcher, host_jobs, owner, force, report, advance, disk_full, db_call, parse_call
+                    )
                     for host_jobs in by_host.values()
                 )
             )
     finally:
         db_call.close()  # waits for a write in progress: never a half-finished transaction
+        parse_call.close()
     return disk_full
 
 
