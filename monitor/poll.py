@@ -395,8 +395,9 @@ class ParseWorkers:
         cores = os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
         if feeds >= self.PROCESSES_FROM and cores > 1:
-            context = multiprocessing.get_context("forkserver")  # no fork of this threaded process
-            self._pool = ProcessPoolExecutor(max_workers=min(cores, 4), mp_context=context)
+            methods = multiprocessing.get_all_start_methods()  # never fork this threaded process
+            method = "forkserver" if "forkserver" in methods else "spawn"
+            self._pool = ProcessPoolExecutor(max_workers=min(cores, 4), mp_context=multiprocessing.get_context(method))
 
     async def __call__(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         if self._pool is None:
