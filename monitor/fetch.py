@@ -216,6 +216,8 @@ class Fetcher:
         self._semaphore = asyncio.Semaphore(max(1, self.settings.concurrency))
         self._host_locks: dict[str, asyncio.Lock] = {}
         self._host_last_start: dict[str, float] = {}
+        # checked addresses, for this run only (in-flight lookups shared)
+        self._resolved: dict[tuple[str, int], asyncio.Future[list[str]]] = {}
 
     async def __aenter__(self) -> Fetcher:
         self._clients = {}
@@ -344,14 +346,29 @@ class Fetcher:
             raise FetchTimeout(f"timed out {what}") from None
 
     async def _resolve(self, host: str, port: int) -> list[str]:
-        return await asyncio.to_thread(
-            netguard.resolve_and_check,
-            host,
-            port,
-            self.settings.allow_private,
-            self.resolver,
-            self.allowed_addresses,
-        )
+        """The checked addresses of host:port, resolved once per Fetcher (one poll run): an outlet's
+        ten feeds cost one DNS lookup, concurrent requests share it, and every request connects to
+        a checked address. A failed lookup is not remembered."""
+        key = (host, port)
+        pending = self._resolved.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(
+                asyncio.to_thread(
+                    netguard.resolve_and_check,
+                    host,
+                    port,
+                    self.settings.allow_private,
+                    self.resolver,
+                    self.allowed_addresses,
+                )
+            )
+            self._resolved[key] = pending
+        try:
+            return list(await asyncio.shield(pending))
+        except BaseException:
+            if pending.done() and self._resolved.get(key) is pending:
+                del self._resolved[key]
+            raise
 
     @asynccontextmanager
     async def _polite(self, host: str, clock: dict[str, float]) -> AsyncIterator[None]:

@@ -151,25 +151,29 @@ def test_redirect_to_a_private_address_is_blocked_at_the_second_hop(
 def test_every_resolution_is_checked_so_rebinding_cannot_switch_to_loopback(
     feed_server: FeedServer, feed_server_factory: Callable[..., FeedServer]
 ) -> None:
+    """Within one run a name is resolved once and requests go to that checked address, so a name
+    that "rebinds" to loopback cannot switch mid-run; the next run resolves again and is blocked."""
     trusted = feed_server_factory(host="127.0.0.2")
     trusted.route("/feed.xml", small_rss())
     answers = iter([["127.0.0.2"], ["127.0.0.1"]])  # the name "rebinds" to loopback
+    resolutions: list[str] = []
 
-    async def go() -> list[Any]:
-        async with Fetcher(
-            PollSettings(per_host_spacing_s=0.0), lambda h, p: next(answers), allowed_addresses={"127.0.0.2"}
-        ) as fetcher:
-            url = f"http://rebind.example:{trusted.port}/feed.xml"
-            return [
-                await fetcher.fetch(url),
-                await asyncio.gather(fetcher.fetch(url), return_exceptions=True),
-            ]
+    def resolver(host: str, port: int) -> list[str]:
+        resolutions.append(host)
+        return next(answers)
 
-    first, (second,) = run(go())
-    assert first.status == 200
-    assert isinstance(second, BlockedAddress)
-    assert trusted.count("/feed.xml") == 1
-    assert feed_server.requests == []
+    url = f"http://rebind.example:{trusted.port}/feed.xml"
+
+    async def one_run(fetches: int) -> list[Any]:
+        async with Fetcher(PollSettings(per_host_spacing_s=0.0), resolver, allowed_addresses={"127.0.0.2"}) as fetcher:
+            return list(await asyncio.gather(*(fetcher.fetch(url) for _ in range(fetches)), return_exceptions=True))
+
+    first_run = run(one_run(2))
+    assert [r.status for r in first_run] == [200, 200] and resolutions == ["rebind.example"]
+    (second_run,) = run(one_run(1))
+    assert isinstance(second_run, BlockedAddress)
+    assert trusted.count("/feed.xml") == 2
+    assert feed_server.requests == []  # nothing ever reached the loopback server behind the rebind
 
 
 def _self_signed(tmp_path: Path, name: str) -> tuple[str, str]:
