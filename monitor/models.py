@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,27 @@ class ParsedFeed:
     ttl_min: int | None = None  # RSS <ttl>
     warnings: tuple[str, ...] = ()  # bozo and sanitising notes, stored on the feed
     hostile: bool = False  # DOCTYPE/ENTITY declarations were neutralised
+
+
+@dataclass(frozen=True)
+class FeedJob:
+    """One feed to poll, with the state the poll needs from its row."""
+
+    feed_id: int
+    url: str  # the URL fetched: the registry's, or where it permanently moved
+    registry_url: str
+    outlet: Outlet
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    failures: int
+    moved_to: str | None
+    moved_count: int
+    unconditional: bool
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.url).hostname or "").lower()
 
 
 @dataclass
