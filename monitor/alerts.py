@@ -44,7 +44,7 @@ import sqlite_utils
 
 from monitor.errors import ConfigError, MonitorError
 from monitor.settings import Settings
-from monitor.store import BUSY_TIMEOUT_S, iso, parse_iso, utcnow, write_transaction
+from monitor.store import BUSY_TIMEOUT_S, has_table, iso, parse_iso, utcnow, write_transaction
 
 SINKS = ("log", "webhook", "email")
 KINDS = ("terms", "breaking")
@@ -302,8 +302,6 @@ def story_message(settings: Settings, rule: Rule, story: dict[str, Any], reason:
 # --- matching ----------------------------------------------------------------------------------
 
 
-def _has_table(db: sqlite_utils.Database, name: str) -> bool:
-    return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", [name]).fetchone() is not None
 
 
 def _hit_id(hit: Any) -> int:
@@ -315,8 +313,8 @@ def _hit_id(hit: Any) -> int:
 
 
 def _article_rows(db: sqlite_utils.Database, ids: list[int]) -> list[dict[str, Any]]:
-    has_analyses = _has_table(db, "analyses")
-    has_trans = _has_table(db, "article_translations")
+    has_analyses = has_table(db, "analyses")
+    has_trans = has_table(db, "article_translations")
     out: list[dict[str, Any]] = []
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
@@ -394,7 +392,7 @@ def burst(times: list[datetime], n: int, minutes: int) -> tuple[datetime, dateti
 
 def match_breaking(db: sqlite_utils.Database, settings: Settings, rule: Rule, since: datetime) -> list[Match]:
     """Stories that grew fast, or reached a second country's press, within the lookback."""
-    if not _has_table(db, "stories"):
+    if not has_table(db, "stories"):
         return []
     since_iso = iso(since)
     window = timedelta(minutes=rule.within_min)
@@ -451,7 +449,7 @@ def match_breaking(db: sqlite_utils.Database, settings: Settings, rule: Rule, si
 
 def find_matches(db: sqlite_utils.Database, settings: Settings, rule: Rule, since: datetime) -> list[Match]:
     matches = match_terms(db, settings, rule, since) if rule.kind == "terms" else match_breaking(db, settings, rule, since)
-    if matches and _has_table(db, "alerts_fired"):
+    if matches and has_table(db, "alerts_fired"):
         fired = {
             int(r[0])
             for r in db.execute(

@@ -22,7 +22,7 @@ import sqlite_utils
 from monitor.console import progress
 from monitor.debate import Debate, Pattern, load_debate
 from monitor.settings import Settings
-from monitor.store import iso, utcnow, write_transaction
+from monitor.store import has_table, iso, utcnow, write_transaction
 from monitor.textnorm import Token, is_stopword, sentences, tokens
 
 TITLE_BOOST = 1.5
@@ -362,13 +362,9 @@ _STAMP_SQL = (
 )
 
 
-def _has_translations(db: sqlite_utils.Database) -> bool:
-    return db.execute("SELECT 1 FROM sqlite_master WHERE name = 'article_translations'").fetchone() is not None
-
-
 def pending_articles(db: sqlite_utils.Database, debate_hash: str) -> list[int]:
     """Articles never analysed, or analysed before their content, translations or the debate changed."""
-    stamp = _STAMP_SQL if _has_translations(db) else "'|'"
+    stamp = _STAMP_SQL if has_table(db, "article_translations") else "'|'"
     rows = db.execute(
         f"""SELECT a.id FROM articles a LEFT JOIN analyses an ON an.article = a.id
             WHERE an.article IS NULL OR an.debate_hash != ? OR an.content_hash != a.content_hash
@@ -384,14 +380,14 @@ def load_articles(db: sqlite_utils.Database, ids: list[int]) -> list[tuple[Artic
     if not ids:
         return []
     marks = ",".join("?" * len(ids))
-    stamp = _STAMP_SQL if _has_translations(db) else "'|'"
+    stamp = _STAMP_SQL if has_table(db, "article_translations") else "'|'"
     rows = db.execute(
         f"SELECT a.id, a.language, a.title, a.summary, COALESCE(a.content_text, ''), a.content_hash, {stamp}"
         f" FROM articles a WHERE a.id IN ({marks})",
         ids,
     ).fetchall()
     trans: dict[int, dict[str, tuple[str, str, str]]] = {}
-    if _has_translations(db):
+    if has_table(db, "article_translations"):
         for art, lang, t, s, c in db.execute(
             f"SELECT article, language, title, summary, COALESCE(content, '') FROM article_translations WHERE article IN ({marks})",
             ids,

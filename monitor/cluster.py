@@ -35,7 +35,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from monitor import concepts
 from monitor.console import progress
 from monitor.settings import Settings
-from monitor.store import iso, parse_iso, utcnow, write_transaction
+from monitor.store import has_table, iso, parse_iso, utcnow, write_transaction
 from monitor.textnorm import is_stopword, tokens
 
 ACTOR_REPEAT = 2  # an actor counts like a word said twice
@@ -296,8 +296,6 @@ def _centroid(matrix: sparse.csr_matrix, rows: list[int]) -> sparse.csr_matrix:
 # --- reading and writing ------------------------------------------------------------------------
 
 
-def _has_table(db: sqlite_utils.Database, name: str) -> bool:
-    return db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [name]).fetchone() is not None
 
 
 @dataclass
@@ -316,7 +314,7 @@ class _Row:
 
 
 def _load_rows(db: sqlite_utils.Database, where: str, params: list[object]) -> list[_Row]:
-    trans = _has_table(db, "article_translations")
+    trans = has_table(db, "article_translations")
     t_en = (
         "(SELECT title FROM article_translations WHERE article = a.id AND language = 'en'),"
         "(SELECT summary || ' ' || COALESCE(content, '') FROM article_translations WHERE article = a.id AND language = 'en'),"

@@ -5,7 +5,7 @@ returns, per country: relevant article counts, outlets, frame shares with eviden
 words that country's press used distinctively (log-odds ratio with an informative Dirichlet prior,
 Monroe, Colaresi & Quinn 2008, over the English pivot text, with z-scores); plus blindspots (stories
 only one country's press covered) and lead/lag (which press covered a shared story first, by how
-long). `day_bounds(day, tz)` gives the UTC range of a calendar day in a time zone.
+long); `monitor.days.day_bounds` gives a calendar day's range.
 The result is JSON-able with `monitor.store.to_jsonable`.
 """
 
@@ -16,15 +16,14 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import sqlite_utils
 
 from monitor.debate import Debate, load_debate
 from monitor.errors import MonitorError
 from monitor.settings import Settings
-from monitor.store import iso, parse_iso
+from monitor.store import has_table, iso, parse_iso
 from monitor.stories import StoryView, list_stories
 from monitor.textnorm import is_stopword, tokens
 
@@ -121,14 +120,6 @@ class Comparison:
     lead_lag: list[LeadLag]  # stories both covered, largest lead first
 
 
-def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
-    """The [start, end) of a calendar day in `timezone`, as aware datetimes (convert with store.iso)."""
-    tz = ZoneInfo(timezone)
-    start = datetime.combine(day, time(0, 0), tzinfo=tz)
-    end = datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=tz)
-    return start, end
-
-
 def _relevant_rows(db: sqlite_utils.Database, start: datetime, end: datetime) -> list[tuple[int, str, str, str | None, list[str], bool]]:
     rows = db.execute(
         """SELECT a.id, a.country, a.outlet, an.top_frame, an.frames, an.relevant
@@ -142,7 +133,7 @@ def _relevant_rows(db: sqlite_utils.Database, start: datetime, end: datetime) ->
 def _pivot_texts(db: sqlite_utils.Database, ids: list[int]) -> dict[int, tuple[str, str]]:
     """{article: (English pivot text, its language)}: original English, else the English translation, else the original."""
     out: dict[int, tuple[str, str]] = {}
-    has_trans = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'article_translations'").fetchone() is not None
+    has_trans = has_table(db, "article_translations")
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
         marks = ",".join("?" * len(chunk))

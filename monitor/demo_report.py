@@ -10,8 +10,9 @@ import sqlite_utils
 from rich.console import Console
 from rich.table import Table
 
-from monitor.compare import compare, day_bounds
+from monitor.compare import compare
 from monitor.console import is_tty
+from monitor.days import day_bounds
 from monitor.settings import Settings
 from monitor.stories import StoryArticle, StoryView, list_stories
 

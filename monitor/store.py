@@ -217,6 +217,11 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
             raise translate_error(exc) from exc
 
 
+def has_table(db: sqlite_utils.Database, name: str) -> bool:
+    """Whether table `name` exists (a later stage's tables are absent until its migration ran)."""
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]).fetchone() is not None
+
+
 def to_jsonable(obj: Any) -> Any:
     if is_dataclass(obj) and not isinstance(obj, type):
         return {k: to_jsonable(v) for k, v in asdict(obj).items()}

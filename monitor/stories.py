@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor.store import iso
+from monitor.store import has_table, iso
 
 
 @dataclass
@@ -67,14 +67,11 @@ class StoryView:
         return len(self.countries) > 1
 
 
-def _has_table(db: sqlite_utils.Database, name: str) -> bool:
-    row = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", [name]).fetchone()
-    return row is not None
 
 
 def _translations(db: sqlite_utils.Database, ids: list[int]) -> dict[tuple[int, str], tuple[str, bool]]:
     """{(article, language): (translated title, rough)} for the given articles."""
-    if not ids or not _has_table(db, "article_translations"):
+    if not ids or not has_table(db, "article_translations"):
         return {}
     out: dict[tuple[int, str], tuple[str, bool]] = {}
     for chunk_start in range(0, len(ids), 500):
@@ -164,7 +161,7 @@ def coverage_rank(view: StoryView) -> tuple[int, int, int, int, str]:
 
 def list_stories(db: sqlite_utils.Database, start: datetime, end: datetime, limit: int | None = None) -> list[StoryView]:
     """Stories with articles published in [start, end), ranked by coverage across both countries."""
-    if not _has_table(db, "stories"):
+    if not has_table(db, "stories"):
         return []
     arts = _articles(db, "a.published >= ? AND a.published < ?", [iso(start), iso(end)])
     if not arts:
@@ -190,7 +187,7 @@ def _neg_time(value: str | None) -> float:
 
 def get_story(db: sqlite_utils.Database, story_id: int) -> StoryView | None:
     """One story with all its articles; follows merges (a merged id returns the story it merged into)."""
-    if not _has_table(db, "stories"):
+    if not has_table(db, "stories"):
         return None
     seen: set[int] = set()
     sid = story_id

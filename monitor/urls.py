@@ -76,6 +76,11 @@ def safe_link(raw: str | None) -> tuple[str | None, str | None]:
     return urlunsplit(parts), None
 
 
+def http_url(raw: str | None) -> str | None:
+    """The URL when it is an absolute http(s) URL with a host, else None: the only links we render."""
+    return safe_link(raw)[0]
+
+
 def _clean_query(query: str) -> str:
     if not query:
         return ""

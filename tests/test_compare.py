@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from monitor import analyze, cluster
 from monitor.cli import cli
-from monitor.compare import compare, day_bounds, log_odds
+from monitor.compare import compare, log_odds
+from monitor.days import day_bounds
 from monitor.settings import Settings
 from monitor.store import to_jsonable
 

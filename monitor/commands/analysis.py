@@ -2,41 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
-
 import click
 
-from monitor.compare import Comparison, compare, day_bounds
+from monitor.compare import Comparison, compare
 from monitor.console import print_json
-from monitor.errors import UsageError
+from monitor.days import day_range
 from monitor.pipeline import run_named
-from monitor.settings import Settings
 from monitor.store import open_db
 from monitor.stories import StoryView, list_stories
-
-
-def parse_day(value: str | None, timezone: str) -> date:
-    """YYYY-MM-DD, 'today' or 'yesterday' (in `timezone`); None means today."""
-    today = datetime.now(ZoneInfo(timezone)).date()
-    if value is None or value == "today":
-        return today
-    if value == "yesterday":
-        return today - timedelta(days=1)
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"--date must be YYYY-MM-DD, 'today' or 'yesterday', not {value!r}") from None
-
-
-def day_range(settings: Settings, day: str | None, days: int) -> tuple[datetime, datetime]:
-    """[start, end) covering `days` calendar days ending with `day`, in digest.timezone."""
-    tz = settings.digest.timezone
-    end_day = parse_day(day, tz)
-    start, _ = day_bounds(end_day - timedelta(days=days - 1), tz)
-    _, end = day_bounds(end_day, tz)
-    return start, end
-
 
 _DATE_OPT = click.option("--date", "day", metavar="D", help="Calendar day YYYY-MM-DD, 'today' (default) or 'yesterday', in digest.timezone.")
 _DAYS_OPT = click.option("--days", type=click.IntRange(min=1, max=366), default=1, show_default=True, help="Number of days ending with --date.")
@@ -122,7 +95,7 @@ def stories(ctx: click.Context, day: str | None, days: int, limit: int | None, a
       monitor stories --date yesterday --json
     """
     settings = ctx.obj.settings
-    start, end = day_range(settings, day, days)
+    start, end = day_range(settings.digest.timezone, day, days)
     db = open_db(settings.db_path)
     try:
         views = list_stories(db, start, end, limit=limit)
@@ -176,7 +149,7 @@ def compare_cmd(ctx: click.Context, day: str | None, days: int, as_json: bool) -
       monitor compare --date yesterday --days 7
     """
     settings = ctx.obj.settings
-    start, end = day_range(settings, day, days)
+    start, end = day_range(settings.digest.timezone, day, days)
     db = open_db(settings.db_path)
     try:
         result = compare(db, settings, start, end)

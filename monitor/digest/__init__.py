@@ -7,7 +7,8 @@ JSON; stored in the database; sent over SMTP.
 
 from __future__ import annotations
 
-from monitor.digest.model import Digest, build_digest, parse_day
+from monitor.days import parse_day
+from monitor.digest.model import Digest, build_digest
 from monitor.digest.render import FORMATS, render
 from monitor.digest.stage import DigestReport, make_digest, produce, run, write_files
 

@@ -14,17 +14,17 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from monitor.compare import Comparison, compare, day_bounds
+from monitor.compare import Comparison, compare
+from monitor.days import day_bounds, zone
 from monitor.digest import i18n
-from monitor.errors import ConfigError, UsageError
 from monitor.settings import Settings
-from monitor.store import iso, parse_iso, utcnow
+from monitor.store import has_table, iso, parse_iso, utcnow
 from monitor.stories import StoryArticle, StoryView, list_stories
+from monitor.urls import http_url
 
 THIN_ARTICLES = 5  # fewer relevant articles than this: the digest says the day is thin
 HEADLINES_PER_SIDE = 4  # headlines shown per country in a story; the rest are counted
@@ -252,43 +252,6 @@ def one_line(text: str) -> str:
     return re.sub(r"\s+", " ", _HEADER_UNSAFE.sub(" ", text)).strip()
 
 
-def safe_url(url: str | None) -> str | None:
-    """The URL if it is an absolute http(s) URL without whitespace or control characters, else None."""
-    if not url:
-        return None
-    url = url.strip()
-    if _HEADER_UNSAFE.search(url) or any(c.isspace() for c in url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return url
-
-
-def parse_day(value: str | None, timezone: str, now: datetime | None = None) -> date:
-    """`today`, `yesterday` or YYYY-MM-DD, as a calendar day in `timezone`."""
-    tz = zone(timezone)
-    today = (now or utcnow()).astimezone(tz).date()
-    if value is None or value.strip().lower() in ("", "today", "hoy"):
-        return today
-    if value.strip().lower() in ("yesterday", "ayer"):
-        return today - timedelta(days=1)
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise UsageError(f"--date {value!r}: expected YYYY-MM-DD, 'today' or 'yesterday'") from None
-
-
-def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"[digest] timezone {name!r} is not a known IANA time zone (e.g. America/Mexico_City)") from None
-
-
 def _label(lang: str, en: str, es: str) -> tuple[str, str]:
     """(label in lang, label in the other language); either falls back to the other when empty."""
     en, es = one_line(en or es or ""), one_line(es or en or "")
@@ -323,8 +286,6 @@ def _frame_label(labels: dict[str, str], frame: str) -> str:
 # --- database reads ------------------------------------------------------------------------------
 
 
-def _has_table(db: sqlite_utils.Database, name: str) -> bool:
-    return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", [name]).fetchone() is not None
 
 
 def _outlet_names(db: sqlite_utils.Database) -> dict[str, str]:
@@ -332,7 +293,7 @@ def _outlet_names(db: sqlite_utils.Database) -> dict[str, str]:
 
 
 def _rough(db: sqlite_utils.Database, ids: list[int]) -> dict[tuple[int, str], bool]:
-    if not ids or not _has_table(db, "article_translations"):
+    if not ids or not has_table(db, "article_translations"):
         return {}
     out: dict[tuple[int, str], bool] = {}
     for i in range(0, len(ids), 500):
@@ -349,7 +310,7 @@ def _evidence(
     db: sqlite_utils.Database, articles: list[StoryArticle], frame: str, label: str
 ) -> Evidence | None:
     """The strongest evidence sentence for `frame` among `articles`."""
-    if not articles or not _has_table(db, "article_frames"):
+    if not articles or not has_table(db, "article_frames"):
         return None
     by_id = {a.id: a for a in articles}
     marks = ",".join("?" * len(by_id))
@@ -376,7 +337,7 @@ def _evidence(
                 language=str(item.get("language") or a.language),
                 terms=[one_line(str(x)) for x in item.get("terms") or []],
                 outlet=one_line(a.outlet_name),
-                url=safe_url(a.url),
+                url=http_url(a.url),
             )
     return None
 
@@ -415,7 +376,7 @@ def _feed_health(
 
 
 def _engines(db: sqlite_utils.Database, ids: list[int]) -> list[EngineUse]:
-    if not ids or not _has_table(db, "article_translations"):
+    if not ids or not has_table(db, "article_translations"):
         return []
     counts: dict[tuple[str, str, int], int] = {}
     for i in range(0, len(ids), 500):
@@ -467,7 +428,7 @@ def _side(
             translated_language=a.translated_language,
             rough=bool(a.title_translated and rough.get((a.id, a.translated_language or ""), False)),
             outlet=one_line(a.outlet_name),
-            url=safe_url(a.url),
+            url=http_url(a.url),
             time=_local_time(a.published, tz),
         )
         for a in shown

@@ -17,7 +17,8 @@ from typing import Any
 import jinja2
 
 from monitor.digest import i18n
-from monitor.digest.model import Digest, EngineUse, FeedProblem, as_dict, safe_url
+from monitor.digest.model import Digest, EngineUse, FeedProblem, as_dict
+from monitor.urls import http_url
 
 FORMATS = ("text", "markdown", "html", "json")
 EXTENSIONS = {"text": "txt", "markdown": "md", "html": "html", "json": "json"}
@@ -38,14 +39,14 @@ def md_escape(value: object) -> str:
 
 def md_url(value: object) -> str | None:
     """A URL for a Markdown link target: http(s) only, parentheses and angle brackets percent-encoded."""
-    url = safe_url(None if value is None else str(value))
+    url = http_url(None if value is None else str(value))
     if url is None:
         return None
     return url.replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
 
 
 def href(value: object) -> str | None:
-    return safe_url(None if value is None else str(value))
+    return http_url(None if value is None else str(value))
 
 
 def _templates_dir() -> Path:

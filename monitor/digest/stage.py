@@ -14,8 +14,9 @@ from pathlib import Path
 
 import sqlite_utils
 
+from monitor.days import parse_day
 from monitor.digest.files import write_atomic
-from monitor.digest.model import Digest, build_digest, parse_day
+from monitor.digest.model import Digest, build_digest
 from monitor.digest.render import EXTENSIONS, render
 from monitor.digest.send import SendResult, send_digest
 from monitor.digest.storage import content_hash, load_digest, save_digest

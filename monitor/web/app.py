@@ -33,6 +33,7 @@ from monitor.errors import MonitorError
 from monitor.settings import Settings
 from monitor.store import open_db, to_jsonable
 from monitor.stories import get_story, list_stories
+from monitor.urls import http_url
 from monitor.web import data
 
 HERE = Path(__file__).resolve().parent
@@ -89,7 +90,7 @@ def templates() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["http_url"] = data.http_url
+    env.filters["http_url"] = http_url
     env.filters["hm"] = _hm
     env.filters["frame_label"] = lambda fid, labels: labels.get(fid, fid) if fid else ""
     return env
@@ -235,7 +236,7 @@ def _hit_view(hit: Any) -> dict[str, Any]:
     """A search hit as plain data for the template (whatever fields the search library provides)."""
     view = to_jsonable(hit)
     view = dict(view) if isinstance(view, dict) else {"title": str(hit)}
-    view["href"] = data.http_url(view.get("url"))
+    view["href"] = http_url(view.get("url"))
     if "id" not in view:
         view["id"] = view.get("article")
     view["snippet_parts"] = snippet_parts(str(view.get("snippet") or ""))

@@ -10,29 +10,14 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from monitor.compare import day_bounds
+from monitor.days import day_bounds
 from monitor.settings import Settings
-from monitor.store import iso, parse_iso, utcnow
-
-
-def http_url(value: str | None) -> str | None:
-    """The URL if it is http(s) with a host, else None: the only links the page renders."""
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        parts = urlsplit(value.strip())
-    except ValueError:
-        return None
-    return value.strip() if parts.scheme in ("http", "https") and parts.hostname else None
-
-
-def has_table(db: sqlite_utils.Database, name: str) -> bool:
-    return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", [name]).fetchone() is not None
+from monitor.store import has_table, iso, parse_iso, utcnow
+from monitor.urls import http_url
 
 
 def countries(db: sqlite_utils.Database) -> list[str]:
