@@ -1,5 +1,5 @@
-"""What `monitor demo` prints after the pipeline: stories with both countries' coverage side by side,
-and how each press framed the debate that day."""
+"""What `monitor demo` prints after the pipeline: what was stored, originals beside translations,
+stories with both countries' coverage side by side, and how each press framed the debate that day."""
 
 from __future__ import annotations
 
@@ -14,9 +14,43 @@ from monitor.compare import compare
 from monitor.console import is_tty
 from monitor.days import day_bounds
 from monitor.settings import Settings
+from monitor.store import has_table
 from monitor.stories import StoryArticle, StoryView, list_stories
 
 COUNTRIES = ("US", "MX")
+
+
+def print_articles(db: sqlite_utils.Database) -> None:
+    click.echo("\nArticles stored, by country:")
+    for row in db.query(
+        "SELECT o.country, count(DISTINCT o.id) AS outlets, count(a.id) AS articles FROM articles a "
+        "JOIN outlets o ON o.id = a.outlet GROUP BY o.country ORDER BY o.country"
+    ):
+        click.echo(f"  {row['country']}: {row['articles']} articles from {row['outlets']} outlets")
+
+
+def print_translations(db: sqlite_utils.Database, limit: int = 6) -> None:
+    """A few originals beside their translations, articles about the debate first."""
+    if not has_table(db, "article_translations"):
+        return
+    relevant = "COALESCE(an.relevant, 0)" if has_table(db, "analyses") else "0"
+    join = "LEFT JOIN analyses an ON an.article = a.id" if has_table(db, "analyses") else ""
+    rows = list(
+        db.query(
+            "SELECT a.outlet, a.language, a.title, t.language AS tlang, t.title AS ttitle, t.engine, t.rough "
+            f"FROM articles a JOIN article_translations t ON t.article = a.id {join} "
+            f"ORDER BY {relevant} DESC, a.language DESC, a.published DESC LIMIT ?",
+            [limit],
+        )
+    )
+    if not rows:
+        click.echo("\nTranslations: none (no translation engine available; see `monitor models list`).")
+        return
+    click.echo("\nOriginals beside translations:")
+    for row in rows:
+        rough = " (rough)" if row["rough"] else ""
+        click.echo(f"  [{row['outlet']}, {row['language']}] {row['title']}")
+        click.echo(f"      -> [{row['tlang']}, {row['engine']}{rough}] {row['ttitle']}")
 
 
 def _headlines(articles: list[StoryArticle], limit: int = 3) -> str:

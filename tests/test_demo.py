@@ -16,6 +16,8 @@ def test_demo_runs_every_stage_and_shows_both_countries(demo_run: DemoRun) -> No
     assert "FAILED" not in out
     assert "side by side" in out and "US press" in out and "MX press" in out
     assert "How each press framed the debate" in out
+    assert "Originals beside translations:" in out and "(rough)" in out  # apertium output is marked
+    assert "MX:" in out and "US:" in out  # articles stored, by country
 
 
 def test_demo_database_has_both_countries_translations_and_stories(demo_run: DemoRun) -> None:

@@ -9,45 +9,9 @@ from typing import Any
 import click
 
 from monitor import demo as demo_mod
+from monitor import demo_report
 from monitor.commands.core import summarize
 from monitor.store import open_db
-
-
-def _show_articles(db: Any) -> None:
-    click.echo("\nArticles stored, by country:")
-    for r in db.query(
-        "SELECT o.country, count(DISTINCT o.id) AS outlets, count(a.id) AS articles FROM articles a "
-        "JOIN outlets o ON o.id = a.outlet GROUP BY o.country ORDER BY o.country"
-    ):
-        click.echo(f"  {r['country']}: {r['articles']} articles from {r['outlets']} outlets")
-
-
-def _show_translations(db: Any) -> None:
-    if "article_translations" not in db.table_names():
-        return
-    rows = list(
-        db.query(
-            "SELECT a.outlet, a.language, a.title, t.language AS tlang, t.title AS ttitle, t.engine, t.rough "
-            "FROM articles a JOIN article_translations t ON t.article = a.id "
-            "ORDER BY a.language DESC, a.published DESC LIMIT 6"
-        )
-    )
-    if not rows:
-        click.echo("\nTranslations: none (no translation engine available; see `monitor models list`).")
-        return
-    click.echo("\nOriginals beside translations:")
-    for r in rows:
-        rough = " (rough)" if r["rough"] else ""
-        click.echo(f"  [{r['outlet']}, {r['language']}] {r['title']}")
-        click.echo(f"      -> [{r['tlang']}, {r['engine']}{rough}] {r['ttitle']}")
-
-
-def _show_stories_and_frames(db: Any, settings: Any) -> None:
-    try:
-        from monitor.demo_report import print_analysis
-    except ImportError:
-        return
-    print_analysis(db, settings, demo_mod.DEMO_DAY)
 
 
 def _write_digest(db: Any, settings: Any, folder: Path) -> list[str]:
@@ -93,9 +57,9 @@ def demo(workdir: str | None) -> None:
     settings, result = demo_mod.build_demo_db(folder, base.replace(db="", feeds=""), quiet=False, on_stage=on_stage)
     db = open_db(settings.db_path)
     try:
-        _show_articles(db)
-        _show_translations(db)
-        _show_stories_and_frames(db, settings)
+        demo_report.print_articles(db)
+        demo_report.print_translations(db)
+        demo_report.print_analysis(db, settings, demo_mod.DEMO_DAY)
         files = _write_digest(db, settings, folder)
     finally:
         db.close()
