@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -104,10 +104,10 @@ class Debate:
     exclusions: tuple[Exclusion, ...]
     frames: tuple[Frame, ...]
     actors: tuple[Actor, ...]
-    frame_ids: tuple[str, ...] = field(default=())
 
-    def frame(self, frame_id: str) -> Frame | None:
-        return next((f for f in self.frames if f.id == frame_id), None)
+    @property
+    def frame_ids(self) -> tuple[str, ...]:
+        return tuple(f.id for f in self.frames)
 
     def actor_names(self) -> list[str]:
         """Every actor name, for engines that must keep names untranslated."""
@@ -145,10 +145,6 @@ def compile_pattern(text: str, language: str, weight: float = 1.0) -> Pattern:
     if "~" in text and len(parts) < 2:
         raise ValueError(f"pattern {text!r}: write '~' with spaces around it, e.g. 'strike ~ boat'")
     return Pattern(text=text, language=language, parts=tuple(parts), window=max(windows) if windows else 0, weight=weight)
-
-
-def file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 class _Ctx:
@@ -219,6 +215,18 @@ def _patterns(ctx: _Ctx, data: dict[str, Any], where: str, strong: bool = False,
     return list(unique.values())
 
 
+def _unique_id(ctx: _Ctx, data: dict[str, Any], section: str, index: int, seen: set[str], example: str) -> tuple[str, str]:
+    """The id of entry `index` of `section`, checked and added to `seen`, and the `where` naming the entry by it."""
+    entry_id = _text(ctx, data, "id", f"{section} #{index + 1}")
+    where = f"{section} '{entry_id}'"
+    if not _ID_RE.match(entry_id):
+        raise ctx.fail(where, f"id must be lower-case letters, digits and _ (e.g. '{example}')")
+    if entry_id in seen:
+        raise ctx.fail(where, f"this id is used by two {section.split('.')[0]}")
+    seen.add(entry_id)
+    return entry_id, where
+
+
 def _actor_name(text: str) -> ActorName:
     letters = [c for c in text if c.isalpha()]
     case_sensitive = bool(letters) and all(c.isupper() for c in letters) and len(letters) <= 8
@@ -260,14 +268,7 @@ def parse_debate(data: dict[str, Any], path: Path, digest: str) -> Debate:
     frames: list[Frame] = []
     seen: set[str] = set()
     for i, f in enumerate(_list_of_tables(ctx, frames_head, "frame", "frames.frame")):
-        where = f"frames.frame #{i + 1}"
-        fid = _text(ctx, f, "id", where)
-        where = f"frames.frame '{fid}'"
-        if not _ID_RE.match(fid):
-            raise ctx.fail(where, "id must be lower-case letters, digits and _ (e.g. 'drugs_health')")
-        if fid in seen:
-            raise ctx.fail(where, "this id is used by two frames")
-        seen.add(fid)
+        fid, where = _unique_id(ctx, f, "frames.frame", i, seen, "drugs_health")
         mfc = f.get("mfc")
         if isinstance(mfc, bool) or not isinstance(mfc, int) or not 1 <= mfc <= 15:
             raise ctx.fail(where, f"field 'mfc' must be a Media Frames Corpus code from 1 to 15, not {mfc!r}")
@@ -285,14 +286,7 @@ def parse_debate(data: dict[str, Any], path: Path, digest: str) -> Debate:
     actors: list[Actor] = []
     seen_actors: set[str] = set()
     for i, a in enumerate(_list_of_tables(ctx, data, "actors", "actors", required=False)):
-        where = f"actors #{i + 1}"
-        aid = _text(ctx, a, "id", where)
-        where = f"actors '{aid}'"
-        if not _ID_RE.match(aid):
-            raise ctx.fail(where, "id must be lower-case letters, digits and _ (e.g. 'garcia_harfuch')")
-        if aid in seen_actors:
-            raise ctx.fail(where, "this id is used by two actors")
-        seen_actors.add(aid)
+        aid, where = _unique_id(ctx, a, "actors", i, seen_actors, "garcia_harfuch")
         names = a.get("names")
         if not isinstance(names, list) or not names or not all(isinstance(n, str) and n.strip() for n in names):
             raise ctx.fail(where, "field 'names' must be a non-empty list of texts, e.g. names = [\"Sheinbaum\"]")
@@ -311,7 +305,6 @@ def parse_debate(data: dict[str, Any], path: Path, digest: str) -> Debate:
         exclusions=tuple(exclusions),
         frames=tuple(frames),
         actors=tuple(actors),
-        frame_ids=tuple(f.id for f in frames),
     )
 
 

@@ -66,6 +66,8 @@ BASE = bundled().read_text(encoding="utf-8")
         (('"strike ~ cartel",', '"strike ~",'), ["relevance.terms #1", "en[", "'~'"]),
         (('names = ["Pete Hegseth", "Hegseth"]', "names = []"), ["actors 'hegseth'", "'names'"]),
         (('kind = "person"', 'kind = "robot"'), ["actors 'sheinbaum'", "'kind'"]),
+        (('id = "rubio"', 'id = "hegseth"'), ["actors 'hegseth'", "two actors"]),
+        (('id = "legality"', 'id = "Legality"'), ["frames.frame 'Legality'", "lower-case"]),
     ],
 )
 def test_invalid_debate_names_section_and_field(tmp_path: Path, change: tuple[str, str], expected: list[str]) -> None:
