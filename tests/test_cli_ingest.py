@@ -119,3 +119,31 @@ def test_db_pointing_at_a_text_file_is_a_clear_error(tmp_path: Path) -> None:
     f.write_text("hello")
     result = CliRunner().invoke(cli, ["--db", str(f), "status"])
     assert result.exit_code == 1 and "not a SQLite database" in result.output and f.read_text() == "hello"
+
+
+def test_monitor_run_is_the_whole_pipeline_once(loaded: tuple[list[str], FeedServer], tmp_path: Path) -> None:
+    """The quick start's main command: every stage runs, in order, on what the previous one stored."""
+    base, _ = loaded
+    result = CliRunner().invoke(cli, [*base, "run", "--allow-private", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["ok"] and report["failed"] == {}
+    from monitor.pipeline import STAGES
+
+    assert list(report["stages"]) == [name for name, _ in STAGES]
+    assert report["stages"]["poll"]["skipped"] == 2  # polled by the fixture moments ago: not due yet
+    assert list(tmp_path.glob("digest-*.html"))  # today's digest written next to the database
+
+
+def test_offline_hint_only_when_every_feed_failed_to_connect() -> None:
+    from monitor.commands.core import offline_hint
+    from monitor.models import PollReport
+
+    dns = {"outlet": "a", "url": "https://a.example/", "kind": "error",
+           "error": "cannot resolve host 'a.example': [Errno -2] Name or service not known"}
+    offline = PollReport(feeds_total=2, failed=2, errors=[dns, {**dns, "outlet": "b"}])
+    assert offline_hint(offline) and "monitor demo" in offline_hint(offline)
+    partly = PollReport(feeds_total=2, failed=1, fetched=1, errors=[dns])
+    assert offline_hint(partly) is None
+    http = PollReport(feeds_total=1, failed=1, errors=[{**dns, "error": "HTTP 500 from https://a.example/"}])
+    assert offline_hint(http) is None
