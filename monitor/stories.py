@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor.store import has_table, iso
+from monitor.store import has_table, iso, parse_iso
 
 
 @dataclass
@@ -65,8 +65,6 @@ class StoryView:
     @property
     def both_countries(self) -> bool:
         return len(self.countries) > 1
-
-
 
 
 def _translations(db: sqlite_utils.Database, ids: list[int]) -> dict[tuple[int, str], tuple[str, bool]]:
@@ -152,11 +150,12 @@ def _view(row: tuple[Any, ...], arts: list[StoryArticle]) -> StoryView:
 _STORY_COLS = "id, label_en, label_es, first_seen, last_seen, first_seen_by_country, frames_by_country, size"
 
 
-def coverage_rank(view: StoryView) -> tuple[int, int, int, int, str]:
+def coverage_rank(view: StoryView) -> tuple[int, int, int, int, float]:
     """Sort key, best first: covered by more countries, then more articles in the smaller country,
     more articles, more outlets, most recent."""
     smallest = min(view.size_by_country.values()) if len(view.size_by_country) > 1 else 0
-    return (-len(view.countries), -smallest, -view.size, -len(view.outlets), "" if not view.last_seen else view.last_seen)
+    newest = -parse_iso(view.last_seen).timestamp() if view.last_seen else 0.0
+    return (-len(view.countries), -smallest, -view.size, -len(view.outlets), newest)
 
 
 def list_stories(db: sqlite_utils.Database, start: datetime, end: datetime, limit: int | None = None) -> list[StoryView]:
@@ -175,14 +174,8 @@ def list_stories(db: sqlite_utils.Database, start: datetime, end: datetime, limi
             f"SELECT {_STORY_COLS} FROM stories WHERE merged_into IS NULL AND id IN ({marks})", chunk
         ).fetchall()
     views = [_view(r, arts[int(r[0])]) for r in rows]
-    views.sort(key=lambda v: (coverage_rank(v)[:4], _neg_time(v.last_seen), v.id))
+    views.sort(key=lambda v: (coverage_rank(v), v.id))
     return views[:limit] if limit is not None else views
-
-
-def _neg_time(value: str | None) -> float:
-    if not value:
-        return 0.0
-    return -datetime.fromisoformat(value).timestamp()
 
 
 def get_story(db: sqlite_utils.Database, story_id: int) -> StoryView | None:
