@@ -29,8 +29,6 @@ import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -38,6 +36,7 @@ import httpx
 
 from monitor import netguard
 from monitor.errors import FeedError, FetchTimeout, HttpStatusError, RedirectLoop, ResponseTooLarge
+from monitor.schedule import retry_after_until as parse_retry_after  # re-exported: one parser
 from monitor.settings import PollSettings
 
 ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
@@ -46,7 +45,6 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_STATUSES = frozenset({301, 308})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 INFLATE_STEP = 256 * 1024  # bytes inflated per step, so peak memory stays near the cap
-MAX_RETRY_AFTER = timedelta(days=3650)  # beyond this a Retry-After value is nonsense
 
 Resolver = Callable[[str, int], list[str]]
 
@@ -64,27 +62,6 @@ class FetchResult:
     @property
     def not_modified(self) -> bool:
         return self.status == 304
-
-
-def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
-    """When a `Retry-After` value (delay in seconds or an HTTP-date) lets us come back.
-
-    Garbage, negative delays and missing values give None; a naive `now` is taken as UTC.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    if value.isdigit():
-        return now + min(timedelta(seconds=int(value[:12])), MAX_RETRY_AFTER)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _too_large(message: str, limit: int) -> ResponseTooLarge:

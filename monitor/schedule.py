@@ -10,11 +10,12 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from monitor.settings import PollSettings
 
+MAX_RETRY_AFTER = timedelta(days=3650)  # beyond this a Retry-After value is nonsense
 _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.I)
 
 
@@ -30,19 +31,16 @@ class CacheHints:
 
 
 def http_date(value: str | None) -> datetime | None:
+    """An HTTP-date as an aware datetime (a zoneless one is UTC), or None when it is not one."""
     if not value:
         return None
     try:
         dt = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if dt is None:
         return None
-    if dt.tzinfo is None:
-        from datetime import UTC
-
-        dt = dt.replace(tzinfo=UTC)
-    return dt
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def cache_hints(headers: dict[str, str], ttl_min: int | None, now: datetime) -> CacheHints:
@@ -62,14 +60,19 @@ def cache_hints(headers: dict[str, str], ttl_min: int | None, now: datetime) -> 
 
 
 def retry_after_until(value: str | None, now: datetime) -> datetime | None:
-    """Retry-After as seconds or an HTTP-date; garbage or negative gives None."""
+    """When a `Retry-After` value (delay in seconds or an HTTP-date) lets us come back.
+
+    Garbage, negative delays and missing values give None; an absurd delay is capped (a server's
+    forty-digit value must not overflow the poll); a naive `now` is taken as UTC.
+    """
     if value is None:
         return None
     v = value.strip()
-    if v.isdigit():
-        return now + timedelta(seconds=int(v))
-    dt = http_date(v)
-    return dt
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    if v.isascii() and v.isdigit():
+        return now + min(timedelta(seconds=int(v[:12])), MAX_RETRY_AFTER)
+    return http_date(v)
 
 
 def _jitter(delay: timedelta, fraction: float, rng: random.Random | None) -> timedelta:

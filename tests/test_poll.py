@@ -250,6 +250,23 @@ def test_retry_after_applies_to_the_whole_host(
     assert other.count("/ok.xml") == 2
 
 
+def test_absurd_retry_after_is_recorded_not_a_crash(
+    feed_server: FeedServer, make_registry: Callable[..., Path], poll_settings: Callable[..., Settings]
+) -> None:
+    feed_server.retry_after_503 = "9" * 40  # would overflow a timedelta
+    settings = poll_settings(make_registry([{"id": "a", "feeds": [(feed_server.url("/503"), "")]}]))
+    report = run_poll(settings)
+    assert report.failed == 1 and report.errors[0]["kind"] == "http"
+    db = open_db(settings.db_path)
+    try:
+        row = db.execute("SELECT last_error_kind, lease_owner FROM feeds").fetchone()
+        assert row == ("rate_limited", None)
+        until = db.execute("SELECT retry_after_until FROM hosts").fetchone()[0]
+        assert until is not None  # capped by the poll policy, stored as a normal time
+    finally:
+        db.close()
+
+
 def test_private_addresses_blocked_by_default(
     feed_server: FeedServer, make_registry: Callable[..., Path], poll_settings: Callable[..., Settings]
 ) -> None:

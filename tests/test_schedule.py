@@ -50,6 +50,12 @@ def test_retry_after_seconds_date_and_garbage() -> None:
     assert schedule.retry_after_until("Sun, 22 Nov 2026 13:00:00 GMT", NOW) == NOW + timedelta(hours=1)
     assert schedule.retry_after_until("soon", NOW) is None
     assert schedule.retry_after_until(None, NOW) is None
+    for garbage in ("", "-5", "1.5", "\u00b2\u00b3", "Mon, 99 Foo 2025"):
+        assert schedule.retry_after_until(garbage, NOW) is None, garbage
+    # a server's absurd delay is capped, never an OverflowError out of the poll
+    huge = schedule.retry_after_until("9" * 40, NOW)
+    assert huge is not None and NOW + timedelta(days=365) < huge <= NOW + schedule.MAX_RETRY_AFTER
+    assert schedule.retry_after_until("60", NOW.replace(tzinfo=None)) == NOW + timedelta(minutes=1)
 
 
 def test_retry_after_short_is_floored_long_is_capped() -> None:
