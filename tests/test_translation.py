@@ -194,6 +194,25 @@ def test_stray_folder_in_packages_dir_does_not_break_lookup(argos_installed: Set
     assert get_translator(argos_installed).engine == "argos"
 
 
+def test_newest_installed_version_is_loaded_and_its_splitter_checked(
+    argos_installed: Settings, argos_model_files: dict[str, Path], tmp_path: Path
+) -> None:
+    from tests.fixtures_argos import build_argos_package
+
+    newer = build_argos_package(tmp_path, "es", "en", version="10.0", splitter=True)  # sorts before 1_0 by folder name
+    assert CliRunner().invoke(cli, ["models", "install", "--from", str(newer)]).exit_code == 0
+    assert len(packages.installed_packages()) == 3  # 1.0 and 10.0 of es->en side by side
+    assert packages.newest_packages()[("es", "en")].version == "10.0"
+    translator = ArgosTranslator(argos_installed.translation)
+    assert translator.model_for("es", "en") == "translate-es_en 10.0"
+    # the splitter check looks at 10.0 (which has one), not 1.0: only en->es lacks it
+    strict = argos_installed.replace(translation__splitter="minisbd")
+    from monitor.translation.argos import availability
+
+    state = availability(strict.translation)
+    assert not state.usable and "en.onnx" in state.reason and "es.onnx" not in state.reason
+
+
 def test_no_engine_one_message_and_the_run_completes(settings: Settings, db: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no apertium on PATH, no argos packages
     add_all(db)

@@ -11,7 +11,7 @@ makes the es->en package produce garbage. Every batch gets a runaway guard:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from monitor.errors import TranslationError
@@ -57,14 +57,9 @@ class ArgosTranslator:
     engine = "argos"
     rough = False
 
-    def __init__(self, options: TranslationSettings, pairs: list[packages.InstalledPackage] | None = None):
+    def __init__(self, options: TranslationSettings):
         self.options = options
-        found = pairs if pairs is not None else packages.installed_packages()
-        chosen: dict[tuple[str, str], packages.InstalledPackage] = {}
-        for pkg in found:
-            key = (pkg.from_code, pkg.to_code)
-            if key not in chosen or packages._version_key(pkg.version) > packages._version_key(chosen[key].version):
-                chosen[key] = pkg
+        chosen = packages.newest_packages()
         if not chosen:
             raise TranslationError("no Argos translation package installed; run `monitor models install`")
         self._pairs = {key: _Pair(pkg, splitter_for(pkg, options.splitter)) for key, pkg in chosen.items()}
@@ -171,20 +166,17 @@ class ArgosTranslator:
 class ArgosAvailability:
     usable: bool
     reason: str
-    pairs: list[str] = field(default_factory=list)
 
 
 def availability(options: TranslationSettings, needed: tuple[tuple[str, str], ...] = packages.PAIRS) -> ArgosAvailability:
     """Whether argos can translate every needed pair offline, and if not, what to do."""
-    installed = {(p.from_code, p.to_code): p for p in packages.installed_packages()}
+    installed = packages.newest_packages()  # the packages ArgosTranslator would load
     missing = [f"{s}->{t}" for s, t in needed if (s, t) not in installed]
-    pairs = [f"{k[0]}->{k[1]}" for k in sorted(installed)]
     if missing:
         return ArgosAvailability(
             False,
             f"Argos package(s) {', '.join(missing)} not installed (run `monitor models install`, "
             "or `monitor models install --from FILE.argosmodel` offline)",
-            pairs,
         )
     if options.splitter == "minisbd":
         lacking = [f"{s}.onnx" for s, t in needed if installed[(s, t)].splitter is None]
@@ -193,6 +185,5 @@ def availability(options: TranslationSettings, needed: tuple[tuple[str, str], ..
                 False,
                 f"no offline sentence splitter {', '.join(lacking)} (run `monitor models install --from "
                 f"{lacking[0]}` or set translation.splitter = \"builtin\")",
-                pairs,
             )
-    return ArgosAvailability(True, "es<->en packages installed", pairs)
+    return ArgosAvailability(True, "es<->en packages installed")

@@ -144,12 +144,14 @@ def installed_packages() -> list[InstalledPackage]:
     return found
 
 
-def package_for(source: str, target: str) -> InstalledPackage | None:
-    """The newest installed package for source -> target."""
-    candidates = [p for p in installed_packages() if p.from_code == source and p.to_code == target]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda p: _version_key(p.version))
+def newest_packages() -> dict[tuple[str, str], InstalledPackage]:
+    """The newest installed package per (from_code, to_code): the one the argos engine loads."""
+    chosen: dict[tuple[str, str], InstalledPackage] = {}
+    for pkg in installed_packages():
+        key = (pkg.from_code, pkg.to_code)
+        if key not in chosen or _version_key(pkg.version) > _version_key(chosen[key].version):
+            chosen[key] = pkg
+    return chosen
 
 
 def _version_key(version: str) -> tuple[int, ...]:
