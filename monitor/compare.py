@@ -27,7 +27,7 @@ from monitor.store import has_table, iso, parse_iso
 from monitor.stories import StoryView, list_stories
 from monitor.textnorm import is_stopword, tokens
 
-WordTranslator = Callable[[list[str]], list[str]]
+WordTranslator = Callable[[list[str]], list[str | None]]  # English words -> Spanish (None: unknown)
 MAX_EXAMPLES = 3
 MAX_WORDS = 15
 MIN_WORD_COUNT = 2
@@ -200,7 +200,7 @@ def apertium_words(words: list[str]) -> list[str | None]:
 def _distinctive(
     pivot: dict[int, tuple[str, str]],
     by_country: dict[str, list[int]],
-    translate_words: Callable[[list[str]], list[str | None]] | None,
+    translate_words: WordTranslator | None,
 ) -> dict[str, list[DistinctiveWord]]:
     counts: dict[str, Counter[str]] = {}
     surface: dict[str, Counter[str]] = {}
@@ -345,7 +345,7 @@ def compare(
     settings: Settings,
     start: datetime,
     end: datetime,
-    translate_words: Callable[[list[str]], list[str | None]] | None = apertium_words,
+    translate_words: WordTranslator | None = apertium_words,
 ) -> Comparison:
     """The country comparison over articles published in [start, end).
 
