@@ -25,7 +25,8 @@ import bisect
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 import sqlite_utils
@@ -296,8 +297,6 @@ def _centroid(matrix: sparse.csr_matrix, rows: list[int]) -> sparse.csr_matrix:
 # --- reading and writing ------------------------------------------------------------------------
 
 
-
-
 @dataclass
 class _Row:
     article: int
@@ -310,7 +309,6 @@ class _Row:
     text_es: str = ""
     story: int | None = None
     pivot_language: str = "en"
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def _load_rows(db: sqlite_utils.Database, where: str, params: list[object]) -> list[_Row]:
@@ -503,6 +501,4 @@ def run(db: sqlite_utils.Database, settings: Settings, quiet: bool = False) -> C
 
 
 def iso_from_ts(ts: float) -> str:
-    from datetime import UTC, datetime
-
     return iso(datetime.fromtimestamp(ts, UTC))
