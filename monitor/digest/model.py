@@ -20,6 +20,7 @@ import sqlite_utils
 
 from monitor.compare import Comparison, compare
 from monitor.days import day_bounds, zone
+from monitor.debate import load_debate
 from monitor.digest import i18n
 from monitor.settings import Settings
 from monitor.store import has_table, iso, parse_iso, utcnow
@@ -259,19 +260,9 @@ def _label(lang: str, en: str, es: str) -> tuple[str, str]:
 
 
 def _frame_labels(settings: Settings, comparisons: list[Comparison], lang: str) -> dict[str, str]:
-    labels: dict[str, str] = {}
-    try:  # the debate file has every frame's labels; the comparison only the frames that occurred
-        from monitor import debate as debate_mod
-
-        debate = debate_mod.load_debate(settings.debate_path)
-        for frame in getattr(debate, "frames", []):
-            fid = getattr(frame, "id", None)
-            if fid:
-                en = getattr(frame, "label_en", "") or ""
-                es = getattr(frame, "label_es", "") or ""
-                labels[fid] = _label(lang, en, es)[0]
-    except Exception:  # no debate module or file yet: the comparison's labels below are enough
-        pass
+    # the debate file has every frame's labels (compare() has already loaded and cached it);
+    # the comparisons' labels cover frames the file no longer lists
+    labels = {f.id: _label(lang, f.label_en, f.label_es)[0] for f in load_debate(settings.debate_path).frames}
     for comp in comparisons:
         for cc in comp.countries.values():
             for fs in cc.frames:
@@ -284,8 +275,6 @@ def _frame_label(labels: dict[str, str], frame: str) -> str:
 
 
 # --- database reads ------------------------------------------------------------------------------
-
-
 
 
 def _outlet_names(db: sqlite_utils.Database) -> dict[str, str]:
