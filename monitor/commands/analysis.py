@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
 import click
+import sqlite_utils
 
 from monitor.compare import Comparison, compare
 from monitor.console import print_json
@@ -14,6 +19,19 @@ from monitor.stories import StoryView, list_stories
 _DATE_OPT = click.option("--date", "day", metavar="D", help="Calendar day YYYY-MM-DD, 'today' (default) or 'yesterday', in digest.timezone.")
 _DAYS_OPT = click.option("--days", type=click.IntRange(min=1, max=366), default=1, show_default=True, help="Number of days ending with --date.")
 _JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+T = TypeVar("T")
+
+
+def _read_days(ctx: click.Context, day: str | None, days: int, read: Callable[[sqlite_utils.Database, datetime, datetime], T]) -> tuple[datetime, datetime, T]:
+    """`read(db, start, end)` over the calendar days --date/--days name (in digest.timezone), then close the db."""
+    settings = ctx.obj.settings
+    start, end = day_range(settings.digest.timezone, day, days)
+    db = open_db(settings.db_path)
+    try:
+        return start, end, read(db, start, end)
+    finally:
+        db.close()
 
 
 @click.command()
@@ -94,13 +112,7 @@ def stories(ctx: click.Context, day: str | None, days: int, limit: int | None, a
       monitor stories --date 2026-11-22 --days 2 --limit 5
       monitor stories --date yesterday --json
     """
-    settings = ctx.obj.settings
-    start, end = day_range(settings.digest.timezone, day, days)
-    db = open_db(settings.db_path)
-    try:
-        views = list_stories(db, start, end, limit=limit)
-    finally:
-        db.close()
+    start, end, views = _read_days(ctx, day, days, lambda db, start, end: list_stories(db, start, end, limit=limit))
     if as_json:
         print_json({"start": start, "end": end, "stories": views})
         return
@@ -148,13 +160,7 @@ def compare_cmd(ctx: click.Context, day: str | None, days: int, as_json: bool) -
       monitor compare --date 2026-11-22 --json
       monitor compare --date yesterday --days 7
     """
-    settings = ctx.obj.settings
-    start, end = day_range(settings.digest.timezone, day, days)
-    db = open_db(settings.db_path)
-    try:
-        result = compare(db, settings, start, end)
-    finally:
-        db.close()
+    _, _, result = _read_days(ctx, day, days, lambda db, start, end: compare(db, ctx.obj.settings, start, end))
     if as_json:
         print_json(result)
     else:
