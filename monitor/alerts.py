@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 import httpx
 import sqlite_utils
 
+from monitor.digest.model import one_line
 from monitor.errors import ConfigError, MonitorError
 from monitor.settings import Settings
 from monitor.store import BUSY_TIMEOUT_S, has_table, iso, parse_iso, utcnow, write_transaction
@@ -238,7 +239,8 @@ def slack_escape(text: str) -> str:
 
 
 def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
+    """`one_line` (the digest's header-safe collapse), cut to `limit` characters."""
+    text = one_line(str(text))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

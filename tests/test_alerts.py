@@ -247,3 +247,17 @@ def test_alerts_test_command_shows_matches_without_recording(demo_db_copy: Path,
         db.close()
     text = CliRunner().invoke(cli, ["--config", str(config), "alerts", "test", "sheinbaum"])
     assert text.exit_code == 0 and "would fire" in text.output
+
+
+def test_control_characters_never_reach_a_message_or_subject(settings: Settings) -> None:
+    [rule] = alerts.load_rules(settings.replace(alerts=[{"name": "x", "terms": "cartel"}]))
+    title = "Línea\u2028uno\x00\x1b[31m\r\nBcc: evil@example.org\ufeff" + "x" * 400
+    row = {"id": 7, "outlet": "o", "outlet_name": "Outlet", "country": "MX", "title": title,
+           "title_translated": "Line\x85two", "url": None, "published": "2026-11-22T10:00:00+00:00"}
+    msg = alerts.article_message(settings, rule, row, "why")
+    assert msg["title"].startswith("Línea uno [31m Bcc: evil@example.org x")
+    assert len(msg["title"]) == 300 and msg["title"].endswith("…")
+    assert msg["title_translated"] == "Line two"
+    assert not any(c in msg["text"] for c in "\x00\x1b\r\u2028\ufeff\x85")
+    subject = alerts.email_message(settings, ["a@example.org"], msg)["Subject"]
+    assert "Bcc" in subject and not any(c in subject for c in "\x00\x1b\r\n\u2028\ufeff")
