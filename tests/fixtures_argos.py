@@ -10,14 +10,19 @@ deterministic gibberish: tests assert plumbing, not quality.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import itertools
 import json
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+
+from monitor.store import iso, utcnow
 
 NEWS = [
     "Sheinbaum rechaza cualquier intervención militar de Estados Unidos contra los cárteles.",
@@ -270,6 +275,38 @@ def build_argos_package(
         if splitter:
             zf.writestr(f"{name}/minisbd/{source}.onnx", build_minisbd_model(source))
     return out
+
+
+# --- articles for translation tests -------------------------------------------------------------
+
+_urls = itertools.count(1)
+
+
+def add_outlets(db: Any) -> None:
+    """A Spanish-language Mexican outlet `milenio` and an English-language US outlet `nyt`."""
+    db.conn.execute("INSERT OR IGNORE INTO outlets (id, name, country, language) VALUES ('milenio', 'Milenio', 'MX', 'es')")
+    db.conn.execute("INSERT OR IGNORE INTO outlets (id, name, country, language) VALUES ('nyt', 'NYT', 'US', 'en')")
+    db.conn.commit()
+
+
+def add_article(db: Any, outlet: str, title: str, summary: str, content: str | None = None) -> int:
+    """One article of `milenio` (es) or `nyt` (en) with a unique URL; returns its id."""
+    add_outlets(db)
+    lang, country = ("es", "MX") if outlet == "milenio" else ("en", "US")
+    now = iso(utcnow())
+    cur = db.conn.execute(
+        "INSERT INTO articles (outlet, country, language, outlet_language, url, title, summary, content_text, "
+        "published, date_source, first_seen, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'feed', ?, ?)",
+        [outlet, country, lang, lang, f"https://example.org/{outlet}/{next(_urls)}", title, summary, content, now, now,
+         hashlib.sha256(f"{title}{summary}{content}".encode()).hexdigest()],
+    )
+    db.conn.commit()
+    return int(cur.lastrowid)
+
+
+def add_articles(db: Any, spanish: list[tuple[str, str]], english: list[tuple[str, str]]) -> list[int]:
+    """(title, summary) pairs as `milenio` then `nyt` articles; their ids in that order."""
+    return [add_article(db, "milenio", t, s) for t, s in spanish] + [add_article(db, "nyt", t, s) for t, s in english]
 
 
 @pytest.fixture

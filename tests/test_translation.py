@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +12,9 @@ from monitor import translate as stage
 from monitor.cli import cli
 from monitor.errors import TranslationError
 from monitor.settings import Settings
-from monitor.store import iso, utcnow
 from monitor.translation import get_translator, packages
 from monitor.translation.argos import ArgosTranslator
+from tests.fixtures_argos import add_article, add_articles, add_outlets
 
 SPANISH = [
     ("Sheinbaum rechaza cualquier intervención militar", "La presidenta dijo que México no aceptará tropas extranjeras."),
@@ -26,32 +25,6 @@ ENGLISH = [
     ("Pentagon weighs strikes on cartel targets inside Mexico", "Officials said plans were drawn up."),
     ("White House threatens new tariffs", "The administration wants Mexico to do more. Talks continue."),
 ]
-
-
-def add_outlets(db: Any) -> None:
-    db.conn.execute("INSERT OR IGNORE INTO outlets (id, name, country, language) VALUES ('milenio', 'Milenio', 'MX', 'es')")
-    db.conn.execute("INSERT OR IGNORE INTO outlets (id, name, country, language) VALUES ('nyt', 'NYT', 'US', 'en')")
-    db.conn.commit()
-
-
-def add_article(db: Any, outlet: str, title: str, summary: str, content: str | None = None, n: list[int] = [0]) -> int:  # noqa: B006
-    add_outlets(db)
-    n[0] += 1
-    lang = "es" if outlet == "milenio" else "en"
-    country = "MX" if outlet == "milenio" else "US"
-    now = iso(utcnow())
-    cur = db.conn.execute(
-        "INSERT INTO articles (outlet, country, language, outlet_language, url, title, summary, content_text, "
-        "published, date_source, first_seen, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'feed', ?, ?)",
-        [outlet, country, lang, lang, f"https://example.org/{outlet}/{n[0]}", title, summary, content, now, now,
-         hashlib.sha256(f"{title}{summary}{content}".encode()).hexdigest()],
-    )
-    db.conn.commit()
-    return int(cur.lastrowid)
-
-
-def add_all(db: Any) -> list[int]:
-    return [add_article(db, "milenio", t, s) for t, s in SPANISH] + [add_article(db, "nyt", t, s) for t, s in ENGLISH]
 
 
 class Counting:
@@ -76,7 +49,7 @@ class Counting:
 
 
 def test_stage_writes_one_row_per_article_offline_and_rerun_does_nothing(argos_installed: Settings, db: Any, no_network: list[str]) -> None:
-    ids = add_all(db)
+    ids = add_articles(db, SPANISH, ENGLISH)
     report = stage.run(db, argos_installed, quiet=True)
     assert report.engine == "argos"
     rows = db.execute("SELECT article, language, title, engine, rough, model FROM article_translations ORDER BY article").fetchall()
@@ -152,7 +125,7 @@ def test_interrupted_run_resumes_where_it_stopped(argos_installed: Settings, db:
 
 
 def test_refresh_replaces_rough_rows_with_argos(argos_installed: Settings, db: Any) -> None:
-    ids = add_all(db)
+    ids = add_articles(db, SPANISH, ENGLISH)
     stage.run(db, argos_installed, quiet=True, engine="apertium")
     assert {r[0] for r in db.execute("SELECT engine FROM article_translations")} == {"apertium"}
     assert stage.run(db, argos_installed, quiet=True).translated == 0  # plain re-run keeps them
@@ -215,7 +188,7 @@ def test_newest_installed_version_is_loaded_and_its_splitter_checked(
 
 def test_no_engine_one_message_and_the_run_completes(settings: Settings, db: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no apertium on PATH, no argos packages
-    add_all(db)
+    add_articles(db, SPANISH, ENGLISH)
     db.close()
     result = CliRunner().invoke(cli, ["--db", str(settings.db_path), "translate"])
     assert result.exit_code == 0, result.output

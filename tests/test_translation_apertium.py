@@ -11,7 +11,7 @@ from monitor import translate as stage
 from monitor.settings import Settings
 from monitor.translation import get_translator
 from monitor.translation.apertium import ApertiumTranslator, protected_names
-from tests.test_translation import add_article
+from tests.fixtures_argos import add_article
 
 pytestmark = pytest.mark.skipif(shutil.which("apertium") is None, reason="apertium not installed (.ci/run installs it)")
 

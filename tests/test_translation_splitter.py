@@ -24,8 +24,7 @@ from monitor.settings import Settings
 from monitor.translation import get_translator, packages
 from monitor.translation.argos import ArgosTranslator
 from monitor.translation.sentences import builtin_split, minisbd_splitter, split_paragraphs
-from tests.fixtures_argos import rule_sentences
-from tests.test_translation import add_article
+from tests.fixtures_argos import add_article, add_articles, rule_sentences
 
 SPANISH = [
     ("Los EE. UU. y México firman un acuerdo", "El Senado aprobó la reforma a las 3.30 horas. ¿Y la oposición? ¡Votó en contra! fin"),
@@ -41,10 +40,6 @@ ENGLISH = [
 def invoke(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, list(args))
     return result.exit_code, result.output
-
-
-def add_all(db: Any) -> list[int]:
-    return [add_article(db, "milenio", t, s) for t, s in SPANISH] + [add_article(db, "nyt", t, s) for t, s in ENGLISH]
 
 
 def unique_sentences(texts: list[str], split: Any) -> set[str]:
@@ -83,7 +78,7 @@ def test_stage_splits_with_the_bundled_minisbd_model_offline(
 ) -> None:
     install(argos_splitter_files["es-en"], argos_splitter_files["en-es"])
     configured = settings.replace(translation__splitter=mode, translation__batch_size=2)
-    ids = add_all(db)
+    ids = add_articles(db, SPANISH, ENGLISH)
     translator = get_translator(configured)
     assert isinstance(translator, ArgosTranslator)
     report = stage.run(db, configured, quiet=True, translator=translator)
@@ -104,7 +99,7 @@ def test_stage_splits_with_the_bundled_minisbd_model_offline(
 def test_builtin_mode_ignores_the_bundled_model(argos_splitter_files: dict[str, Path], settings: Settings, db: Any) -> None:
     install(argos_splitter_files["es-en"], argos_splitter_files["en-es"])
     configured = settings.replace(translation__splitter="builtin", translation__batch_size=2)
-    add_all(db)
+    add_articles(db, SPANISH, ENGLISH)
     translator = ArgosTranslator(configured.translation)
     stage.run(db, configured, quiet=True, translator=translator)
     assert (translator.stats.sentences, translator.stats.batches) == expected_counts(builtin_split, 2)
@@ -113,7 +108,7 @@ def test_builtin_mode_ignores_the_bundled_model(argos_splitter_files: dict[str, 
 def test_stage_report_counts_the_sentences_the_splitter_made(argos_splitter_files: dict[str, Path], settings: Settings, db: Any) -> None:
     install(argos_splitter_files["es-en"], argos_splitter_files["en-es"])
     configured = settings.replace(translation__splitter="minisbd")
-    add_all(db)
+    add_articles(db, SPANISH, ENGLISH)
     report = stage.run(db, configured, quiet=True)
     texts = [x for pair in SPANISH + ENGLISH for x in pair if x]
     assert report.sentences == sum(len(rule_sentences(p)) for t in texts for p in split_paragraphs(t))
@@ -169,7 +164,7 @@ def test_install_splitter_models_into_a_fresh_data_dir_then_translate_offline(
     assert state["engines"]["argos"]["available"] is True
 
     configured = settings.replace(translation__splitter="minisbd", translation__batch_size=2)
-    ids = add_all(db)
+    ids = add_articles(db, SPANISH, ENGLISH)
     translator = get_translator(configured)
     assert isinstance(translator, ArgosTranslator)
     report = stage.run(db, configured, quiet=True, translator=translator)
@@ -196,7 +191,7 @@ def test_a_corrupt_splitter_model_is_one_clear_error_and_writes_nothing(
     packages.splitter_dir().mkdir(parents=True, exist_ok=True)
     (packages.splitter_dir() / "es.onnx").write_bytes(b"\x08\x07truncated download")
     (packages.splitter_dir() / "en.onnx").write_bytes(b"")
-    add_all(db)
+    add_articles(db, SPANISH, ENGLISH)
     db.close()
     monkeypatch.setenv("MONITOR_TRANSLATION_SPLITTER", "minisbd")
     result = CliRunner().invoke(cli, ["--db", str(settings.db_path), "translate"])
