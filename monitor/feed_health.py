@@ -3,7 +3,6 @@ row in `fetches`, all in one write transaction per feed."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 import sqlite_utils
@@ -68,13 +67,16 @@ def record_success(
     settings: Settings,
     job: FeedJob,
     result: FetchResult,
+    body_hash: str | None,
     parsed: ParsedFeed | None,
     started: datetime,
     report: PollReport,
 ) -> None:
-    """Store the articles and the feed's new state in one transaction."""
+    """Store the articles and the feed's new state in one transaction.
+
+    `body_hash` is the SHA-256 of `result.body`, computed once by the caller (None on a 304)."""
     now = utcnow()
-    body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else job.body_hash
+    body_hash = body_hash or job.body_hash
     hints = schedule.cache_hints(result.headers, parsed.ttl_min if parsed else None, now)
     next_check = schedule.next_check_ok(now, settings.poll, hints)
     keep_validators = not hints.expires_zero

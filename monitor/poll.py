@@ -101,14 +101,14 @@ async def _poll_feed(
             await db_call(feed_health.record_duplicate, db, job, other, started, report)
             return None
         parsed: ParsedFeed | None = None
+        body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else None
         if not result.not_modified:
-            body = result.body or b""
-            if job.body_hash and hashlib.sha256(body).hexdigest() == job.body_hash:
+            if body_hash == job.body_hash:
                 parsed = None  # same bytes as last time: nothing to parse or store
             else:
                 parsed = await parse_call(
                     parse_feed,
-                    body,
+                    result.body or b"",
                     result.headers,
                     result.final_url,
                     timezone=job.outlet.timezone,
@@ -117,7 +117,7 @@ async def _poll_feed(
                 )
     except FeedError as exc:
         return await db_call(feed_health.record_failure, db, settings, job, exc, started, report)
-    await db_call(feed_health.record_success, db, settings, job, result, parsed, started, report)
+    await db_call(feed_health.record_success, db, settings, job, result, body_hash, parsed, started, report)
     return None
 
 
