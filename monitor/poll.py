@@ -134,7 +134,7 @@ async def _poll_host(
     db_call: DbWorker,
     parse_call: ParseWorkers,
 ) -> None:
-    for job in jobs:
+    for position, job in enumerate(jobs):
         if disk_full:
             advance(1, job.outlet.id)
             continue
@@ -159,8 +159,7 @@ async def _poll_host(
         advance(1, job.outlet.id)
         if host_until is not None:
             # Retry-After applies to the whole host: the rest of its feeds wait.
-            rest = jobs[jobs.index(job) + 1 :]
-            for later in rest:
+            for later in jobs[position + 1 :]:
                 report.skipped += 1
                 log(f"feed_id={later.feed_id} outlet={later.outlet.id} event=skipped reason='host rate limited'")
                 advance(1, later.outlet.id)
