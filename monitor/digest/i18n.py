@@ -206,12 +206,6 @@ def percent(lang: str, share: float) -> str:
     return f"{value} %" if lang == "es" else f"{value}%"
 
 
-def number(lang: str, value: float, decimals: int = 0) -> str:
-    """Thousands and decimal separators as each language's press writes them (es-MX uses , and .)."""
-    text = f"{value:,.{decimals}f}"
-    return text
-
-
 def duration(lang: str, minutes: int) -> str:
     """A lead time: "45 min", "3 h 20 min", "2 d 4 h"."""
     minutes = abs(int(minutes))

@@ -23,7 +23,7 @@ from monitor.days import day_bounds, zone
 from monitor.debate import load_debate
 from monitor.digest import i18n
 from monitor.settings import Settings
-from monitor.store import has_table, iso, parse_iso, utcnow
+from monitor.store import has_table, iso, parse_iso, to_jsonable, utcnow
 from monitor.stories import StoryArticle, StoryView, list_stories
 from monitor.urls import http_url
 
@@ -340,8 +340,8 @@ def _feed_health(
     quiet: list[FeedProblem] = []
     rows = db.execute(
         """
-        SELECT f.id, COALESCE(o.name, f.outlet), f.url, f.status, f.consecutive_failures, f.last_error,
-               f.last_fetched_at, f.last_success_at,
+        SELECT COALESCE(o.name, f.outlet), f.url, f.status, f.consecutive_failures, f.last_error,
+               f.last_fetched_at,
                (SELECT MAX(a.first_seen) FROM articles a WHERE a.feed = f.id AND a.first_seen < ?)
         FROM feeds f LEFT JOIN outlets o ON o.id = f.outlet
         WHERE f.status != 'removed'
@@ -349,7 +349,7 @@ def _feed_health(
         """,
         [iso(at)],
     ).fetchall()
-    for _fid, name, url, status, failures, error, fetched, _success, newest in rows:
+    for name, url, status, failures, error, fetched, newest in rows:
         name = one_line(str(name))
         err = one_line(str(error))[:160] if error else None
         if status == "gone":
@@ -688,8 +688,6 @@ def _clip(text: str, limit: int) -> str:
 
 def as_dict(digest: Digest) -> dict[str, Any]:
     """The model as plain data (the JSON renderer), without the resolved labels."""
-    from monitor.store import to_jsonable
-
     data: dict[str, Any] = to_jsonable(digest)
     data.pop("labels", None)
     return data

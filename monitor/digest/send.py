@@ -148,8 +148,6 @@ def send_digest(
         return results
     try:
         smtp = _connect(settings)
-    except ConfigError:
-        raise
     except (OSError, smtplib.SMTPException) as exc:
         error = _describe(exc, settings)
         for addr, delivery in pending:
