@@ -10,7 +10,7 @@ import pytest
 from monitor import translate as stage
 from monitor.settings import Settings
 from monitor.translation import get_translator
-from monitor.translation.apertium import ApertiumTranslator, protected_names
+from monitor.translation.apertium import BUILTIN_NAMES, ApertiumTranslator, protected_names
 from tests.fixtures_argos import add_article
 
 pytestmark = pytest.mark.skipif(shutil.which("apertium") is None, reason="apertium not installed (.ci/run installs it)")
@@ -41,6 +41,10 @@ def test_names_come_from_the_debate_file(settings: Settings) -> None:
     groups = protected_names(settings.debate_path)
     flat = {n for g in groups for n in g}
     assert "Morena" in flat and "Claudia Sheinbaum" in flat
+    # read from the file, not the built-in fallback: names only the file has, grouped per actor
+    assert "Marcelo Ebrard" in flat and "Marcelo Ebrard" not in BUILTIN_NAMES
+    assert ["Marcelo Ebrard", "Ebrard"] in groups
+    assert protected_names(settings.debate_path.parent / "missing.toml") == [[n] for n in BUILTIN_NAMES]
     translator = ApertiumTranslator(groups)
     kept = translator.protected_for("spa-eng")
     assert "Morena" in kept  # apertium would turn it into "Dark"

@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import tomllib
 import unicodedata
 from pathlib import Path
 
-from monitor.errors import TranslationError
+from monitor.debate import load_debate
+from monitor.errors import ConfigError, TranslationError
 
 MODES = {("es", "en"): "spa-eng", ("en", "es"): "eng-spa"}
 BATCH_ITEMS = 200  # texts per apertium process
@@ -39,19 +39,13 @@ def protected_names(debate_path: Path | None) -> list[list[str]]:
     Spanish adjective "morena" is still translated.
     """
     groups: list[list[str]] = []
-    if debate_path is not None and debate_path.is_file():
+    if debate_path is not None:
         try:
-            data = tomllib.loads(debate_path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError):
-            data = {}
-        for actor in data.get("actors", []) if isinstance(data.get("actors"), list) else []:
-            names = actor.get("names", []) if isinstance(actor, dict) else []
-            group = [n.strip() for n in names if isinstance(n, str) and _is_name(n)]
-            if group:
-                groups.append(group)
-    if not groups:
-        groups = [[n] for n in BUILTIN_NAMES]
-    return groups
+            actors = load_debate(debate_path).actors
+        except (ConfigError, OSError):  # a missing or invalid debate file: the stages that need it say so
+            actors = ()
+        groups = [g for g in ([n.text for n in a.names if _is_name(n.text)] for a in actors) if g]
+    return groups or [[n] for n in BUILTIN_NAMES]
 
 
 def _is_name(name: str) -> bool:
