@@ -6,11 +6,11 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlite_utils
 
+from monitor import urls
 from monitor.errors import RegistryError
 from monitor.models import FeedSpec, Outlet, Registry
 from monitor.store import write_transaction
@@ -87,8 +87,7 @@ def parse_registry(text: str, path: Path) -> Registry:
             if unknown:
                 raise _fail(path, fwhere, f"unknown field(s) {', '.join(sorted(unknown))}")
             url = _str(path, fwhere, f, "url")
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            if urls.http_url(url) is None:
                 raise _fail(path, fwhere, f"field 'url' must be an http(s) URL, got {url!r}")
             if url in seen_urls:
                 raise _fail(path, fwhere, f"field 'url' is already a feed of outlet {seen_urls[url]!r}")
@@ -140,6 +139,6 @@ def sync_registry(db: sqlite_utils.Database, registry: Registry) -> None:
                     "status=CASE WHEN feeds.status='removed' THEN 'active' ELSE feeds.status END",
                     [o.id, f.url, f.section],
                 )
-        urls = [f.url for o in registry.outlets for f in o.feeds]
-        marks = ",".join("?" for _ in urls)
-        db.execute(f"UPDATE feeds SET status='removed' WHERE status != 'removed' AND url NOT IN ({marks})", urls)
+        feed_urls = [f.url for o in registry.outlets for f in o.feeds]
+        marks = ",".join("?" for _ in feed_urls)
+        db.execute(f"UPDATE feeds SET status='removed' WHERE status != 'removed' AND url NOT IN ({marks})", feed_urls)
