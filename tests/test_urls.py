@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.urls import canonical_url, is_tracking_param, safe_link
+from monitor.urls import canonical_url, http_url, is_tracking_param, safe_link
 
 
 @pytest.mark.parametrize(
@@ -85,3 +85,11 @@ def test_safe_link(raw: str | None, link: str | None, warning: str | None) -> No
 def test_tracking_param_names() -> None:
     assert is_tracking_param("utm_content") and is_tracking_param("UTM_TERM") and is_tracking_param("fbclid")
     assert not is_tracking_param("id") and not is_tracking_param("page") and not is_tracking_param("q")
+
+
+def test_http_url_is_the_link_or_none() -> None:
+    """The check every renderer and the registry use: the link itself, or None, never a warning."""
+    assert http_url("https://example.com/a?b=1#c") == "https://example.com/a?b=1#c"  # not canonicalised
+    assert http_url("HTTP://Example.com/a") == "http://Example.com/a"  # scheme case only
+    for bad in (None, "", "javascript:alert(1)", "/relative", "https:///nohost", "https://x.example:port/f"):
+        assert http_url(bad) is None, bad
