@@ -70,7 +70,9 @@ def source_hash(language: str, content_hash: str, max_content_chars: int) -> str
 
 def clip(text: str | None, limit: int) -> str:
     """The content to translate: at most `limit` characters, cut at a sentence or word end."""
-    text = " ".join((text or "").split()) if text and "\n" not in text else (text or "").strip()
+    text = (text or "").strip()
+    if "\n" not in text:  # one paragraph: fold its whitespace; paragraphs keep their line breaks
+        text = " ".join(text.split())
     if len(text) <= limit:
         return text
     cut = text[:limit]

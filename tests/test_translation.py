@@ -32,6 +32,7 @@ class Counting:
 
     def __init__(self, inner: Any, fail_after: int | None = None):
         self.inner, self.fail_after, self.calls, self.texts = inner, fail_after, 0, 0
+        self.seen: list[str] = []  # every text sent to the engine
         self.engine, self.model, self.rough = inner.engine, inner.model, inner.rough
 
     def supports(self, s: str, t: str) -> bool:
@@ -45,6 +46,7 @@ class Counting:
             raise KeyboardInterrupt
         self.calls += 1
         self.texts += len(texts)
+        self.seen.extend(texts)
         return list(self.inner.translate(texts, s, t))
 
 
@@ -90,6 +92,30 @@ def test_identical_texts_are_translated_once_and_changed_articles_again(argos_in
     db.conn.commit()
     report = stage.run(db, argos_installed, quiet=True, translator=counting)
     assert report.translated == 1 and counting.calls == 2 and counting.texts == 3
+
+
+def test_clip_cuts_at_a_sentence_or_word_end() -> None:
+    assert stage.clip(None, 100) == "" and stage.clip("  a  b\tc ", 100) == "a b c"
+    assert stage.clip(" Uno.\n\nDos  tres. ", 100) == "Uno.\n\nDos  tres."  # paragraphs kept as they are
+    text = "Primera frase larga aquí. Segunda frase que no cabe entera"
+    assert stage.clip(text, 40) == "Primera frase larga aquí."
+    assert stage.clip("palabra " * 10, 30) == "palabra palabra palabra"
+    assert stage.clip("x" * 50, 20) == "x" * 20
+
+
+def test_content_is_clipped_and_a_new_limit_retranslates(argos_installed: Settings, db: Any) -> None:
+    content = "El operativo ocurrió en Culiacán. " * 20
+    art = add_article(db, "milenio", "Titular", "", content)
+    small = argos_installed.replace(translation__max_content_chars=100)
+    counting = Counting(get_translator(small))
+    assert stage.run(db, small, quiet=True, translator=counting).translated == 1
+    clipped = stage.clip(content, 100)
+    assert clipped in counting.seen and len(clipped) <= 100 and content.strip() not in counting.seen
+    assert stage.run(db, small, quiet=True, translator=counting).translated == 0
+    bigger = argos_installed.replace(translation__max_content_chars=300)
+    assert stage.run(db, bigger, quiet=True, translator=counting).translated == 1  # source_hash covers the limit
+    assert stage.clip(content, 300) in counting.seen
+    assert db.execute("SELECT count(*) FROM article_translations WHERE article = ?", [art]).fetchone()[0] == 1
 
 
 def test_batches_and_runaway_guard(argos_installed: Settings) -> None:
