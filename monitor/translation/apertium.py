@@ -20,6 +20,7 @@ from monitor.errors import ConfigError, TranslationError
 
 MODES = {("es", "en"): "spa-eng", ("en", "es"): "eng-spa"}
 BATCH_ITEMS = 200  # texts per apertium process
+APERTIUM_DIRS = ("/usr/share/apertium", "/usr/local/share/apertium")  # where Debian and `make install` put modes
 
 # Protected when the debate file does not list names (or cannot be read).
 BUILTIN_NAMES = (
@@ -82,7 +83,6 @@ class ApertiumTranslator:
         self.groups = names if names is not None else [[n] for n in BUILTIN_NAMES]
         self.timeout_s = timeout_s
         self.model = f"apertium-eng-spa {package_version()}"
-        self.calls = 0  # apertium processes started
         self._patterns: dict[str, re.Pattern[str] | None] = {}
 
     def protected_for(self, mode: str) -> list[str]:
@@ -157,7 +157,6 @@ class ApertiumTranslator:
         return out
 
     def _run(self, mode: str, items: list[str]) -> list[str]:
-        self.calls += 1
         try:
             proc = subprocess.run(
                 ["apertium", "-u", mode],
@@ -179,11 +178,7 @@ def is_installed() -> bool:
 
 
 def mode_installed(mode: str) -> bool:
-    return any((Path(d) / "modes" / f"{mode}.mode").is_file() for d in _apertium_dirs())
-
-
-def _apertium_dirs() -> list[str]:
-    return ["/usr/share/apertium", "/usr/local/share/apertium"]
+    return any((Path(d) / "modes" / f"{mode}.mode").is_file() for d in APERTIUM_DIRS)
 
 
 def package_version() -> str:
