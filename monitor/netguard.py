@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from monitor.errors import BlockedAddress, FeedError
+from monitor.urls import ALLOWED_SCHEMES  # one definition of the schemes we ever follow
 
-ALLOWED_SCHEMES = frozenset({"http", "https"})
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 CGNAT = ipaddress.IPv4Network("100.64.0.0/10")  # not is_private, not is_global
 ALLOW_HINT = "set --allow-private to allow"
