@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from monitor.errors import UsageError
+from monitor.store import iso, utcnow
 
 MAX_QUERY_CHARS = 2000  # longer input is refused with a message, not truncated silently
 MAX_TERMS = 64  # words + phrases + OR alternatives + exclusions
@@ -201,20 +202,18 @@ def parse_date(value: str, name: str, *, end: bool = False, now: datetime | None
     if m:
         amount, unit = int(m.group(1)), m.group(2)
         delta = {"h": timedelta(hours=amount), "d": timedelta(days=amount), "w": timedelta(weeks=amount)}[unit]
-        base = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-        return (base - delta).isoformat()
+        return iso((now or utcnow()) - delta)
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
             day = datetime.fromisoformat(v).replace(tzinfo=UTC)
-            return (day + timedelta(days=1) if end else day).isoformat()
+            return iso(day + timedelta(days=1) if end else day)
         dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
     except ValueError:
         raise QueryError(
             f"{name}:{value} is not a date; write a date like {name}:2026-11-01, a time like "
             f"{name}:2026-11-01T14:00, or a span back from now like {name}:7d or {name}:24h"
         ) from None
-    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).replace(microsecond=0).isoformat()
+    return iso(dt if dt.tzinfo else dt.replace(tzinfo=UTC))
 
 
 @dataclass
@@ -232,33 +231,28 @@ class _Filters:
         if not values:
             raise QueryError(f"filter {name}: has no value; write it without a space, e.g. {_EXAMPLES[name]}")
         for v in values:
-            if name == "country":
-                if not re.fullmatch(r"[A-Za-z]{2}", v):
-                    raise QueryError(f"country:{v} is not a country code; use two letters, e.g. country:MX")
-                self.countries.append(v.upper())
-            elif name == "outlet":
-                slug = v.lower()
-                if not _SLUG_RE.match(slug):
-                    raise QueryError(f"outlet:{v} is not an outlet id; use the id from `monitor feeds`, e.g. outlet:la-jornada")
-                self.outlets.append(slug)
-            elif name == "lang":
-                if not re.fullmatch(r"[A-Za-z]{2}", v):
-                    raise QueryError(f"lang:{v} is not a language code; use two letters, e.g. lang:es")
-                self.languages.append(v.lower())
-            elif name == "frame":
-                slug = v.lower()
-                if not _SLUG_RE.match(slug):
-                    raise QueryError(f"frame:{v} is not a frame id; use an id from the debate file, e.g. frame:sovereignty")
-                self.frames.append(slug)
+            if name in _CODES:
+                pattern, case, target, what = _CODES[name]
+                code = case(v)
+                if not (v.isascii() and pattern.fullmatch(code)):
+                    raise QueryError(f"{name}:{v} is not {what}, e.g. {_EXAMPLES[name]}")
+                getattr(self, target).append(code)
             elif name == "story":
                 if not re.fullmatch(r"#?\d{1,18}", v):
                     raise QueryError(f"story:{v} is not a story id; use the number shown for the story, e.g. story:42")
                 self.stories.append(int(v.lstrip("#")))
-            elif name == "since":
-                self.since.append(parse_date(v, "since", now=now))
-            elif name == "until":
-                self.until.append(parse_date(v, "until", end=True, now=now))
+            else:  # since, until
+                getattr(self, name).append(parse_date(v, name, end=name == "until", now=now))
 
+
+_TWO_LETTERS = re.compile(r"[A-Za-z]{2}")
+# filter -> (pattern the normalised ASCII value must match, normalisation, _Filters list, what it must be)
+_CODES = {
+    "country": (_TWO_LETTERS, str.upper, "countries", "a country code; use two letters"),
+    "lang": (_TWO_LETTERS, str.lower, "languages", "a language code; use two letters"),
+    "outlet": (_SLUG_RE, str.lower, "outlets", "an outlet id; use the id from `monitor feeds`"),
+    "frame": (_SLUG_RE, str.lower, "frames", "a frame id; use an id from the debate file"),
+}
 
 _EXAMPLES = {
     "country": "country:MX",

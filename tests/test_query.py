@@ -128,6 +128,10 @@ def test_dates_absolute_relative_and_inclusive_until() -> None:
         ("cartel until:2026-02-30", "until:2026-11-01"),
         ("cartel country:Mexico", "country:MX"),
         ("cartel lang:spanish", "lang:es"),
+        ("cartel country:ß", "country code"),  # "ß".upper() is "SS": the check is on what was typed
+        ("cartel lang:é1", "lang:es"),
+        ("cartel outlet:la_jornada!", "outlet:la-jornada"),
+        ("cartel frame:-sovereignty", "frame:sovereignty"),
         ("cartel story:abc", "story:42"),
         ("cartel country:", "country:MX"),
         ("-country:US cartel", "country:MX"),
