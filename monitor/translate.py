@@ -24,7 +24,7 @@ from monitor.console import log, progress
 from monitor.langdetect import registry_languages
 from monitor.settings import Settings
 from monitor.store import iso, utcnow, write_transaction
-from monitor.translation import ENGINE_RANK, Translator, choose_engine, get_translator
+from monitor.translation import ENGINE_RANK, Translator, choose_engine, translator_for
 from monitor.translation.sentences import count_sentences
 
 
@@ -141,7 +141,7 @@ def run(
     if translator is None:
         choice = choose_engine(settings, engine)
         report.reason = choice.reason
-        translator = get_translator(settings, choice.engine)
+        translator = translator_for(settings, choice)
     report.engine, report.model = translator.engine, translator.model
     jobs, obsolete = _pending_jobs(db, translator, settings, refresh, report)
     if obsolete:

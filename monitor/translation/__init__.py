@@ -17,7 +17,16 @@ from monitor.errors import TranslationError
 from monitor.settings import Settings
 from monitor.translation.base import ENGINE_RANK, ENGINES, NoTranslator, Translator
 
-__all__ = ["ENGINES", "ENGINE_RANK", "EngineChoice", "NoTranslator", "Translator", "choose_engine", "get_translator"]
+__all__ = [
+    "ENGINES",
+    "ENGINE_RANK",
+    "EngineChoice",
+    "NoTranslator",
+    "Translator",
+    "choose_engine",
+    "get_translator",
+    "translator_for",
+]
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,11 @@ def choose_engine(settings: Settings, engine: str | None = None) -> EngineChoice
 
 def get_translator(settings: Settings, engine: str | None = None) -> Translator:
     """The translator for `translation.engine` (or `engine`); models load on first use."""
-    choice = choose_engine(settings, engine)
+    return translator_for(settings, choose_engine(settings, engine))
+
+
+def translator_for(settings: Settings, choice: EngineChoice) -> Translator:
+    """The translator for an engine `choose_engine()` already resolved and checked."""
     if choice.engine == "argos":
         from monitor.translation.argos import ArgosTranslator
 
