@@ -141,7 +141,7 @@ def models_install(files: tuple[Path, ...], as_json: bool) -> None:
     if files:
         for file in files:  # validate all before installing any
             if file.suffix != packages.SPLITTER_SUFFIX:
-                packages._check_argosmodel(file)
+                packages.check_argosmodel(file)
         with progress("install", len(files), quiet=as_json) as advance:
             for file in files:
                 installed.append(packages.install_file(file))

@@ -161,7 +161,7 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def _check_argosmodel(file: Path) -> str:
+def check_argosmodel(file: Path) -> str:
     """Validate a .argosmodel zip; return its single top-level folder name."""
     if not file.is_file():
         raise UsageError(f"{file}: no such file")
@@ -211,7 +211,7 @@ def install_file(file: Path) -> str:
         shutil.copyfile(file, tmp)
         tmp.replace(target)
         return f"sentence splitter {file.stem} -> {target}"
-    top = _check_argosmodel(file)
+    top = check_argosmodel(file)
     root = packages_dir()
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".installing-", dir=root.parent))
