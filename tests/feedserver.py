@@ -439,28 +439,25 @@ def _b_gzip_bomb(s: FeedServer, h: _Handler, headers: dict[str, str], q: dict[st
     h.send(200, gzip_bomb(), {"Content-Encoding": "gzip"})
 
 
-def _b_huge(s: FeedServer, h: _Handler, headers: dict[str, str], q: dict[str, str]) -> None:
+def _endless(s: FeedServer, h: _Handler, path: str, header: tuple[str, str], chunk: bytes, interval: float) -> None:
+    """A 200 streaming `chunk` every `interval` s until the client hangs up; `header` frames it."""
     h.send_response(200)
     h.send_header("Content-Type", RSS_TYPE)
-    h.send_header("Content-Length", "10000000000")
+    h.send_header(*header)
     h.end_headers()
-    s._stream(h, "/huge", b"<" * 65536, 0.0, chunked=False)
+    s._stream(h, path, chunk, interval, chunked=header[0] == "Transfer-Encoding")
+
+
+def _b_huge(s: FeedServer, h: _Handler, headers: dict[str, str], q: dict[str, str]) -> None:
+    _endless(s, h, "/huge", ("Content-Length", "10000000000"), b"<" * 65536, 0.0)
 
 
 def _b_huge_chunked(s: FeedServer, h: _Handler, headers: dict[str, str], q: dict[str, str]) -> None:
-    h.send_response(200)
-    h.send_header("Content-Type", RSS_TYPE)
-    h.send_header("Transfer-Encoding", "chunked")
-    h.end_headers()
-    s._stream(h, "/huge-chunked", b"x" * 65536, 0.0, chunked=True)
+    _endless(s, h, "/huge-chunked", ("Transfer-Encoding", "chunked"), b"x" * 65536, 0.0)
 
 
 def _b_trickle(s: FeedServer, h: _Handler, headers: dict[str, str], q: dict[str, str]) -> None:
-    h.send_response(200)
-    h.send_header("Content-Type", RSS_TYPE)
-    h.send_header("Content-Length", "1000000")
-    h.end_headers()
-    s._stream(h, "/trickle", b" ", 0.5, chunked=False)
+    _endless(s, h, "/trickle", ("Content-Length", "1000000"), b" ", 0.5)
 
 
 def _b_hang(s: FeedServer, h: _Handler, headers: dict[str, str], q: dict[str, str]) -> None:
