@@ -149,22 +149,16 @@ def test_missing_database_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_subprocess_with_real_apertium_finds_the_other_language(search_db_path: Path) -> None:  # noqa: F811
     env = {**os.environ, "MONITOR_TRANSLATION_ENGINE": "apertium"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "monitor", "--db", str(search_db_path), "search", "war", "strategy", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+
+    def search(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "monitor", "--db", str(search_db_path), "search", *args]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+
+    proc = search("war", "strategy", "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert [h["id"] for h in data["hits"]] == [5]
     assert "es" in data["translated_query"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "monitor", "--db", str(search_db_path), "search", "--", '"\x01', "NEAR("],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    proc = search("--", '"\x01', "NEAR(")
     assert proc.returncode in (0, 2) and "Traceback" not in proc.stderr
+    assert "no articles match" in proc.stderr if proc.returncode == 0 else proc.stderr.startswith("error: ")
