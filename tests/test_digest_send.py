@@ -206,4 +206,10 @@ def test_pipeline_stage_sends_the_complete_previous_day_once(tmp_path, digest_db
     assert any(Path(f).name.startswith(f"digest-{report.day}") for f in report.files)
     digest_pkg.run(db, settings, quiet=True)
     assert len(handler.envelopes) == 1  # never twice for one (day, recipient)
+    # send_day = "today": the digest the stage just built (today's) is the one sent
+    today_run = digest_pkg.run(db, settings.replace(digest__send_day="today", digest__recipients=["night@example.org"]), quiet=True)
+    assert [(s.recipient, s.status) for s in today_run.sends] == [("night@example.org", "sent")]
+    assert len(handler.envelopes) == 2
+    assert f"{today_run.day}:" in _parse(handler.envelopes[-1])["Subject"]
+    assert db.execute("SELECT day FROM digest_sends WHERE recipient = 'night@example.org'").fetchall() == [(today_run.day,)]
     db.close()

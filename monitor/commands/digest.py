@@ -9,7 +9,7 @@ import click
 
 from monitor.digest import FORMATS, parse_day
 from monitor.digest.files import write_atomic
-from monitor.digest.stage import default_out_dir, make_digest, produce, raise_for_failures
+from monitor.digest.stage import default_out_dir, deliver, produce, raise_for_failures
 from monitor.store import open_db, to_jsonable
 
 
@@ -55,8 +55,8 @@ def digest_command(
     send = send or bool(to)
     db = open_db(settings.db_path)
     try:
+        produced = produce(db, settings, target_day, lang=lang)
         if not send:
-            produced = produce(db, settings, target_day, lang=lang)
             text = produced.rendered[fmt]
             if out is None:
                 sys.stdout.write(text)
@@ -70,12 +70,11 @@ def digest_command(
                 click.echo(f"digest {produced.digest.day}: {produced.digest.subject} -> {out}", err=True)
             return
         if out is not None:  # before sending: a failed send never costs the file
-            write_atomic(out, produce(db, settings, target_day, lang=lang).rendered[fmt])
-        report = make_digest(
+            write_atomic(out, produced.rendered[fmt])
+        report = deliver(
             db,
             settings,
-            target_day,
-            lang=lang,
+            produced,
             out_dir=default_out_dir(settings),
             send=True,
             recipients=list(to) if to else None,

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import sqlite_utils
 
+from monitor.console import log
 from monitor.days import parse_day
 from monitor.digest.files import write_atomic
 from monitor.digest.model import Digest, build_digest
-from monitor.digest.render import EXTENSIONS, render
+from monitor.digest.render import EXTENSIONS, FORMATS, render
 from monitor.digest.send import SendResult, send_digest
 from monitor.digest.storage import content_hash, load_digest, save_digest
-from monitor.errors import DigestSendError
+from monitor.errors import ConfigError, DigestSendError, UsageError
 from monitor.settings import Settings
 
 FILE_FORMATS = ("html", "text", "markdown")  # what `monitor run` and --send write next to the database
@@ -60,7 +61,7 @@ def produce(
     if stored and stored.content_hash == digest_hash:
         rendered = {"text": stored.text, "markdown": stored.markdown, "html": stored.html, "json": stored.model}
         return Produced(digest, digest_hash, rendered, False)
-    rendered = {fmt: render(digest, fmt) for fmt in ("text", "markdown", "html", "json")}
+    rendered = {fmt: render(digest, fmt) for fmt in FORMATS}
     changed = save_digest(db, digest, digest_hash, rendered)
     return Produced(digest, digest_hash, rendered, changed)
 
@@ -97,6 +98,19 @@ def make_digest(
     """Build, store, write files to `out_dir` (if given) and send (if asked). Raises DigestSendError
     after everything else is done when any recipient failed."""
     produced = produce(db, settings, day, lang=lang)
+    return deliver(db, settings, produced, out_dir=out_dir, send=send, recipients=recipients, resend=resend)
+
+
+def deliver(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    produced: Produced,
+    out_dir: Path | None = None,
+    send: bool = False,
+    recipients: list[str] | None = None,
+    resend: bool = False,
+) -> DigestReport:
+    """Write the files of an already produced digest to `out_dir` (if given) and send it (if asked)."""
     d = produced.digest
     report = DigestReport(d.day, d.lang, d.subject, d.total_stories, d.total_articles, produced.stored)
     if out_dir is not None:
@@ -104,8 +118,6 @@ def make_digest(
     if send:
         to = list(recipients if recipients is not None else settings.digest.recipients)
         if not to:
-            from monitor.errors import UsageError
-
             raise UsageError("no recipients: set [digest] recipients in the config or pass --to ADDRESS")
         report.sends = send_digest(
             db, settings, d, produced.hash, produced.rendered["text"], produced.rendered["html"], to, resend=resend
@@ -129,8 +141,6 @@ def send_day(settings: Settings, now: datetime | None = None) -> date:
     today = parse_day(None, settings.digest.timezone, now=now)
     choice = settings.digest.send_day
     if choice not in ("yesterday", "today"):
-        from monitor.errors import ConfigError
-
         raise ConfigError(f"[digest] send_day must be 'yesterday' or 'today', got {choice!r}")
     return today - timedelta(days=1) if choice == "yesterday" else today
 
@@ -141,14 +151,16 @@ def run(db: sqlite_utils.Database, settings: Settings, quiet: bool = False) -> D
     [digest] send_day (default yesterday, the complete day) is written and sent, once per recipient."""
     out_dir = default_out_dir(settings)
     day = parse_day(None, settings.digest.timezone)
-    report = make_digest(db, settings, day, out_dir=out_dir)
+    produced = produce(db, settings, day)
+    report = deliver(db, settings, produced, out_dir=out_dir)
     sent: DigestReport | None = None
     if settings.digest.send and settings.digest.recipients:
-        sent = make_digest(db, settings, send_day(settings), out_dir=out_dir, send=True)
+        send_on = send_day(settings)
+        # send_day = today: the digest just built is the one to send; build it again only for another day
+        to_send = produced if send_on == day else produce(db, settings, send_on)
+        sent = deliver(db, settings, to_send, out_dir=out_dir, send=True)
         report.sends = sent.sends
     if not quiet:
-        from monitor.console import log
-
         log(f"digest {report.day}: {report.stories} stories, {report.articles} articles -> {', '.join(report.files)}")
         for s in report.sends:
             log(f"digest {sent.day if sent else report.day}: {s.recipient}: {s.status}" + (f" ({s.error})" if s.error else ""))
