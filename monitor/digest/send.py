@@ -146,14 +146,18 @@ def send_digest(
             pending.append((addr, previous.sends if previous else 0))
     if not pending:
         return results
+
+    def failed(addr: str, delivery: int, error: str) -> None:
+        mid = message_id(digest, sender, addr, delivery)
+        record_send(db, digest, digest_hash, addr, mid, error)
+        results.append(SendResult(addr, "failed", mid, error, None))
+
     try:
         smtp = _connect(settings)
     except (OSError, smtplib.SMTPException) as exc:
         error = _describe(exc, settings)
         for addr, delivery in pending:
-            mid = message_id(digest, sender, addr, delivery)
-            record_send(db, digest, digest_hash, addr, mid, error)
-            results.append(SendResult(addr, "failed", mid, error, None))
+            failed(addr, delivery, error)
         return results
     try:
         for addr, delivery in pending:
@@ -162,9 +166,7 @@ def send_digest(
             try:
                 smtp.send_message(msg, from_addr=sender, to_addrs=[addr])
             except (OSError, smtplib.SMTPException) as exc:
-                error = _describe(exc, settings)
-                record_send(db, digest, digest_hash, addr, mid, error)
-                results.append(SendResult(addr, "failed", mid, error, None))
+                failed(addr, delivery, _describe(exc, settings))
                 try:  # a refused message leaves the session usable; a dead connection is not
                     smtp.rset()
                 except (OSError, smtplib.SMTPException):
@@ -178,9 +180,7 @@ def send_digest(
         done = {r.recipient for r in results}
         for addr, delivery in pending:
             if addr not in done:
-                mid = message_id(digest, sender, addr, delivery)
-                record_send(db, digest, digest_hash, addr, mid, error)
-                results.append(SendResult(addr, "failed", mid, error, None))
+                failed(addr, delivery, error)
     finally:
         try:
             smtp.quit()
