@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -277,6 +278,13 @@ def _frame_label(labels: dict[str, str], frame: str) -> str:
 # --- database reads ------------------------------------------------------------------------------
 
 
+def _chunks(ids: list[int], size: int = 500) -> Iterator[tuple[list[int], str]]:
+    """`ids` in slices small enough for one IN (...) list, each with its placeholders."""
+    for i in range(0, len(ids), size):
+        chunk = ids[i : i + size]
+        yield chunk, ",".join("?" * len(chunk))
+
+
 def _outlet_names(db: sqlite_utils.Database) -> dict[str, str]:
     return {str(r[0]): one_line(str(r[1])) for r in db.execute("SELECT id, name FROM outlets").fetchall()}
 
@@ -285,9 +293,7 @@ def _rough(db: sqlite_utils.Database, ids: list[int]) -> dict[tuple[int, str], b
     if not ids or not has_table(db, "article_translations"):
         return {}
     out: dict[tuple[int, str], bool] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in _chunks(ids):
         for art, lang, rough in db.execute(
             f"SELECT article, language, rough FROM article_translations WHERE article IN ({marks})", chunk
         ).fetchall():
@@ -368,9 +374,7 @@ def _engines(db: sqlite_utils.Database, ids: list[int]) -> list[EngineUse]:
     if not ids or not has_table(db, "article_translations"):
         return []
     counts: dict[tuple[str, str, int], int] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in _chunks(ids):
         for engine, model, rough, n in db.execute(
             f"SELECT engine, model, MAX(rough), COUNT(DISTINCT article) FROM article_translations "
             f"WHERE article IN ({marks}) GROUP BY engine, model",
