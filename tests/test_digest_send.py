@@ -97,6 +97,12 @@ def test_second_run_does_not_resend_unless_asked(tmp_path, digest_db, smtp_serve
     assert handler.envelopes[-1].rcpt_tos == ["editor@example.org"]
     ids = [_parse(e)["Message-ID"] for e in handler.envelopes]
     assert len(set(ids)) == 3  # a resend is a new message, with its own (deterministic) id
+    as_json = _digest(config, digest_db, "--send", "--json")
+    assert as_json.exit_code == 0, as_json.output
+    report = json.loads(as_json.output)
+    assert (report["day"], report["stories"], report["articles"]) == (DAY, 3, 12)
+    assert {s["recipient"]: s["status"] for s in report["sends"]} == {"editor@example.org": "skipped", "redaccion@example.mx": "skipped"}
+    assert len(handler.envelopes) == 3
 
 
 def test_failed_send_is_recorded_files_written_and_retried(tmp_path, digest_db, smtp_server):
