@@ -78,6 +78,7 @@ class StopFlag:
     def __init__(self) -> None:
         self._event = threading.Event()
         self.signals = 0
+        self.acknowledged = False  # the first signal's "stopping" line has been written
         self.in_step = False
 
     def set(self) -> None:
@@ -96,11 +97,15 @@ def signal_handlers(stop: StopFlag, emit: Callable[..., None]) -> Iterator[None]
 
     def handle(signum: int, _frame: Any) -> None:
         stop.signals += 1
-        name = signal.Signals(signum).name
         if stop.signals == 1:
-            emit("stopping", signal=name, detail="finishing the current step; send again to interrupt it")
             stop.set()
-        elif stop.in_step:
+            name = signal.Signals(signum).name
+            emit("stopping", signal=name, detail="finishing the current step; send again to interrupt it")
+            stop.acknowledged = True
+            # a second signal that arrived while this line was being written is acted on now
+            if stop.signals > 1 and stop.in_step:
+                raise KeyboardInterrupt
+        elif stop.acknowledged and stop.in_step:
             raise KeyboardInterrupt
 
     if threading.current_thread() is not threading.main_thread():
