@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from monitor.bounds import check_day
 from monitor.errors import ConfigError, UsageError
 from monitor.store import utcnow
 
@@ -19,15 +20,16 @@ def zone(name: str) -> ZoneInfo:
 
 
 def parse_day(value: str | None, timezone: str, now: datetime | None = None) -> date:
-    """`today`, `yesterday` (also `hoy`, `ayer`) or YYYY-MM-DD, as a calendar day in `timezone`; None is today."""
+    """`today`, `yesterday` (also `hoy`, `ayer`) or YYYY-MM-DD, as a calendar day in `timezone`; None is today.
+    An empty string or a day outside `monitor.bounds` is a UsageError, never today or an overflow."""
     today = (now or utcnow()).astimezone(zone(timezone)).date()
-    text = (value or "").strip().lower()
-    if text in ("", "today", "hoy"):
+    text = "today" if value is None else value.strip().lower()
+    if text in ("today", "hoy"):
         return today
     if text in ("yesterday", "ayer"):
         return today - timedelta(days=1)
     try:
-        return date.fromisoformat(text)
+        return check_day(date.fromisoformat(text), f"--date {value!r}")
     except ValueError:
         raise UsageError(f"--date {value!r}: expected YYYY-MM-DD, 'today' or 'yesterday'") from None
 
