@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,6 +35,21 @@ def _str(path: Path, where: str, data: dict[str, Any], key: str, required: bool 
     if required and not value.strip():
         raise _fail(path, where, f"field '{key}' is required")
     return value.strip()
+
+
+def _url(path: Path, where: str, data: dict[str, Any], key: str, required: bool = True) -> str:
+    """An http(s) URL field: no other scheme (javascript:, data:, file:), no spaces or control characters."""
+    value = _str(path, where, data, key, required)
+    if not value:
+        return value
+    shown = urls.redact(value)
+    bad = next((c for c in value if unicodedata.category(c)[0] in "CZ"), None)
+    if bad is not None:
+        what = "a space" if bad == " " else f"the character U+{ord(bad):04X}"
+        raise _fail(path, where, f"field '{key}' contains {what}; percent-encode it (%20 for a space): {shown!r}")
+    if urls.http_url(value) is None:
+        raise _fail(path, where, f"field '{key}' must be an absolute http(s) URL, got {shown!r}")
+    return value
 
 
 def parse_registry(text: str, path: Path) -> Registry:
@@ -68,7 +84,7 @@ def parse_registry(text: str, path: Path) -> Registry:
         language = _str(path, where, item, "language")
         if not _LANG.match(language):
             raise _fail(path, where, f"field 'language' must be an ISO 639-1 code like 'es', got {language!r}")
-        homepage = _str(path, where, item, "homepage", required=False)
+        homepage = _url(path, where, item, "homepage", required=False)
         tz = _str(path, where, item, "timezone", required=False)
         if tz:
             try:
@@ -86,9 +102,7 @@ def parse_registry(text: str, path: Path) -> Registry:
             unknown = set(f) - _FEED_KEYS
             if unknown:
                 raise _fail(path, fwhere, f"unknown field(s) {', '.join(sorted(unknown))}")
-            url = _str(path, fwhere, f, "url")
-            if urls.http_url(url) is None:
-                raise _fail(path, fwhere, f"field 'url' must be an http(s) URL, got {url!r}")
+            url = _url(path, fwhere, f, "url")
             if url in seen_urls:
                 raise _fail(path, fwhere, f"field 'url' is already a feed of outlet {seen_urls[url]!r}")
             seen_urls[url] = oid

@@ -4,7 +4,9 @@
 `javascript:`, `data:`, `file:` and relative leftovers are dropped with a reason). `canonical_url()`
 gives the form two feeds of one outlet agree on: scheme and host lowercased, default port, userinfo
 and fragment removed, empty path as `/`, and well-known tracking parameters (utm_*, fbclid, gclid ...)
-removed while every other parameter keeps its order and its original encoding.
+removed while every other parameter keeps its order and its original encoding. `redact()` hides
+credentials (userinfo and token-like parameters) in a URL before it is shown or logged; `redact_text()`
+does the same for every URL inside a message.
 """
 
 from __future__ import annotations
@@ -109,3 +111,69 @@ def canonical_url(url: str | None) -> str | None:
     netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
     path = parts.path or "/"
     return urlunsplit((scheme, netloc, path, _clean_query(parts.query), ""))
+
+
+# ------------------------------------------------------------------------------- redaction
+
+REDACTED = "***"
+# Query/fragment parameter names whose value is a credential (compared lowercased, after unquoting).
+SECRET_PARAMS = frozenset(
+    {
+        "token", "key", "apikey", "api_key", "api-key", "access_token", "refresh_token", "id_token", "auth",
+        "auth_token", "authorization", "sig", "signature", "secret", "client_secret", "password", "passwd",
+        "pwd", "pass", "session", "sessionid", "session_id", "sid", "jwt", "bearer", "private_token",
+        "x-api-key", "x-amz-signature", "x-amz-credential", "x-amz-security-token", "code",
+    }
+)
+SECRET_SUFFIXES = ("token", "secret", "password", "apikey", "api_key", "signature", "_key", "-key")
+_USERINFO = re.compile(r"^(?P<head>\s*[A-Za-z][A-Za-z0-9+.-]*:)?(?P<slashes>//)(?P<userinfo>[^/?#]*)@")
+_URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>`]+")
+
+
+def is_secret_param(name: str) -> bool:
+    """True for a query parameter name whose value is a credential (token, key, sig, password ...)."""
+    key = unquote_plus(name).strip().lower()
+    return key in SECRET_PARAMS or key.endswith(SECRET_SUFFIXES)
+
+
+def _redact_params(params: str) -> str:
+    pieces = []
+    for piece in params.split("&"):
+        name, eq, _value = piece.partition("=")
+        pieces.append(f"{name}={REDACTED}" if eq and is_secret_param(name) else piece)
+    return "&".join(pieces)
+
+
+def redact(url: str | None) -> str | None:
+    """The URL with its credentials replaced by `***`, for display and logs (never for fetching).
+
+    `user:password@` becomes `***@`; the values of token-like query and fragment parameters
+    (token, key, apikey, access_token, sig, signature, secret, password ...) become `***`.
+    Everything else keeps its exact spelling.
+
+    >>> redact("https://bob:hunter2@example.com/rss?token=abc&page=2")
+    'https://***@example.com/rss?token=***&page=2'
+    """
+    if not url:
+        return url
+    out = _USERINFO.sub(lambda m: f"{m.group('head') or ''}//{REDACTED}@", url, count=1)
+    rest, hash_, fragment = out.partition("#")
+    base, qmark, query = rest.partition("?")
+    if qmark:
+        base += qmark + _redact_params(query)
+    if hash_:
+        base += hash_ + _redact_params(fragment)
+    return base
+
+
+def redact_text(text: str | None) -> str | None:
+    """A message (an error, a log line) with every URL in it redacted."""
+    if not text:
+        return text
+
+    def one(m: re.Match[str]) -> str:
+        found = m.group(0)
+        url = found.rstrip(".,;:!?)]}")  # sentence punctuation after a URL is not part of it
+        return (redact(url) or "") + found[len(url) :]
+
+    return _URL_IN_TEXT.sub(one, text)

@@ -303,6 +303,72 @@ def test_bad_field_names_file_outlet_and_field(
         assert word in message, message
 
 
+_HOME = 'name = "La Jornada"'
+_FEED = "https://www.jornada.com.mx/rss/politica.xml"
+
+
+@pytest.mark.parametrize(
+    ("change", "where", "words"),
+    [
+        ((_HOME, _HOME + '\nhomepage = "javascript:alert(document.cookie)"'), "'la-jornada'", ["'homepage'", "http(s)"]),
+        ((_HOME, _HOME + '\nhomepage = "data:text/html,<script>x</script>"'), "'la-jornada'", ["'homepage'"]),
+        ((_HOME, _HOME + '\nhomepage = "file:///etc/passwd"'), "'la-jornada'", ["'homepage'"]),
+        ((_HOME, _HOME + '\nhomepage = "www.jornada.com.mx"'), "'la-jornada'", ["'homepage'"]),
+        ((_HOME, _HOME + '\nhomepage = "https://www.jornada .com.mx/"'), "'la-jornada'", ["'homepage'", "space"]),
+        ((_FEED, "javascript:alert(1)//rss.xml"), "'la-jornada' feed #1", ["'url'", "http(s)"]),
+        ((_FEED, "data:application/rss+xml,<rss/>"), "'la-jornada' feed #1", ["'url'"]),
+        ((_FEED, "file:///etc/passwd"), "'la-jornada' feed #1", ["'url'"]),
+        ((_FEED, "https://www.jornada.com.mx/rss/poli tica.xml"), "'la-jornada' feed #1", ["'url'", "a space"]),
+        ((_FEED, "https://www.jornada.com.mx/rss/\\u0000x.xml"), "'la-jornada' feed #1", ["'url'", "U+0000"]),
+        ((_FEED, "https://www.jornada.com.mx/rss/\\tx.xml"), "'la-jornada' feed #1", ["'url'", "U+0009"]),
+        ((_FEED, "https://www.jornada.com.mx/rss/\\u00a0x.xml"), "'la-jornada' feed #1", ["'url'", "U+00A0"]),
+        ((_FEED, "https://www.jornada.com.mx/rss/\\u202ex.xml"), "'la-jornada' feed #1", ["'url'", "U+202E"]),
+    ],
+)
+def test_registry_refuses_non_http_and_unsafe_urls(
+    tmp_path: Path, change: tuple[str, str], where: str, words: list[str]
+) -> None:
+    """homepage and feed URLs are shown as links and fetched: only plain http(s), nothing hidden in them."""
+    assert change[0] in GOOD_OUTLET
+    path = _write(tmp_path, GOOD_OUTLET.replace(change[0], change[1], 1))
+    with pytest.raises(RegistryError) as info:
+        load_registry(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: outlet {where}: "), message
+    assert "\n" not in message and "\x00" not in message
+    for word in words:
+        assert word in message, message
+
+
+def test_registry_error_does_not_echo_credentials(tmp_path: Path) -> None:
+    bad = "https://bob:hunter2@www.jornada.com.mx/rss/poli tica.xml?token=s3cret"
+    path = _write(tmp_path, GOOD_OUTLET.replace(_FEED, bad))
+    with pytest.raises(RegistryError) as info:
+        load_registry(path)
+    message = str(info.value)
+    assert "'url'" in message and "***@www.jornada.com.mx" in message
+    assert "hunter2" not in message and "s3cret" not in message
+
+
+def test_registry_keeps_http_homepage_and_credentialed_feed_urls(tmp_path: Path) -> None:
+    """Credentials in a feed URL are allowed (a private feed needs them); they are only hidden when shown."""
+    url = "https://bob:hunter2@www.jornada.com.mx/rss/politica.xml?token=s3cret"
+    text = GOOD_OUTLET.replace(_HOME, _HOME + '\nhomepage = "https://www.jornada.com.mx/"').replace(_FEED, url)
+    registry = load_registry(_write(tmp_path, text))
+    assert registry.outlets[0].homepage == "https://www.jornada.com.mx/"
+    assert registry.outlets[0].feeds[0].url == url
+
+
+def test_cli_reports_an_unsafe_homepage_in_one_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD_OUTLET.replace(_HOME, _HOME + '\nhomepage = "javascript:alert(1)"'))
+    result = CliRunner().invoke(cli, ["feeds", "validate", str(path)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == [
+        f"error: {path}: outlet 'la-jornada': field 'homepage' must be an absolute http(s) URL, got 'javascript:alert(1)'"
+    ]
+
+
 def test_good_outlet_loads(tmp_path: Path) -> None:
     registry = load_registry(_write(tmp_path, GOOD_OUTLET))
     assert [o.id for o in registry.outlets] == ["la-jornada"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.urls import canonical_url, http_url, is_tracking_param, safe_link
+from monitor.urls import canonical_url, http_url, is_tracking_param, redact, redact_text, safe_link
 
 
 @pytest.mark.parametrize(
@@ -93,3 +93,48 @@ def test_http_url_is_the_link_or_none() -> None:
     assert http_url("HTTP://Example.com/a") == "http://Example.com/a"  # scheme case only
     for bad in (None, "", "javascript:alert(1)", "/relative", "https:///nohost", "https://x.example:port/f"):
         assert http_url(bad) is None, bad
+
+
+# --------------------------------------------------------------------------- redaction
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://bob:hunter2@example.com/rss", "https://***@example.com/rss"),
+        ("https://bob@example.com/rss", "https://***@example.com/rss"),
+        ("https://a@b:c%40d@example.com:8443/x", "https://***@example.com:8443/x"),
+        ("https://example.com/rss?token=abc&page=2", "https://example.com/rss?token=***&page=2"),
+        ("https://example.com/rss?page=2&API_KEY=abc", "https://example.com/rss?page=2&API_KEY=***"),
+        ("https://example.com/rss?apikey=1&key=2&access_token=3", "https://example.com/rss?apikey=***&key=***&access_token=***"),
+        ("https://example.com/rss?sig=1&signature=2&secret=3&password=4", "https://example.com/rss?sig=***&signature=***&secret=***&password=***"),
+        ("https://example.com/rss?x_auth_token=1&client_secret=2", "https://example.com/rss?x_auth_token=***&client_secret=***"),
+        ("https://example.com/rss#access_token=abc&x=1", "https://example.com/rss#access_token=***&x=1"),
+        ("https://u:p@example.com/rss?api%5Fkey=z", "https://***@example.com/rss?api%5Fkey=***"),
+        # nothing secret: the exact spelling is kept
+        ("https://example.com/Path/@user/feed?q=caf%C3%A9&page=2", "https://example.com/Path/@user/feed?q=caf%C3%A9&page=2"),
+        ("https://example.com/rss?token", "https://example.com/rss?token"),
+        ("javascript:alert(1)", "javascript:alert(1)"),
+        ("", ""),
+    ],
+)
+def test_redact_hides_credentials_and_keeps_the_rest(url: str, shown: str) -> None:
+    assert redact(url) == shown
+
+
+def test_redact_none() -> None:
+    assert redact(None) is None and redact_text(None) is None
+
+
+def test_redact_text_hides_every_url_in_a_message() -> None:
+    message = (
+        "HTTP 401 Unauthorized from https://bob:hunter2@feeds.example.com/x?token=s3cret: "
+        "redirected to 'http://carol:pw2@other.example/y?sig=zz'. (see https://ok.example/help)"
+    )
+    shown = redact_text(message)
+    assert shown == (
+        "HTTP 401 Unauthorized from https://***@feeds.example.com/x?token=***: "
+        "redirected to 'http://***@other.example/y?sig=***'. (see https://ok.example/help)"
+    )
+    for secret in ("hunter2", "s3cret", "carol", "pw2", "zz"):
+        assert secret not in shown
