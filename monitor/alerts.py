@@ -14,8 +14,12 @@ in one transaction: an alert fires once per (rule, subject), whatever happens la
 `deliver_due(db, settings, now, emit)` then sends the pending deliveries whose time has come; a
 failed sink is retried with exponential backoff (`watch.alert_retry_s`, doubling, capped at
 `watch.alert_retry_max_s`) until `watch.alert_max_attempts`, and the network is never touched
-inside a database transaction. The watcher runs deliveries in a background thread
-(`AlertDispatcher`), so a slow or failing sink never blocks polling.
+inside a database transaction. Each delivery is claimed (status `sending`, claimant, expiry) in
+its own `BEGIN IMMEDIATE` before its sink is touched, so any number of watchers on one database
+deliver each (rule, subject, sink) once; a claim left by a killed watcher expires and is retried
+(at-least-once; the window and why it cannot be closed are in monitor/digest/claims.py). The
+watcher runs deliveries in a background thread (`AlertDispatcher`) that survives any exception,
+so a slow or failing sink never blocks polling.
 
 Sinks: `log` (one line in the watcher's log), `webhook` (JSON POST with a Slack-compatible `text`
 field to the rule's `webhook` URL) and `email` (to the rule's `email` addresses, default the digest
@@ -42,6 +46,7 @@ from urllib.parse import urlsplit
 import httpx
 import sqlite_utils
 
+from monitor.digest.claims import Clock, claim_ttl, claimant
 from monitor.digest.model import one_line
 from monitor.errors import ConfigError, MonitorError
 from monitor.settings import Settings
@@ -57,6 +62,7 @@ _BREAKING_KEYS = _COMMON_KEYS | {"min_articles", "within_min", "second_country"}
 SEARCH_LIMIT = 1000  # most matches of one rule looked at per evaluation (newest first)
 
 Emit = Callable[..., None]  # emit(event, **fields): one structured log line
+NowFn = Callable[[], datetime]  # the dispatcher's clock, read once per round
 
 
 @dataclass(frozen=True)
@@ -491,10 +497,9 @@ def record(db: sqlite_utils.Database, rule: Rule, matches: list[Match], now: dat
 
 
 def evaluate(
-    db: sqlite_utils.Database, settings: Settings, rules: list[Rule], now: datetime | None = None, emit: Emit | None = None
+    db: sqlite_utils.Database, settings: Settings, rules: list[Rule], now: datetime, emit: Emit | None = None
 ) -> list[Match]:
     """Match every rule and record what is new; a rule that fails is logged and the others still run."""
-    now = now or utcnow()
     since = now - timedelta(hours=settings.watch.alert_lookback_h)
     fired: list[Match] = []
     for rule in rules:
@@ -588,64 +593,133 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
     return timedelta(seconds=min(delay, settings.watch.alert_retry_max_s))
 
 
+@dataclass
+class _Due:
+    alert: int
+    sink: str
+    target: str
+    message: dict[str, Any]
+    attempts: int  # including the one just claimed
+
+
+def _candidates(db: sqlite_utils.Database, now: datetime) -> list[tuple[int, str]]:
+    """Deliveries due now: pending ones whose backoff is over, and claims that expired (a killed watcher's)."""
+    when = iso(now)
+    rows = db.execute(
+        """SELECT alert, sink FROM alert_deliveries
+           WHERE (status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' AND claim_until <= ?)
+           ORDER BY next_attempt_at, alert LIMIT 200""",
+        [when, when],
+    ).fetchall()
+    return [(int(r[0]), str(r[1])) for r in rows]
+
+
+def claim_delivery(
+    db: sqlite_utils.Database, settings: Settings, alert_id: int, sink: str, owner: str, now: datetime
+) -> _Due | None:
+    """Claim one delivery for `owner` inside BEGIN IMMEDIATE; None when it is not (or no longer) due.
+
+    A claim expired after the last allowed attempt is given up instead of tried again."""
+    with write_transaction(db):
+        row = db.execute(
+            """SELECT d.status, d.next_attempt_at, d.claim_until, d.attempts, d.target, d.claimed_by, f.message
+               FROM alert_deliveries d JOIN alerts_fired f ON f.id = d.alert WHERE d.alert = ? AND d.sink = ?""",
+            [alert_id, sink],
+        ).fetchone()
+        if row is None:
+            return None
+        status, next_at, claim_until, attempts, target, claimed_by, message = row
+        expired = status == "sending" and claim_until is not None and parse_iso(claim_until) <= now
+        if not (expired or (status == "pending" and parse_iso(next_at) <= now)):
+            return None
+        if expired and int(attempts) >= settings.watch.alert_max_attempts:
+            db.execute(
+                "UPDATE alert_deliveries SET status = 'failed', claimed_by = NULL, claim_until = NULL, last_error = ? "
+                "WHERE alert = ? AND sink = ?",
+                [f"attempt {attempts} by {claimed_by} never finished (process killed?); given up", alert_id, sink],
+            )
+            return None
+        ttl = claim_ttl(max(settings.watch.webhook_timeout_s, settings.smtp.timeout_s))
+        db.execute(
+            "UPDATE alert_deliveries SET status = 'sending', attempts = attempts + 1, claimed_by = ?, claim_until = ? "
+            "WHERE alert = ? AND sink = ?",
+            [owner, iso(now + ttl), alert_id, sink],
+        )
+    return _Due(alert_id, sink, str(target or ""), json.loads(message), int(attempts) + 1)
+
+
+def _finish(db: sqlite_utils.Database, due: _Due, owner: str, sql: str, values: list[Any]) -> None:
+    """Record an outcome while the claim is still `owner`'s (after an expiry another process owns it)."""
+    with write_transaction(db):
+        db.execute(
+            f"UPDATE alert_deliveries SET {sql}, claimed_by = NULL, claim_until = NULL "
+            "WHERE alert = ? AND sink = ? AND status = 'sending' AND claimed_by = ?",
+            [*values, due.alert, due.sink, owner],
+        )
+
+
 def deliver_due(
     db: sqlite_utils.Database,
     settings: Settings,
-    now: datetime | None = None,
+    now: datetime,
     emit: Emit | None = None,
     stop: threading.Event | None = None,
+    owner: str | None = None,
 ) -> DeliveryReport:
-    """Send every pending delivery whose time has come; failures are rescheduled with backoff."""
-    now = now or utcnow()
+    """Send every pending delivery whose time has come; failures are rescheduled with backoff.
+
+    Each (alert, sink) is claimed in its own IMMEDIATE transaction before the sink is touched, so
+    any number of watchers on one database deliver it once; a claim whose process was killed expires
+    and the delivery is tried again (at-least-once, see monitor/digest/claims.py). Any exception of
+    a sink counts as a failed attempt of that delivery only.
+    """
+    owner = owner or claimant()
+    clock = Clock(now)
     report = DeliveryReport()
-    due = db.execute(
-        """SELECT d.alert, d.sink, d.target, d.attempts, f.message FROM alert_deliveries d
-           JOIN alerts_fired f ON f.id = d.alert
-           WHERE d.status = 'pending' AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.alert LIMIT 200""",
-        [iso(now)],
-    ).fetchall()
-    for alert_id, sink, target, attempts, message_json in due:
+    for alert_id, sink in _candidates(db, now):
         if stop is not None and stop.is_set():
             break
-        message = json.loads(message_json)
-        attempts = int(attempts) + 1
+        due = claim_delivery(db, settings, alert_id, sink, owner, clock())
+        if due is None:
+            continue  # another process has it, or it is no longer due
         try:
-            _deliver(settings, sink, target or "", message, emit)
-        except SinkError as exc:
-            error = str(exc)
-            when = max(now, utcnow())  # backoff counts from the end of this attempt
-            give_up = attempts >= settings.watch.alert_max_attempts
-            with write_transaction(db):
-                db.execute(
-                    "UPDATE alert_deliveries SET attempts = ?, last_error = ?, status = ?, next_attempt_at = ? "
-                    "WHERE alert = ? AND sink = ?",
-                    [attempts, error, "failed" if give_up else "pending", iso(when + backoff(settings, attempts)), alert_id, sink],
-                )
-            report.errors.append(error)
-            if give_up:
-                report.gave_up += 1
-            else:
-                report.retried += 1
-            if emit:
-                emit(
-                    "alert_gave_up" if give_up else "alert_retry",
-                    rule=message.get("rule"),
-                    sink=sink,
-                    attempt=attempts,
-                    retry_in_s=None if give_up else int(backoff(settings, attempts).total_seconds()),
-                    error=error,
-                )
+            _deliver(settings, sink, due.target, due.message, emit)
+        except Exception as exc:  # any sink failure is this delivery's, never the loop's
+            error = str(exc) if isinstance(exc, SinkError) else f"{sink}: {type(exc).__name__}: {exc}"
+            _failed(db, settings, due, owner, error, clock(), report, emit)
             continue
-        with write_transaction(db):
-            db.execute(
-                "UPDATE alert_deliveries SET attempts = ?, status = 'sent', sent_at = ?, last_error = NULL "
-                "WHERE alert = ? AND sink = ?",
-                [attempts, iso(utcnow()), alert_id, sink],
-            )
+        _finish(db, due, owner, "attempts = ?, status = 'sent', sent_at = ?, last_error = NULL", [due.attempts, iso(clock())])
         report.sent += 1
         if emit and sink != "log":
-            emit("alert_sent", rule=message.get("rule"), sink=sink, attempt=attempts)
+            emit("alert_sent", rule=due.message.get("rule"), sink=sink, attempt=due.attempts)
     return report
+
+
+def _failed(
+    db: sqlite_utils.Database, settings: Settings, due: _Due, owner: str, error: str, when: datetime,
+    report: DeliveryReport, emit: Emit | None,
+) -> None:
+    """Reschedule a failed attempt with backoff (counted from its end), or give up after the last one."""
+    give_up = due.attempts >= settings.watch.alert_max_attempts
+    delay = backoff(settings, due.attempts)
+    _finish(
+        db, due, owner, "attempts = ?, last_error = ?, status = ?, next_attempt_at = ?",
+        [due.attempts, error, "failed" if give_up else "pending", iso(when + delay)],
+    )
+    report.errors.append(error)
+    if give_up:
+        report.gave_up += 1
+    else:
+        report.retried += 1
+    if emit:
+        emit(
+            "alert_gave_up" if give_up else "alert_retry",
+            rule=due.message.get("rule"),
+            sink=due.sink,
+            attempt=due.attempts,
+            retry_in_s=None if give_up else int(delay.total_seconds()),
+            error=error,
+        )
 
 
 def next_due(db: sqlite_utils.Database) -> datetime | None:
@@ -671,17 +745,25 @@ class AlertDispatcher:
 
     `wake()` after recording new alerts; `stop()` finishes the delivery in progress (bounded by
     the sink timeouts) and joins. Pending deliveries stay in the database for the next run.
+    The thread survives any exception (a locked or broken database, a bug): it is logged as
+    `alert_dispatch_failed`, the connection is reopened and the loop goes on after `idle_s`.
+    `clock` is read once per round, like the watcher's tick.
     """
 
-    def __init__(self, settings: Settings, db_path: Path, emit: Emit | None = None, idle_s: float = 30.0):
+    def __init__(
+        self, settings: Settings, db_path: Path, emit: Emit | None = None, idle_s: float = 30.0, clock: NowFn = utcnow
+    ):
         self.settings = settings
         self.db_path = db_path
         self.emit = emit
         self.idle_s = idle_s
+        self.clock = clock
+        self.owner = claimant()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alert-dispatcher", daemon=True)
         self.report = DeliveryReport()
+        self.failures = 0  # rounds that ended in an exception (logged, then retried)
 
     def start(self) -> None:
         self._thread.start()
@@ -698,25 +780,36 @@ class AlertDispatcher:
         self._wake.set()
         self._thread.join(timeout)
 
+    def _round(self, db: sqlite_utils.Database) -> float:
+        """Deliver what is due; seconds until the next delivery is due (at most idle_s)."""
+        now = self.clock()
+        r = deliver_due(db, self.settings, now, emit=self.emit, stop=self._stop, owner=self.owner)
+        self.report.sent += r.sent
+        self.report.retried += r.retried
+        self.report.gave_up += r.gave_up
+        upcoming = next_due(db)
+        if upcoming is None:
+            return self.idle_s
+        return max(0.05, min(self.idle_s, (upcoming - self.clock()).total_seconds()))
+
     def _run(self) -> None:
-        db = second_connection(self.db_path)
+        db: sqlite_utils.Database | None = None
         try:
             while not self._stop.is_set():
                 self._wake.clear()
                 try:
-                    r = deliver_due(db, self.settings, emit=self.emit, stop=self._stop)
-                    self.report.sent += r.sent
-                    self.report.retried += r.retried
-                    self.report.gave_up += r.gave_up
-                    upcoming = next_due(db)
-                except MonitorError as exc:
+                    db = db or second_connection(self.db_path)
+                    wait = self._round(db)
+                except Exception as exc:  # the thread must outlive any failure, or alerts pile up unsent
+                    self.failures += 1
                     if self.emit:
-                        self.emit("alert_dispatch_failed", error=str(exc))
-                    upcoming = None
-                wait = self.idle_s
-                if upcoming is not None:
-                    wait = max(0.0, min(wait, (upcoming - utcnow()).total_seconds()))
-                    wait = max(wait, 0.05)
+                        self.emit("alert_dispatch_failed", error=f"{type(exc).__name__}: {exc}")
+                    with contextlib.suppress(Exception):
+                        if db is not None:
+                            db.close()
+                    db = None
+                    wait = self.idle_s
                 self._wake.wait(wait)
         finally:
-            db.close()
+            if db is not None:
+                db.close()

@@ -38,6 +38,7 @@ from monitor.errors import ConfigError
 from monitor.pipeline import STAGES, run_stage
 from monitor.settings import Settings
 from monitor.store import iso, open_db, utcnow, write_transaction
+from monitor.urls import redact_text
 
 DIGEST_STAGES = ("digest",)
 Clock = Callable[[], datetime]
@@ -53,7 +54,7 @@ class EventLog:
 
     @staticmethod
     def _value(value: Any) -> str:
-        text = "" if value is None else str(value)
+        text = "" if value is None else redact_text(str(value)) or ""  # no feed credentials in logs
         text = text.replace("\n", " ").replace("\r", " ")
         if text == "" or any(c in text for c in ' "=\t'):
             return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -309,7 +310,7 @@ def run_watch(
     stop = stop or StopFlag()
     tick = settings.watch.tick_s if tick_s is None else tick_s
     db = open_db(settings.db_path)
-    dispatcher = alerts.AlertDispatcher(settings, settings.db_path, emit=emit, idle_s=max(tick, 0.05))
+    dispatcher = alerts.AlertDispatcher(settings, settings.db_path, emit=emit, idle_s=max(tick, 0.05), clock=clock)
     try:
         watcher = Watcher(db, settings, emit, stop, clock=clock, dispatcher=dispatcher)
     except BaseException:  # an invalid rule or digest time: one clear error, nothing left open
@@ -333,7 +334,7 @@ def run_watch(
         dispatcher.stop(timeout=settings.watch.webhook_timeout_s + 5)
         if watcher.report.stopped_by == "max_cycles" and not dispatcher.alive:
             # a bounded run (tests, `--max-cycles` from cron) sends what is due before it exits
-            dispatcher.report.sent += alerts.deliver_due(db, settings, emit=emit).sent
+            dispatcher.report.sent += alerts.deliver_due(db, settings, clock(), emit=emit).sent
         db.close()
     report = watcher.report
     emit("stopped", reason=report.stopped_by or "interrupted", cycles=report.cycles, new=report.new_articles,

@@ -132,15 +132,15 @@ def test_term_rule_fires_once_per_article_to_webhook_email_and_log(
     db = open_db(demo_db_copy)
     try:
         rules = alerts.load_rules(s)
-        fired = alerts.evaluate(db, s, rules, emit=emit)
+        fired = alerts.evaluate(db, s, rules, utcnow(), emit=emit)
         expected = _mx_sheinbaum_ids(demo_db_copy)
         assert expected, "the demo data should mention Sheinbaum in Mexican outlets"
         assert {m.subject_id for m in fired} <= expected and len(fired) >= 2
-        assert alerts.evaluate(db, s, rules, emit=emit) == []  # the ledger: nothing fires twice
+        assert alerts.evaluate(db, s, rules, utcnow(), emit=emit) == []  # the ledger: nothing fires twice
 
-        report = alerts.deliver_due(db, s, emit=emit)
+        report = alerts.deliver_due(db, s, utcnow(), emit=emit)
         assert report.sent == 3 * len(fired) and report.retried == 0
-        assert alerts.deliver_due(db, s, emit=emit).sent == 0
+        assert alerts.deliver_due(db, s, utcnow(), emit=emit).sent == 0
     finally:
         db.close()
 
@@ -176,9 +176,9 @@ def test_breaking_rule_fires_once_per_story(demo_db_copy: Path, demo_db_settings
             if "gained" in m.reason:
                 times = sorted(parse_iso(r[1]) for r in rows)
                 assert alerts.burst(times, 3, 120) is not None
-        fired = alerts.evaluate(db, s, [rule])
+        fired = alerts.evaluate(db, s, [rule], utcnow())
         assert {m.subject_id for m in fired} == {m.subject_id for m in matches}
-        assert alerts.evaluate(db, s, [rule]) == []
+        assert alerts.evaluate(db, s, [rule], utcnow()) == []
         n = db.execute("SELECT count(*) FROM alerts_fired WHERE rule = 'breaking'").fetchone()[0]
         assert n == len(matches)
     finally:
@@ -192,7 +192,7 @@ def test_failed_webhook_is_retried_with_backoff_then_given_up(
     s = _settings(demo_db_settings, demo_db_copy, [rule], watch__alert_max_attempts=3, watch__alert_retry_s=10.0)
     db = open_db(demo_db_copy)
     try:
-        fired = alerts.evaluate(db, s, alerts.load_rules(s))
+        fired = alerts.evaluate(db, s, alerts.load_rules(s), utcnow())
         n = len(fired)
         webhook_receiver.fail_next = 10**6  # the receiver is down
         t0 = utcnow()

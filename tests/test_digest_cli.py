@@ -4,6 +4,7 @@ re-runs change nothing, Spanish via --lang, bad input is a clear error."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -13,6 +14,8 @@ from monitor.cli import cli
 from monitor.pipeline import STAGES
 from monitor.settings import Settings
 from monitor.store import open_db
+
+NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)  # 12:00 in Mexico City: no test depends on the hour
 
 
 def _run(db: Path, *args: str):
@@ -53,16 +56,16 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, digest_db: Path) -> None:
 
 
 def test_pipeline_stage_writes_todays_files_next_to_the_database(tmp_path: Path, digest_db: Path) -> None:
-    assert STAGES[-1] == ("digest", "monitor.digest:run")
+    assert STAGES[-1] == ("digest", digest_pkg.run)
     settings = Settings(db=str(digest_db))
     db = open_db(digest_db)
-    report = digest_pkg.run(db, settings, quiet=True)
+    report = digest_pkg.run(db, settings, now=NOW, quiet=True)
     names = sorted(Path(f).name for f in report.files)
     assert names == sorted(f"digest-{report.day}.{ext}" for ext in ("html", "txt", "md"))
     assert all(Path(f).parent == digest_db.parent for f in report.files)
     assert report.sends == []  # sending is off by default
     stamp = [Path(f).stat().st_mtime_ns for f in report.files]
-    second = digest_pkg.run(db, settings, quiet=True)
+    second = digest_pkg.run(db, settings, now=NOW, quiet=True)
     assert not second.stored and [Path(f).stat().st_mtime_ns for f in second.files] == stamp
 
 
@@ -70,7 +73,7 @@ def test_demo_day_digest_from_the_whole_pipeline(demo_db_copy: Path, demo_db_set
     """The pipeline's own database (bundled demo feeds): a full, two-sided digest in both languages."""
     settings = demo_db_settings.replace(db=str(demo_db_copy))
     db = open_db(demo_db_copy)
-    report = digest_pkg.make_digest(db, settings, digest_pkg.parse_day("2026-11-22", settings.digest.timezone), out_dir=tmp_path)
+    report = digest_pkg.make_digest(db, settings, digest_pkg.parse_day("2026-11-22", settings.digest.timezone), now=NOW, out_dir=tmp_path)
     assert report.stories > 0 and report.articles > 0
     d = digest_pkg.build_digest(db, settings, digest_pkg.parse_day("2026-11-22", settings.digest.timezone))
     assert not d.empty and any(s.both for s in d.stories)

@@ -11,7 +11,7 @@ import click
 from monitor import demo as demo_mod
 from monitor import demo_report
 from monitor.commands.core import summarize
-from monitor.store import open_db
+from monitor.store import open_db, utcnow
 
 
 def _write_digest(db: Any, settings: Any, folder: Path) -> list[str]:
@@ -20,7 +20,7 @@ def _write_digest(db: Any, settings: Any, folder: Path) -> list[str]:
 
     from monitor.digest.stage import make_digest
 
-    report = make_digest(db, settings, date.fromisoformat(demo_mod.DEMO_DAY), out_dir=folder)
+    report = make_digest(db, settings, date.fromisoformat(demo_mod.DEMO_DAY), now=utcnow(), out_dir=folder)
     return [str(f) for f in report.files]
 
 

@@ -10,7 +10,7 @@ import click
 from monitor.digest import FORMATS, parse_day
 from monitor.digest.files import write_atomic
 from monitor.digest.stage import default_out_dir, deliver, produce, raise_for_failures
-from monitor.store import open_db, to_jsonable
+from monitor.store import open_db, to_jsonable, utcnow
 
 
 @click.command("digest")
@@ -39,8 +39,10 @@ def digest_command(
     """Build the daily digest: the day's stories with US and Mexican coverage side by side, how each
     press framed the debate, the words each side used, blindspots, who covered first, feed health.
 
-    The digest is stored in the database; each (day, recipient) is e-mailed once (a failed send is
-    recorded, reported with a non-zero exit, and retried on the next run).
+    The digest is stored in the database; each (day, language, recipient) is e-mailed once, also
+    when several processes send at the same time (a failed send is recorded, reported with a
+    non-zero exit, and retried on the next run; a send cut short by a crash is retried once its
+    claim expired, so a crash at the wrong moment can repeat one mail, never lose it).
 
     \b
     Examples:
@@ -51,11 +53,12 @@ def digest_command(
       monitor digest --send --to editor@example.org --resend
     """
     settings = app.settings  # type: ignore[attr-defined]
-    target_day = parse_day(day, settings.digest.timezone)
+    now = utcnow()  # the command's one reading of the clock
+    target_day = parse_day(day, settings.digest.timezone, now=now)
     send = send or bool(to)
     db = open_db(settings.db_path)
     try:
-        produced = produce(db, settings, target_day, lang=lang)
+        produced = produce(db, settings, target_day, now=now, lang=lang)
         if not send:
             text = produced.rendered[fmt]
             if out is None:
@@ -75,6 +78,7 @@ def digest_command(
             db,
             settings,
             produced,
+            now=now,
             out_dir=default_out_dir(settings),
             send=True,
             recipients=list(to) if to else None,
@@ -95,6 +99,8 @@ def digest_command(
                     click.echo(f"  sent to {s.recipient} ({s.message_id})")
                 elif s.status == "skipped":
                     click.echo(f"  {s.recipient}: already sent at {s.sent_at}, use --resend to send again")
+                elif s.status == "in_progress":
+                    click.echo(f"  {s.recipient}: {s.error}; left to that process")
                 else:
                     click.echo(f"  FAILED {s.recipient}: {s.error}", err=True)
         raise_for_failures(report)

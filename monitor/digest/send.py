@@ -3,8 +3,11 @@
 Headers are built with `email.message.EmailMessage(policy=email.policy.SMTP)` from values that went
 through `one_line` (line breaks, Unicode separators and control characters collapsed), so a feed title
 can neither inject a header nor crash the digest. Recipients come only from the config or `--to`.
-Each (day, recipient) is sent once: a `sent` row is skipped unless `resend`; a failure is recorded and
-retried on the next run. The Message-ID is deterministic (day, language, sender, recipient, delivery n).
+Each (day, language, recipient) is claimed before it is sent and sent once: a `sent` row is skipped
+unless `resend`; a failure is recorded and retried on the next run; a claim left by a killed process
+expires and is retried (at-least-once: see monitor/digest/claims.py for why e-mail cannot be
+exactly-once). The Message-ID is deterministic (day, language, sender, recipient, delivery n), so a
+repeat after a crash carries the id of the copy that may already have arrived.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import smtplib
 import socket
 import ssl
 from dataclasses import dataclass
+from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
@@ -23,11 +27,11 @@ from typing import Literal
 
 import sqlite_utils
 
+from monitor.digest.claims import Clock, claim_ttl, claimant
 from monitor.digest.model import Digest, one_line
-from monitor.digest.storage import get_send, record_send
+from monitor.digest.storage import SendRecord, claim_send, finish_send
 from monitor.errors import ConfigError, UsageError
 from monitor.settings import Settings
-from monitor.store import utcnow
 
 SENDER_NAME = "US–MX news monitor"
 SECURITY = ("none", "starttls", "tls")
@@ -36,7 +40,7 @@ SECURITY = ("none", "starttls", "tls")
 @dataclass
 class SendResult:
     recipient: str
-    status: Literal["sent", "failed", "skipped"]
+    status: Literal["sent", "failed", "skipped", "in_progress"]  # in_progress: another process holds the claim
     message_id: str | None
     error: str | None
     sent_at: str | None  # for skipped: when it was sent before
@@ -62,14 +66,16 @@ def message_id(digest: Digest, sender: str, recipient: str, delivery: int) -> st
     return f"<digest.{digest.day}.{digest.lang}.{key}.{delivery}@{domain}>"
 
 
-def build_message(digest: Digest, text: str, html: str, sender: str, recipient: str, msg_id: str) -> EmailMessage:
+def build_message(
+    digest: Digest, text: str, html: str, sender: str, recipient: str, msg_id: str, now: datetime
+) -> EmailMessage:
     msg = EmailMessage(policy=SMTP_POLICY)
     local, _, domain = sender.partition("@")
     msg["From"] = Address(display_name=SENDER_NAME, username=local, domain=domain)
     local, _, domain = recipient.partition("@")
     msg["To"] = Address(username=local, domain=domain)
     msg["Subject"] = one_line(digest.subject)
-    msg["Date"] = format_datetime(utcnow())
+    msg["Date"] = format_datetime(now)
     msg["Message-ID"] = msg_id
     msg["Content-Language"] = digest.lang
     msg["Auto-Submitted"] = "auto-generated"
@@ -123,6 +129,50 @@ def _connect(settings: Settings) -> smtplib.SMTP:
     return smtp
 
 
+class _Session:
+    """One SMTP connection opened on first use; after a connection failure every later send fails
+    with the same error without another attempt (one unreachable server costs one timeout, not N)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.smtp: smtplib.SMTP | None = None
+        self.down: str | None = None
+
+    def send(self, msg: EmailMessage, sender: str, addr: str) -> str | None:
+        """Send one message; None when accepted, else why not."""
+        if self.down:
+            return self.down
+        try:
+            if self.smtp is None:
+                self.smtp = _connect(self.settings)
+        except (OSError, smtplib.SMTPException) as exc:
+            self.down = _describe(exc, self.settings)
+            return self.down
+        try:
+            self.smtp.send_message(msg, from_addr=sender, to_addrs=[addr])
+        except (OSError, smtplib.SMTPException) as exc:
+            self._reset()
+            return _describe(exc, self.settings)
+        return None
+
+    def _reset(self) -> None:
+        """A refused message leaves the session usable; a dead connection is reopened on next use."""
+        assert self.smtp is not None
+        try:
+            self.smtp.rset()
+        except (OSError, smtplib.SMTPException):
+            self.smtp.close()
+            self.smtp = None
+
+    def close(self) -> None:
+        if self.smtp is None:
+            return
+        try:
+            self.smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            self.smtp.close()
+
+
 def send_digest(
     db: sqlite_utils.Database,
     settings: Settings,
@@ -131,59 +181,40 @@ def send_digest(
     text: str,
     html: str,
     recipients: list[str],
+    *,
+    now: datetime,
     resend: bool = False,
+    owner: str | None = None,
 ) -> list[SendResult]:
-    """Send to every recipient not yet served for this day (all of them with `resend`); record each attempt."""
+    """Send to every recipient not yet served for this (day, language) (all of them with `resend`).
+
+    Each send is claimed in the ledger before the SMTP conversation (see monitor/digest/claims.py):
+    any number of concurrent processes send each (day, language, recipient) once; a recipient
+    another process is sending to right now is reported `in_progress` and left to it.
+    """
     sender = check_address(settings.digest.sender, "[digest] sender")
     addresses = list(dict.fromkeys(check_address(r) for r in recipients))
+    owner = owner or claimant()
+    clock = Clock(now)
+    ttl = claim_ttl(settings.smtp.timeout_s)
     results: list[SendResult] = []
-    pending: list[tuple[str, int]] = []
-    for addr in addresses:
-        previous = get_send(db, digest.day, addr)
-        if previous and previous.status == "sent" and not resend:
-            results.append(SendResult(addr, "skipped", previous.message_id, None, previous.sent_at))
-        else:
-            pending.append((addr, previous.sends if previous else 0))
-    if not pending:
-        return results
-
-    def failed(addr: str, delivery: int, error: str) -> None:
-        mid = message_id(digest, sender, addr, delivery)
-        record_send(db, digest, digest_hash, addr, mid, error)
-        results.append(SendResult(addr, "failed", mid, error, None))
-
+    session = _Session(settings)
     try:
-        smtp = _connect(settings)
-    except (OSError, smtplib.SMTPException) as exc:
-        error = _describe(exc, settings)
-        for addr, delivery in pending:
-            failed(addr, delivery, error)
-        return results
-    try:
-        for addr, delivery in pending:
-            mid = message_id(digest, sender, addr, delivery)
-            msg = build_message(digest, text, html, sender, addr, mid)
-            try:
-                smtp.send_message(msg, from_addr=sender, to_addrs=[addr])
-            except (OSError, smtplib.SMTPException) as exc:
-                failed(addr, delivery, _describe(exc, settings))
-                try:  # a refused message leaves the session usable; a dead connection is not
-                    smtp.rset()
-                except (OSError, smtplib.SMTPException):
-                    smtp.close()
-                    smtp = _connect(settings)
+        for addr in addresses:
+            claim = claim_send(db, digest, digest_hash, addr, owner, clock(), ttl, resend=resend)
+            if not claim.ok:
+                results.append(_not_ours(claim.record))
                 continue
-            record = record_send(db, digest, digest_hash, addr, mid, None)
-            results.append(SendResult(addr, "sent", mid, None, record.sent_at))
-    except (OSError, smtplib.SMTPException) as exc:  # reconnecting failed: the rest are failures too
-        error = _describe(exc, settings)
-        done = {r.recipient for r in results}
-        for addr, delivery in pending:
-            if addr not in done:
-                failed(addr, delivery, error)
+            mid = message_id(digest, sender, addr, claim.record.sends)
+            error = session.send(build_message(digest, text, html, sender, addr, mid, clock()), sender, addr)
+            record = finish_send(db, digest, addr, owner, mid, error, clock())
+            results.append(SendResult(addr, "failed" if error else "sent", mid, error, None if error else record.sent_at))
     finally:
-        try:
-            smtp.quit()
-        except (OSError, smtplib.SMTPException):
-            smtp.close()
+        session.close()
     return results
+
+
+def _not_ours(record: SendRecord) -> SendResult:
+    if record.status == "sent":
+        return SendResult(record.recipient, "skipped", record.message_id, None, record.sent_at)
+    return SendResult(record.recipient, "in_progress", None, f"being sent by {record.claimed_by} (claim until {record.claim_until})", None)

@@ -51,9 +51,7 @@ class Produced:
     stored: bool
 
 
-def produce(
-    db: sqlite_utils.Database, settings: Settings, day: date, lang: str | None = None, now: datetime | None = None
-) -> Produced:
+def produce(db: sqlite_utils.Database, settings: Settings, day: date, *, now: datetime, lang: str | None = None) -> Produced:
     """The digest of `day`, rendered in every format and stored (unchanged content: the stored rendering)."""
     digest = build_digest(db, settings, day, lang=lang, now=now)
     digest_hash = content_hash(digest)
@@ -62,7 +60,7 @@ def produce(
         rendered = {"text": stored.text, "markdown": stored.markdown, "html": stored.html, "json": stored.model}
         return Produced(digest, digest_hash, rendered, False)
     rendered = {fmt: render(digest, fmt) for fmt in FORMATS}
-    changed = save_digest(db, digest, digest_hash, rendered)
+    changed = save_digest(db, digest, digest_hash, rendered, now)
     return Produced(digest, digest_hash, rendered, changed)
 
 
@@ -89,6 +87,8 @@ def make_digest(
     db: sqlite_utils.Database,
     settings: Settings,
     day: date,
+    *,
+    now: datetime,
     lang: str | None = None,
     out_dir: Path | None = None,
     send: bool = False,
@@ -97,14 +97,16 @@ def make_digest(
 ) -> DigestReport:
     """Build, store, write files to `out_dir` (if given) and send (if asked). Raises DigestSendError
     after everything else is done when any recipient failed."""
-    produced = produce(db, settings, day, lang=lang)
-    return deliver(db, settings, produced, out_dir=out_dir, send=send, recipients=recipients, resend=resend)
+    produced = produce(db, settings, day, now=now, lang=lang)
+    return deliver(db, settings, produced, now=now, out_dir=out_dir, send=send, recipients=recipients, resend=resend)
 
 
 def deliver(
     db: sqlite_utils.Database,
     settings: Settings,
     produced: Produced,
+    *,
+    now: datetime,
     out_dir: Path | None = None,
     send: bool = False,
     recipients: list[str] | None = None,
@@ -120,7 +122,7 @@ def deliver(
         if not to:
             raise UsageError("no recipients: set [digest] recipients in the config or pass --to ADDRESS")
         report.sends = send_digest(
-            db, settings, d, produced.hash, produced.rendered["text"], produced.rendered["html"], to, resend=resend
+            db, settings, d, produced.hash, produced.rendered["text"], produced.rendered["html"], to, now=now, resend=resend
         )
     return report
 
@@ -136,7 +138,7 @@ def raise_for_failures(report: DigestReport) -> None:
         )
 
 
-def send_day(settings: Settings, now: datetime | None = None) -> date:
+def send_day(settings: Settings, now: datetime) -> date:
     """The day the pipeline sends: yesterday (default: the complete day, for the morning digest) or today."""
     today = parse_day(None, settings.digest.timezone, now=now)
     choice = settings.digest.send_day
@@ -145,20 +147,22 @@ def send_day(settings: Settings, now: datetime | None = None) -> date:
     return today - timedelta(days=1) if choice == "yesterday" else today
 
 
-def run(db: sqlite_utils.Database, settings: Settings, quiet: bool = False) -> DigestReport:
+def run(db: sqlite_utils.Database, settings: Settings, *, now: datetime, quiet: bool = False) -> DigestReport:
     """Pipeline stage: today's digest (settings.digest.timezone) written as files next to the database
     (or to [digest] out_dir); when [digest] send is true and recipients are set, the digest of
-    [digest] send_day (default yesterday, the complete day) is written and sent, once per recipient."""
+    [digest] send_day (default yesterday, the complete day) is written and sent, once per recipient
+    and language across processes; a failed or interrupted send raises DigestSendError after the
+    rest is done and is retried by the next run."""
     out_dir = default_out_dir(settings)
-    day = parse_day(None, settings.digest.timezone)
-    produced = produce(db, settings, day)
-    report = deliver(db, settings, produced, out_dir=out_dir)
+    day = parse_day(None, settings.digest.timezone, now=now)
+    produced = produce(db, settings, day, now=now)
+    report = deliver(db, settings, produced, now=now, out_dir=out_dir)
     sent: DigestReport | None = None
     if settings.digest.send and settings.digest.recipients:
-        send_on = send_day(settings)
+        send_on = send_day(settings, now)
         # send_day = today: the digest just built is the one to send; build it again only for another day
-        to_send = produced if send_on == day else produce(db, settings, send_on)
-        sent = deliver(db, settings, to_send, out_dir=out_dir, send=True)
+        to_send = produced if send_on == day else produce(db, settings, send_on, now=now)
+        sent = deliver(db, settings, to_send, now=now, out_dir=out_dir, send=True)
         report.sends = sent.sends
     if not quiet:
         log(f"digest {report.day}: {report.stories} stories, {report.articles} articles -> {', '.join(report.files)}")
