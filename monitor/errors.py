@@ -45,6 +45,18 @@ class NotOurDatabase(StorageError):
     """The file is not a SQLite database, or belongs to another application."""
 
 
+class NewerDatabase(StorageError):
+    """The database was written by a newer monitor (its schema version is above ours); left untouched."""
+
+    exit_code = 2
+
+
+class NoDatabase(StorageError):
+    """A command that only reads was pointed at a database that does not exist."""
+
+    exit_code = 2
+
+
 class FeedError(MonitorError):
     """A feed could not be fetched or parsed. Recorded on the feed; the run continues."""
 

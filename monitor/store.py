@@ -21,7 +21,7 @@ from typing import Any
 import sqlite_utils
 
 from monitor import paths
-from monitor.errors import DatabaseBusy, DiskFull, NotOurDatabase, StorageError
+from monitor.errors import DatabaseBusy, DiskFull, NewerDatabase, NoDatabase, NotOurDatabase, StorageError
 
 APPLICATION_ID = 0x4D584E57  # "MXNW": refuse other applications' SQLite files
 BUSY_TIMEOUT_S = 30.0  # how long a writer waits for another process's transaction
@@ -99,14 +99,41 @@ def _check_application(conn: sqlite3.Connection, path: Path) -> bool:
     )
 
 
+def no_database(path: Path) -> NoDatabase:
+    """The error for a command that reads a database which does not exist (nothing is created)."""
+    return NoDatabase(f"no database at {path} (run `monitor run` first or pass --db)")
+
+
+def latest_version() -> int:
+    """The schema version this monitor migrates to: its highest-numbered migration."""
+    return max((number for number, _, _ in migrations()), default=0)
+
+
+def _check_version(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a database whose schema is newer than ours before anything reads or writes it."""
+    try:
+        found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise translate_error(exc, path) from exc
+    ours = latest_version()
+    if found > ours:
+        conn.close()
+        raise NewerDatabase(
+            f"{path}: database schema version {found} is newer than this monitor's ({ours}); "
+            "it was left untouched: upgrade the monitor, or use --db / MONITOR_DB to choose another database"
+        )
+
+
 def open_db(path: str | Path | None = None, readonly: bool = False, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating and migrating if needed) the monitor database at `path`."""
     p = Path(path) if path else paths.default_db_path()
     if readonly:
         if not p.exists():
-            raise StorageError(f"{p}: no database yet; run `monitor poll` or `monitor run` first")
+            raise no_database(p)
         conn = _connect(p, readonly=True)
         _check_application(conn, p)
+        _check_version(conn, p)
         db = sqlite_utils.Database(conn)
         return db
     if p.exists() and p.is_dir():
@@ -118,13 +145,14 @@ def open_db(path: str | Path | None = None, readonly: bool = False, migrate: boo
     conn = _connect(p, readonly=False)
     try:
         is_new = _check_application(conn, p)
+        _check_version(conn, p)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
     except sqlite3.Error as exc:
         conn.close()
         raise translate_error(exc, p) from exc
-    except NotOurDatabase:
+    except (NotOurDatabase, NewerDatabase):
         conn.close()
         raise
     db = sqlite_utils.Database(conn)
