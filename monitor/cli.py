@@ -7,15 +7,21 @@ prints one line and exits 2 (bad input) or 1 (failure); the traceback only with 
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from monitor import settings as settings_mod
 from monitor.errors import MonitorError
-from monitor.store import translate_error
+from monitor.store import no_database, translate_error
+
+# Commands that only read the database: pointed at a missing one (a mistyped --db) they stop with
+# one line instead of creating its folders and an empty database.
+READ_ONLY_COMMANDS = frozenset({"status", "search", "show", "stories", "compare", "export", "serve"})
 
 
 class AppContext:
@@ -92,12 +98,28 @@ def cli(
     ctx.obj = AppContext(s, verbose_flag)
 
 
+def _needs_database(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a read-only command's callback: a missing database is a UsageError (after option parsing,
+    so `--help` still works), before the command could open, and so create, it."""
+
+    @functools.wraps(callback)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        app = click.get_current_context().find_object(AppContext)
+        if app is not None and not app.settings.db_path.exists():
+            raise no_database(app.settings.db_path)
+        return callback(*args, **kwargs)
+
+    return checked
+
+
 def _register() -> None:
     """Add every command module's COMMANDS to the group, in pipeline order."""
     from monitor.commands import analysis, core, demo, digest, export, feeds, search, translate, watch
 
     for module in (core, feeds, export, translate, analysis, digest, search, watch, demo):
         for command in module.COMMANDS:
+            if command.name in READ_ONLY_COMMANDS and command.callback is not None:
+                command.callback = _needs_database(command.callback)
             cli.add_command(command)
 
 
