@@ -6,16 +6,22 @@ environment variables. Every option `field` of section `[section]` can be set wi
 names (`MONITOR_DB`, `MONITOR_FEEDS`, `MONITOR_DEBATE`, `MONITOR_ALLOW_PRIVATE`).
 Secrets (the SMTP password) are read only from the environment, never from the file.
 `monitor config --show` prints the effective settings.
+
+Each option's allowed values are part of the table (`opt(default, min=, max=, above=, choices=,
+check=)`): a value outside them is a ConfigError naming the file, section and option,
+so `concurrency = -3` stops the command with one line instead of misbehaving later.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,59 +30,105 @@ from monitor import paths
 from monitor.errors import ConfigError
 
 
+def opt(
+    default: Any,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    above: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    check: Callable[[Any], str | None] | None = None,
+) -> Any:
+    """An option with its default and the values it accepts (checked when a file or variable sets it)."""
+    rules = {"min": min, "max": max, "above": above, "choices": choices, "check": check}
+    return field(default=default, metadata={k: v for k, v in rules.items() if v is not None})
+
+
+def _known_zone(name: str) -> str | None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "is not a known IANA time zone (e.g. America/Mexico_City)"
+    return None
+
+
+def _problem(value: Any, rules: Mapping[str, Any]) -> str | None:
+    """What is wrong with `value` under an option's rules, or None."""
+    if "min" in rules and value < rules["min"]:
+        return f"must be at least {rules['min']}"
+    if "max" in rules and value > rules["max"]:
+        return f"must be at most {rules['max']}"
+    if "above" in rules and value <= rules["above"]:
+        return f"must be more than {rules['above']}"
+    if "choices" in rules and value not in rules["choices"]:
+        return "must be one of " + ", ".join(rules["choices"])
+    if "check" in rules:
+        return rules["check"](value)
+    return None
+
+
+def _hh_mm(value: str) -> str | None:
+    if re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
+        return None
+    return "must be HH:MM (24-hour local time), e.g. 07:00"
+
+
 @dataclass(frozen=True)
 class PollSettings:
-    interval_min: int = 30  # per-feed polling interval
-    floor_min: int = 15  # never poll one feed more often than this
-    max_interval_h: int = 24  # ceiling for backoff, TTL, Retry-After
-    jitter: float = 0.10  # +/- fraction of the interval
-    concurrency: int = 12  # feeds fetched at once, all hosts together
-    per_host_spacing_s: float = 1.0  # gap between two requests to one host
-    connect_timeout_s: float = 10.0
-    read_timeout_s: float = 20.0
-    deadline_s: float = 30.0  # total time for one feed, however the server trickles
-    max_body_bytes: int = 15 * 1024 * 1024  # after decompression
-    max_redirects: int = 5
-    unconditional_every_h: int = 12  # force a full fetch when a server 304s forever
-    failing_after: int = 5  # consecutive failures before a feed shows as failing
-    permanent_redirect_after: int = 3  # polls seeing the same 301/308 before we record the move
-    max_field_chars: int = 20_000
+    interval_min: int = opt(30, min=1)  # per-feed polling interval
+    floor_min: int = opt(15, min=1)  # never poll one feed more often than this
+    max_interval_h: int = opt(24, min=1)  # ceiling for backoff, TTL, Retry-After
+    jitter: float = opt(0.10, min=0.0, max=0.5)  # +/- fraction of the interval
+    concurrency: int = opt(12, min=1, max=256)  # feeds fetched at once, all hosts together
+    per_host_spacing_s: float = opt(1.0, min=0.0)  # gap between two requests to one host
+    connect_timeout_s: float = opt(10.0, above=0.0)
+    read_timeout_s: float = opt(20.0, above=0.0)
+    deadline_s: float = opt(30.0, above=0.0)  # total time for one feed, however the server trickles
+    max_body_bytes: int = opt(15 * 1024 * 1024, min=1024)  # after decompression
+    max_redirects: int = opt(5, min=0, max=30)
+    unconditional_every_h: int = opt(12, min=1)  # force a full fetch when a server 304s forever
+    failing_after: int = opt(5, min=1)  # consecutive failures before a feed shows as failing
+    permanent_redirect_after: int = opt(3, min=1)  # polls seeing the same 301/308 before we record the move
+    max_field_chars: int = opt(20_000, min=100)
     allow_private: bool = False  # allow loopback/private addresses (tests, demo)
     user_agent: str = "us-mx-news-monitor/0.1 (+https://github.com/us-mx-news-monitor; newsroom feed monitor)"
 
 
 @dataclass(frozen=True)
 class TranslationSettings:
-    engine: str = "auto"  # auto | argos | apertium | none
-    beam_size: int = 1
-    batch_size: int = 32
-    workers: int = 2
-    max_content_chars: int = 2000  # cleaned content translated per article
-    max_decoding_ratio: float = 3.0  # runaway guard: output tokens <= ratio * input + 10
-    splitter: str = "auto"  # sentence splitter: auto (MiniSBD model if installed, else built-in) | minisbd | builtin
-    min_language_confidence: float = 0.80  # detected language replaces the outlet's only at or above this
-    commit_every: int = 64  # articles translated per committed batch (an interrupted run keeps these)
-    apertium_timeout_s: float = 120.0  # one apertium process (one batch of texts)
+    engine: str = opt("auto", choices=("auto", "argos", "apertium", "none"))
+    beam_size: int = opt(1, min=1, max=16)
+    batch_size: int = opt(32, min=1)
+    workers: int = opt(2, min=1, max=64)
+    max_content_chars: int = opt(2000, min=0)  # cleaned content translated per article
+    max_decoding_ratio: float = opt(3.0, above=0.0)  # runaway guard: output tokens <= ratio * input + 10
+    # sentence splitter: auto is the MiniSBD model if installed, else the built-in one
+    splitter: str = opt("auto", choices=("auto", "minisbd", "builtin"))
+    min_language_confidence: float = opt(0.80, min=0.0, max=1.0)  # detected language replaces the outlet's only at or above this
+    commit_every: int = opt(64, min=1)  # articles translated per committed batch (an interrupted run keeps these)
+    apertium_timeout_s: float = opt(120.0, above=0.0)  # one apertium process (one batch of texts)
 
 
 @dataclass(frozen=True)
 class AnalysisSettings:
-    window_h: int = 72  # stories: sliding window for joining articles
-    similarity: float = 0.35  # cosine (article vs a story's recent articles) needed to join a story
-    merge_similarity: float = 0.25  # cosine of two overlapping stories' centroids needed to merge them
-    blindspot_min_articles: int = 3  # a story covered by one country only is a blindspot from this size
+    window_h: int = opt(72, min=1)  # stories: sliding window for joining articles
+    similarity: float = opt(0.35, min=0.0, max=1.0)  # cosine (article vs a story's recent articles) needed to join a story
+    merge_similarity: float = opt(0.25, min=0.0, max=1.0)  # cosine of two overlapping stories' centroids needed to merge them
+    blindspot_min_articles: int = opt(3, min=1)  # a story covered by one country only is a blindspot from this size
 
 
 @dataclass(frozen=True)
 class DigestSettings:
-    timezone: str = "America/Mexico_City"
-    lang: str = "en"  # language of the surrounding text: en | es
+    timezone: str = opt("America/Mexico_City", check=_known_zone)
+    lang: str = opt("en", choices=("en", "es"))  # language of the surrounding text
     out_dir: str = ""  # where `monitor run` writes digest files; empty: next to the database
-    max_stories: int = 10
+    max_stories: int = opt(10, min=1)
     send: bool = False  # `monitor run` sends the digest when true and recipients are set
     # which day `monitor run` / `monitor watch` send: "yesterday" (the complete day: the morning
     # digest) or "today" (the day so far); today's digest files are written on every run either way
-    send_day: str = "yesterday"
+    send_day: str = opt("yesterday", choices=("yesterday", "today"))
     recipients: list[str] = field(default_factory=list)
     sender: str = "monitor@localhost"
     subscription_note: str = "Edit [digest] recipients in your monitor config to change who receives this."
@@ -85,32 +137,32 @@ class DigestSettings:
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str = "localhost"
-    port: int = 25
-    security: str = "none"  # none | starttls | tls
+    port: int = opt(25, min=1, max=65535)
+    security: str = opt("none", choices=("none", "starttls", "tls"))
     user: str = ""
-    timeout_s: float = 30.0
+    timeout_s: float = opt(30.0, above=0.0)
     # the password comes only from MONITOR_SMTP_PASSWORD
 
 
 @dataclass(frozen=True)
 class WatchSettings:
-    tick_s: float = 60.0  # how often the watcher looks for due feeds
-    interval_min: int = 15  # polling interval in watch mode
-    digest_time: str = "07:00"  # local time (digest.timezone) the daily digest is sent
-    webhook_timeout_s: float = 10.0
-    alert_lookback_h: int = 24  # alerts consider articles first seen (stories grown) within this window
-    alert_retry_s: float = 30.0  # first retry delay of a failed alert sink; doubles each attempt
-    alert_retry_max_s: float = 3600.0  # longest delay between two attempts of one sink
-    alert_max_attempts: int = 8  # attempts per sink before an alert delivery is given up (logged)
-    stages_every_min: int = 60  # run the later stages at least this often even when no feed brought news
+    tick_s: float = opt(60.0, above=0.0)  # how often the watcher looks for due feeds
+    interval_min: int = opt(15, min=1)  # polling interval in watch mode
+    digest_time: str = opt("07:00", check=_hh_mm)  # local time (digest.timezone) the daily digest is sent
+    webhook_timeout_s: float = opt(10.0, above=0.0)
+    alert_lookback_h: int = opt(24, min=1)  # alerts consider articles first seen (stories grown) within this window
+    alert_retry_s: float = opt(30.0, above=0.0)  # first retry delay of a failed alert sink; doubles each attempt
+    alert_retry_max_s: float = opt(3600.0, above=0.0)  # longest delay between two attempts of one sink
+    alert_max_attempts: int = opt(8, min=1)  # attempts per sink before an alert delivery is given up (logged)
+    stages_every_min: int = opt(60, min=1)  # run the later stages at least this often even when no feed brought news
 
 
 @dataclass(frozen=True)
 class ServeSettings:
     host: str = "127.0.0.1"
-    port: int = 8000
-    refresh_s: int = 30  # how often the page asks for newly arrived articles
-    latest: int = 20  # latest relevant articles shown on the page
+    port: int = opt(8000, min=0, max=65535)
+    refresh_s: int = opt(30, min=1)  # how often the page asks for newly arrived articles
+    latest: int = opt(20, min=1, max=100)  # latest relevant articles shown on the page
     public_url: str = ""  # the page's address as the newsroom reaches it; used for links in alerts
 
 
@@ -181,17 +233,20 @@ def _coerce(value: Any, typ: Any, where: str) -> Any:
             return False
         raise ConfigError(f"{where}: expected true/false, got {value!r}")
     if typ is int:
-        if isinstance(value, bool):
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
         try:
             return int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
     if typ is float:
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+        if isinstance(value, bool) or not math.isfinite(number):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return number
     if typ is str:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string, got {value!r}")
@@ -217,11 +272,15 @@ def _section_types(cls: type) -> dict[str, Any]:
 def _apply(base: Any, values: Mapping[str, Any], where: str) -> Any:
     hints = _section_types(type(base))
     known = {f.name for f in dataclasses.fields(base)}
+    rules = {f.name: f.metadata for f in dataclasses.fields(base)}
     changes: dict[str, Any] = {}
     for key, value in values.items():
         if key not in known:
             raise ConfigError(f"{where}: unknown option {key!r} (known: {', '.join(sorted(known))})")
         changes[key] = _coerce(value, hints[key], f"{where}.{key}")
+        problem = _problem(changes[key], rules[key])
+        if problem:
+            raise ConfigError(f"{where}.{key} = {changes[key]!r} {problem}")
     return dataclasses.replace(base, **changes)
 
 
@@ -236,6 +295,12 @@ def load(config_path: str | Path | None = None, env: Mapping[str, str] | None = 
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{p}: config file not found") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{p}: is a folder, not a config file") from None
+        except PermissionError:
+            raise ConfigError(f"{p}: config file is not readable (permission denied)") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{p}: not UTF-8 text (byte {exc.start}); save the config file as UTF-8") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{p}: not valid TOML: {exc}") from None
         if "smtp" in data and "password" in data["smtp"]:
