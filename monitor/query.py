@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from monitor.bounds import day_range_text, instant_in_range
 from monitor.errors import UsageError
 from monitor.store import iso, utcnow
 
@@ -203,17 +204,20 @@ def parse_date(value: str, name: str, *, end: bool = False, now: datetime | None
         amount, unit = int(m.group(1)), m.group(2)
         delta = {"h": timedelta(hours=amount), "d": timedelta(days=amount), "w": timedelta(weeks=amount)}[unit]
         return iso((now or utcnow()) - delta)
+    plain_day = re.fullmatch(r"\d{4}-\d{2}-\d{2}", v) is not None
     try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
-            day = datetime.fromisoformat(v).replace(tzinfo=UTC)
-            return iso(day + timedelta(days=1) if end else day)
-        dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+        dt = datetime.fromisoformat(v if plain_day else v.replace("Z", "+00:00"))
     except ValueError:
         raise QueryError(
             f"{name}:{value} is not a date; write a date like {name}:2026-11-01, a time like "
             f"{name}:2026-11-01T14:00, or a span back from now like {name}:7d or {name}:24h"
         ) from None
-    return iso(dt if dt.tzinfo else dt.replace(tzinfo=UTC))
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    if not instant_in_range(dt):  # also keeps the end-of-day step below from overflowing
+        raise QueryError(f"{name}:{value} is out of range: use a day {day_range_text()}")
+    if end and plain_day:
+        dt += timedelta(days=1)
+    return iso(dt)
 
 
 @dataclass

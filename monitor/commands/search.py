@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from monitor.bounds import id_in_range
 from monitor.console import print_json
 from monitor.errors import MonitorError, UsageError
 from monitor.query import QueryError, parse_query
@@ -281,6 +282,8 @@ def show_cmd(app: Any, article_id: int, as_json: bool) -> None:
       monitor show 1234 --json
     """
     settings = app.settings
+    if not id_in_range(article_id):  # a huge id would overflow SQLite's INTEGER
+        raise UsageError(f"no article #{article_id}; article ids are whole numbers from 1, see `monitor search`")
     db = open_db(settings.db_path, readonly=True)
     try:
         article = get_article(db, article_id)
