@@ -29,6 +29,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from monitor.bounds import day_in_range, day_range_text, id_in_range
 from monitor.errors import MonitorError
 from monitor.settings import Settings
 from monitor.store import open_db, to_jsonable
@@ -124,8 +125,8 @@ def create_app(settings: Settings) -> Starlette:
     def index(request: Request) -> Response:
         day_param = request.query_params.get("day")
         try:
-            if day_param:
-                date.fromisoformat(day_param)
+            if day_param and not day_in_range(date.fromisoformat(day_param)):
+                return render(request, "error.html", 400, title="Bad date", message=f"day must be {day_range_text()}")
         except ValueError:
             return render(request, "error.html", 400, title="Bad date", message="day must be YYYY-MM-DD, e.g. ?day=2026-11-22")
         with database() as db:
@@ -154,6 +155,8 @@ def create_app(settings: Settings) -> Starlette:
             limit = min(100, max(1, int(request.query_params.get("limit", str(settings.serve.latest)))))
         except ValueError:
             return JSONResponse({"error": "after and limit must be whole numbers"}, status_code=400)
+        if not (after == 0 or id_in_range(after)):
+            return JSONResponse({"error": "after must be an article id (0 for the newest)"}, status_code=400)
         with database() as db:
             articles = data.latest_articles(db, limit, after=after)
             updated = data.last_update(db)
@@ -181,7 +184,7 @@ def create_app(settings: Settings) -> Starlette:
                       hits=hits, error=error, searched=bool(text.strip()))
 
     def article_page(request: Request) -> Response:
-        article_id = request.path_params["id"]
+        article_id = _known_id(request, "article")
         with database() as db:
             art = data.get_article(db, article_id)
         if art is None:
@@ -189,7 +192,7 @@ def create_app(settings: Settings) -> Starlette:
         return render(request, "article.html", title=art["title"], art=art, labels=data.frame_labels(settings))
 
     def story_page(request: Request) -> Response:
-        story_id = request.path_params["id"]
+        story_id = _known_id(request, "story")
         with database() as db:
             story = get_story(db, story_id)
             country_list = data.countries(db)
@@ -230,6 +233,14 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _known_id(request: Request, what: str) -> int:
+    """The path's {id}; one that cannot be a stored id (beyond SQLite's INTEGER) is a 404, not an overflow."""
+    value = int(request.path_params["id"])
+    if not id_in_range(value):
+        raise HTTPException(404, f"no {what} {value}")
+    return value
 
 
 def _hit_view(hit: Any) -> dict[str, Any]:
