@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from monitor.store import to_jsonable
+from monitor.urls import redact_text
 
 
 class Advance(Protocol):
@@ -31,7 +32,7 @@ def err_console() -> Console:
 def log(message: str) -> None:
     """One plain, greppable line on stderr (never on stdout, which --json keeps clean)."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-    print(f"{stamp} {message}", file=sys.stderr, flush=True)
+    print(f"{stamp} {redact_text(message)}", file=sys.stderr, flush=True)  # no feed credentials in logs
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from monitor.ingest import store_entries
 from monitor.models import FeedJob, ParsedFeed, PollReport
 from monitor.settings import Settings
 from monitor.store import iso, utcnow, write_transaction
+from monitor.urls import redact, redact_text
 
 
 def _newest(parsed: ParsedFeed) -> str | None:
@@ -87,7 +88,10 @@ def record_success(
         last_modified = last_modified or job.last_modified
     moved_to, moved_count = _redirect_state(job, result)
     if moved_to and moved_count == settings.poll.permanent_redirect_after:
-        log(f"feed_id={job.feed_id} event=moved from={job.registry_url} to={moved_to} (update feeds/outlets.toml)")
+        log(
+            f"feed_id={job.feed_id} event=moved from={redact(job.registry_url)} to={redact(moved_to)} "
+            "(update feeds/outlets.toml)"
+        )
     with write_transaction(db):
         new = updated = 0
         warning = None
@@ -194,7 +198,7 @@ def record_failure(
             )
             _log_fetch(db, job, started, "failed", status=status, error=str(exc))
             report.failed += 1
-    report.errors.append({"outlet": job.outlet.id, "url": job.url, "kind": exc.kind, "error": str(exc)})
+    report.errors.append({"outlet": job.outlet.id, "url": redact(job.url), "kind": exc.kind, "error": redact_text(str(exc))})
     return host_until
 
 
@@ -219,4 +223,4 @@ def record_duplicate(db: sqlite_utils.Database, job: FeedJob, other: int, starte
         )
         _log_fetch(db, job, started, "failed", error=message)
     report.failed += 1
-    report.errors.append({"outlet": job.outlet.id, "url": job.url, "kind": "duplicate", "error": message})
+    report.errors.append({"outlet": job.outlet.id, "url": redact(job.url), "kind": "duplicate", "error": message})

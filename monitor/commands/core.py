@@ -14,6 +14,7 @@ from monitor import settings as settings_mod
 from monitor.console import is_tty, print_json
 from monitor.models import PollReport
 from monitor.store import iso, open_db, to_jsonable, utcnow
+from monitor.urls import redact, redact_text
 
 
 def _app(ctx: click.Context) -> Any:
@@ -81,7 +82,7 @@ def poll(ctx: click.Context, force: bool, outlets: tuple[str, ...], allow_privat
     else:
         click.echo(poll_summary(report))
         for err in report.errors[:20]:
-            click.echo(f"  failed: {err['outlet']} {err['url']}: {err['error']}", err=True)
+            click.echo(f"  failed: {err['outlet']} {redact(err['url'])}: {redact_text(err['error'])}", err=True)
         if len(report.errors) > 20:
             click.echo(f"  ... and {len(report.errors) - 20} more (see `monitor status`)", err=True)
         hint = offline_hint(report)
@@ -149,6 +150,8 @@ def status_data(db: Any, settings: settings_mod.Settings) -> dict[str, Any]:
             [settings.poll.permanent_redirect_after],
         )
     )
+    for r in failing:  # shown and logged: a feed's credentials (user:password@, ?token=) stay in the database
+        r["url"], r["moved_to"], r["last_error"] = redact(r["url"]), redact(r["moved_to"]), redact_text(r["last_error"])
     feeds = {r["status"]: r["n"] for r in db.query("SELECT status, count(*) n FROM feeds GROUP BY status")}
     hosts = list(
         db.query("SELECT host, retry_after_until, reason FROM hosts WHERE retry_after_until > ?", [iso(utcnow())])

@@ -26,7 +26,7 @@ from monitor.digest import i18n
 from monitor.settings import Settings
 from monitor.store import has_table, iso, parse_iso, to_jsonable, utcnow
 from monitor.stories import StoryArticle, StoryView, list_stories
-from monitor.urls import http_url
+from monitor.urls import http_url, redact, redact_text
 
 THIN_ARTICLES = 5  # fewer relevant articles than this: the digest says the day is thin
 HEADLINES_PER_SIDE = 4  # headlines shown per country in a story; the rest are counted
@@ -357,7 +357,8 @@ def _feed_health(
     ).fetchall()
     for name, url, status, failures, error, fetched, newest in rows:
         name = one_line(str(name))
-        err = one_line(str(error))[:160] if error else None
+        err = one_line(redact_text(str(error)) or "")[:160] if error else None
+        url = redact(str(url))  # digests are mailed: a feed's credentials stay out of them
         if status == "gone":
             gone.append(FeedProblem(name, str(url), err, int(failures or 0), None))
         elif status == "failing" or int(failures or 0) >= settings.poll.failing_after:

@@ -17,7 +17,7 @@ import sqlite_utils
 from monitor.days import day_bounds
 from monitor.settings import Settings
 from monitor.store import has_table, iso, parse_iso, utcnow
-from monitor.urls import http_url
+from monitor.urls import http_url, redact, redact_text
 
 
 def countries(db: sqlite_utils.Database) -> list[str]:
@@ -200,7 +200,14 @@ def feed_health(db: sqlite_utils.Database) -> list[FeedHealth]:
            FROM feeds f LEFT JOIN outlets o ON o.id = f.outlet WHERE f.status != 'removed'
            ORDER BY CASE f.status WHEN 'failing' THEN 0 WHEN 'gone' THEN 1 ELSE 2 END, o.country, f.outlet, f.url"""
     ).fetchall()
-    return [FeedHealth(*r) for r in rows]
+    return [_shown(FeedHealth(*r)) for r in rows]
+
+
+def _shown(feed: FeedHealth) -> FeedHealth:
+    """The page is public: a feed's credentials (user:password@, ?token=...) are never shown."""
+    feed.url = redact(feed.url) or ""
+    feed.last_error = redact_text(feed.last_error)
+    return feed
 
 
 def health_summary(feeds: list[FeedHealth]) -> dict[str, int]:
