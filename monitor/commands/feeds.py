@@ -16,6 +16,7 @@ from monitor.models import Registry
 from monitor.parse import parse_feed
 from monitor.registry import load_registry, sync_registry
 from monitor.store import open_db, utcnow, write_transaction
+from monitor.urls import redact, redact_text
 
 
 @click.group()
@@ -62,13 +63,13 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
             h = health.get(f.url, {})
             feeds_out.append(
                 {
-                    "url": f.url,
+                    "url": redact(f.url),  # credentials never shown; the registry and database keep them
                     "section": f.section,
                     "status": h.get("status", "never polled"),
                     "last_status": h.get("last_status"),
                     "last_success_at": h.get("last_success_at"),
                     "consecutive_failures": h.get("consecutive_failures", 0),
-                    "last_error": h.get("last_error"),
+                    "last_error": redact_text(h.get("last_error")),
                     "next_check_at": h.get("next_check_at"),
                 }
             )
@@ -155,7 +156,20 @@ async def _check_all(settings: Any, targets: list[tuple[str, str, str]], advance
             advance(1, outlet_id)
 
         await asyncio.gather(*(one(*t) for t in targets))
-    return sorted(results, key=lambda r: (r["outlet"], r["url"]))
+    return [_shown(r) for r in sorted(results, key=lambda r: (r["outlet"], r["url"]))]
+
+
+def _shown(row: dict[str, Any]) -> dict[str, Any]:
+    """A check result as printed: URLs and error messages without credentials."""
+    out = dict(row)
+    for key in ("url", "final_url"):
+        if out.get(key):
+            out[key] = redact(out[key])
+    if out.get("error"):
+        out["error"] = redact_text(out["error"])
+    if "warnings" in out:
+        out["warnings"] = [redact_text(w) for w in out["warnings"]]
+    return out
 
 
 @feeds.command("check")
