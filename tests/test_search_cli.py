@@ -143,8 +143,10 @@ def test_show_json_and_missing_article(run) -> None:
 
 
 def test_missing_database_is_a_clear_error(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "none.db"), "search", "cartel"])
-    assert result.exit_code == 1 and "no database yet" in result.stderr
+    missing = tmp_path / "none.db"
+    result = CliRunner().invoke(cli, ["--db", str(missing), "search", "cartel"])
+    assert result.exit_code == 2 and f"no database at {missing}" in result.stderr
+    assert not missing.exists()
 
 
 def test_subprocess_with_real_apertium_finds_the_other_language(search_db_path: Path) -> None:  # noqa: F811
