@@ -70,9 +70,9 @@ def _problem(value: Any, rules: Mapping[str, Any]) -> str | None:
 
 
 def _hh_mm(value: str) -> str | None:
-    if re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
+    if re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()) or value.strip().lower() == "off":
         return None
-    return "must be HH:MM (24-hour local time), e.g. 07:00"
+    return "must be HH:MM (24-hour local time), e.g. 07:00, or off"
 
 
 @dataclass(frozen=True)
@@ -300,7 +300,7 @@ def load(config_path: str | Path | None = None, env: Mapping[str, str] | None = 
         except PermissionError:
             raise ConfigError(f"{p}: config file is not readable (permission denied)") from None
         except UnicodeDecodeError as exc:
-            raise ConfigError(f"{p}: not UTF-8 text (byte {exc.start}); save the config file as UTF-8") from None
+            raise ConfigError(f"{p}: not UTF-8 text (invalid byte at offset {exc.start}); save the config file as UTF-8") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{p}: not valid TOML: {exc}") from None
         if "smtp" in data and "password" in data["smtp"]:
