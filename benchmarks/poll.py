@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from monitor import poll
 from monitor.fetch import Fetcher
 from monitor.settings import Settings
-from monitor.store import open_db
+from monitor.store import open_db, utcnow
 from tests.feedserver import FeedServer, small_rss
 
 
@@ -132,7 +132,7 @@ def main() -> None:
             rss0 = maxrss_mib()
             db = open_db(settings.db_path)
             t0, c0 = time.perf_counter(), time.process_time()
-            report = poll.run(db, settings, quiet=True)
+            report = poll.run(db, settings, now=utcnow(), quiet=True)
             wall_poll = time.perf_counter() - t0
             cpu_poll = time.process_time() - c0
             articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]

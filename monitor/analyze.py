@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlite_utils
@@ -22,7 +23,7 @@ import sqlite_utils
 from monitor.console import progress
 from monitor.debate import Debate, Pattern, load_debate
 from monitor.settings import Settings
-from monitor.store import has_table, iso, utcnow, write_transaction
+from monitor.store import has_table, iso, write_transaction
 from monitor.textnorm import Token, is_stopword, sentences, tokens
 
 TITLE_BOOST = 1.5
@@ -407,15 +408,17 @@ def _evidence_json(ev: list[Evidence]) -> str:
     )
 
 
-def store_result(db: sqlite_utils.Database, article: int, debate_hash: str, content_hash: str, stamp: str, res: AnalysisResult) -> None:
-    """Replace one article's analysis (call inside a write transaction)."""
+def store_result(
+    db: sqlite_utils.Database, article: int, debate_hash: str, content_hash: str, stamp: str, res: AnalysisResult, now: str
+) -> None:
+    """Replace one article's analysis, analysed at `now` (call inside a write transaction)."""
     db.execute(
         """INSERT OR REPLACE INTO analyses
            (article, debate_hash, content_hash, translation_hash, relevant, relevance, top_frame, frames, actors, keywords, analyzed_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             article, debate_hash, content_hash, stamp, int(res.relevant), res.relevance, res.top_frame,
-            json.dumps(res.frames), json.dumps(res.actors), json.dumps(res.keywords, ensure_ascii=False), iso(utcnow()),
+            json.dumps(res.frames), json.dumps(res.actors), json.dumps(res.keywords, ensure_ascii=False), now,
         ],
     )
     db.execute("DELETE FROM article_frames WHERE article = ?", [article])
@@ -426,8 +429,8 @@ def store_result(db: sqlite_utils.Database, article: int, debate_hash: str, cont
         )
 
 
-def run(db: sqlite_utils.Database, settings: Settings, quiet: bool = False) -> AnalyzeReport:
-    """Analyse every new or changed article (or all of them when the debate file changed)."""
+def run(db: sqlite_utils.Database, settings: Settings, *, now: datetime, quiet: bool = False) -> AnalyzeReport:
+    """Analyse every new or changed article (or all of them when the debate file changed), stamped `now`."""
     debate = load_debate(settings.debate_path)
     report = AnalyzeReport(debate=debate.id, debate_hash=debate.hash[:12])
     ids = pending_articles(db, debate.hash)
@@ -442,7 +445,7 @@ def run(db: sqlite_utils.Database, settings: Settings, quiet: bool = False) -> A
             results = [(text.id, h, stamp, analyze_article(debate, text)) for text, h, stamp in batch]
             with write_transaction(db):
                 for aid, h, stamp, res in results:
-                    store_result(db, aid, debate.hash, h, stamp, res)
+                    store_result(db, aid, debate.hash, h, stamp, res, iso(now))
             report.analysed += len(results)
             report.relevant += sum(1 for *_, r in results if r.relevant)
             advance(len(results), f"{report.relevant} relevant")

@@ -31,12 +31,11 @@ from datetime import UTC, datetime
 import numpy as np
 import sqlite_utils
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from monitor import concepts
 from monitor.console import progress
 from monitor.settings import Settings
-from monitor.store import has_table, iso, parse_iso, utcnow, write_transaction
+from monitor.store import has_table, iso, parse_iso, write_transaction
 from monitor.textnorm import is_stopword, tokens
 
 ACTOR_REPEAT = 2  # an actor counts like a word said twice
@@ -117,6 +116,8 @@ def vectorize(docs: list[Doc]) -> sparse.csr_matrix:
     """L2-normalised TF-IDF rows (sublinear tf) over the docs' terms."""
     if not docs:
         return sparse.csr_matrix((0, 0))
+    from sklearn.feature_extraction.text import TfidfVectorizer  # slow to import: only when clustering
+
     vec = TfidfVectorizer(analyzer=lambda terms: terms, sublinear_tf=True, norm="l2")
     matrix: sparse.csr_matrix = vec.fit_transform([d.terms or ["<empty>"] for d in docs]).tocsr()
     return matrix
@@ -416,10 +417,10 @@ def refresh_story(db: sqlite_utils.Database, story: int, now: str) -> None:
     )
 
 
-def run(db: sqlite_utils.Database, settings: Settings, quiet: bool = False) -> ClusterReport:
-    """Place every relevant article not yet in a story; update the stories touched."""
+def run(db: sqlite_utils.Database, settings: Settings, *, now: datetime, quiet: bool = False) -> ClusterReport:
+    """Place every relevant article not yet in a story; update the stories touched (stamped `now`)."""
     report = ClusterReport()
-    now = iso(utcnow())
+    stamp = iso(now)
     window_s = settings.analysis.window_h * 3600.0
     stale = db.execute(
         """SELECT sa.article, sa.story FROM story_articles sa LEFT JOIN analyses an ON an.article = sa.article
@@ -461,7 +462,7 @@ def run(db: sqlite_utils.Database, settings: Settings, quiet: bool = False) -> C
             db.execute("DELETE FROM story_articles WHERE article = ?", [aid])
         real: dict[int, int] = {}
         for temp in result.new_stories:
-            cur = db.execute("INSERT INTO stories (updated_at) VALUES (?)", [now])
+            cur = db.execute("INSERT INTO stories (updated_at) VALUES (?)", [stamp])
             real[temp] = int(cur.lastrowid or 0)
         report.new_stories = len(result.new_stories)
 
@@ -474,21 +475,21 @@ def run(db: sqlite_utils.Database, settings: Settings, quiet: bool = False) -> C
             target = resolve(story)
             if story > 0:
                 report.joined += 1
-            db.execute("INSERT INTO story_articles (story, article, joined_at) VALUES (?, ?, ?)", [target, aid, now])
+            db.execute("INSERT INTO story_articles (story, article, joined_at) VALUES (?, ?, ?)", [target, aid, stamp])
             touched.add(target)
         for src in result.merges:
             src_id, dst_id = real.get(src, src), resolve(src)
             if src_id == dst_id:
                 continue
             db.execute("UPDATE story_articles SET story = ? WHERE story = ?", [dst_id, src_id])
-            db.execute("UPDATE stories SET merged_into = ?, size = 0, updated_at = ? WHERE id = ?", [dst_id, now, src_id])
+            db.execute("UPDATE stories SET merged_into = ?, size = 0, updated_at = ? WHERE id = ?", [dst_id, stamp, src_id])
             db.execute("UPDATE stories SET merged_into = ? WHERE merged_into = ?", [dst_id, src_id])
             touched.discard(src_id)
             touched.add(dst_id)
             report.merged += 1
         report.new_stories -= sum(1 for s in result.merges if s < 0)
         for story in sorted(touched):
-            refresh_story(db, story, now)
+            refresh_story(db, story, stamp)
             members = [int(r[0]) for r in db.execute("SELECT article FROM story_articles WHERE story = ?", [story]).fetchall()]
             label_rows = [rows_by_article[m] for m in members if m in rows_by_article]
             if label_rows:

@@ -40,9 +40,9 @@ def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
     return datetime.combine(day, time(0, 0), tzinfo=tz), datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=tz)
 
 
-def day_range(timezone: str, day: str | None, days: int) -> tuple[datetime, datetime]:
-    """[start, end) covering `days` calendar days ending with `day` (as parse_day reads it)."""
-    end_day = parse_day(day, timezone)
+def day_range(timezone: str, day: str | None, days: int, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """[start, end) covering `days` calendar days ending with `day` (as parse_day reads it at `now`)."""
+    end_day = parse_day(day, timezone, now=now)
     start, _ = day_bounds(end_day - timedelta(days=days - 1), timezone)
     _, end = day_bounds(end_day, timezone)
     return start, end

@@ -14,11 +14,13 @@ import threading
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from monitor import pipeline
 from monitor.settings import Settings
-from monitor.store import open_db
+from monitor.store import open_db, utcnow
+
+if TYPE_CHECKING:
+    from monitor import pipeline
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo_feeds"
 PLACEHOLDER = "http://127.0.0.1:0/"
@@ -91,13 +93,15 @@ def build_demo_db(
     on_stage: Callable[[str, Any | None, str | None], None] | None = None,
 ) -> tuple[Settings, pipeline.RunReport]:
     """Serve the sample feeds and run every stage into `workdir/demo.db`."""
+    from monitor import pipeline  # the stages are slow to import: only when the demo runs
+
     workdir.mkdir(parents=True, exist_ok=True)
     settings = demo_settings(workdir, base)
     with serve_demo_feeds() as base_url:
         demo_registry(base_url, Path(settings.feeds))
         db = open_db(settings.db_path)
         try:
-            report = pipeline.run_all(db, settings, quiet=quiet, on_stage=on_stage)
+            report = pipeline.run_all(db, settings, now=utcnow(), quiet=quiet, on_stage=on_stage)
         finally:
             db.close()
     return settings, report

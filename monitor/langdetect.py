@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -63,7 +64,7 @@ def registry_languages(db: sqlite_utils.Database) -> tuple[str, ...]:
     return tuple(sorted({r[0] for r in rows if r[0]} | set(DEFAULT_LANGUAGES)))
 
 
-def run(db: sqlite_utils.Database, settings: Settings, quiet: bool = False) -> LanguageReport:
+def run(db: sqlite_utils.Database, settings: Settings, *, now: datetime, quiet: bool = False) -> LanguageReport:
     """Detect the language of every article not yet checked. Re-running changes nothing."""
     report = LanguageReport()
     languages = registry_languages(db)

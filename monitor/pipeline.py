@@ -1,42 +1,53 @@
 """`monitor run`: every stage once, in order, over one database.
 
-A stage is a function `run(db, settings, quiet=False) -> Report` (a dataclass) in its own module.
+A stage is a function `run(db, settings, *, now, quiet=False, **options) -> Report` (a dataclass) in
+its own module. `now` is the one reading of the clock (a timezone-aware UTC datetime, taken with
+`monitor.store.utcnow()` by the command or the watcher) that the stage treats as the present: which
+feeds are due, which day "today" is, what is recent. Stages never read the wall clock themselves,
+so tests freeze time by passing it.
+
 Each stage reads what the previous stages stored; a stage that fails is reported and the later
 stages still run on what is in the database, so one broken feed or model never costs the digest.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlite_utils
 
+from monitor import analyze, cluster, digest, langdetect, poll, translate
 from monitor.errors import MonitorError
 from monitor.settings import Settings
 from monitor.store import open_db, record_run, utcnow
 
 StageFn = Callable[..., Any]
 
-# (name, "module:function"), in pipeline order. Later issues add their stage here.
-STAGES: list[tuple[str, str]] = [
-    ("poll", "monitor.poll:run"),
-    # --- later stages ---
-    ("language", "monitor.langdetect:run"),
-    ("translate", "monitor.translate:run"),
-    ("analyze", "monitor.analyze:run"),
-    ("cluster", "monitor.cluster:run"),
-    ("digest", "monitor.digest:run"),  # last: today's digest files, sent when [digest] send is set
+# (name, stage function), in pipeline order. Later issues add their stage here.
+STAGES: list[tuple[str, StageFn]] = [
+    ("poll", poll.run),
+    ("language", langdetect.run),
+    ("translate", translate.run),
+    ("analyze", analyze.run),
+    ("cluster", cluster.run),
+    ("digest", digest.run),  # last: today's digest files, sent when [digest] send is set
 ]
 
 
-def stage_function(spec: str) -> StageFn:
-    module_name, _, func = spec.partition(":")
-    module = importlib.import_module(module_name)
-    fn: StageFn = getattr(module, func)
-    return fn
+def stage_function(name: str, stages: list[tuple[str, StageFn]] | None = None) -> StageFn:
+    """The stage called `name`; KeyError when there is none."""
+    found = dict(stages or STAGES).get(name)
+    if found is None:
+        raise KeyError(f"no stage named {name!r}")
+    return found
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for a failed stage: a MonitorError's own message, else the exception type and message."""
+    return str(exc) if isinstance(exc, MonitorError) else f"{type(exc).__name__}: {exc}"
 
 
 @dataclass
@@ -50,23 +61,30 @@ class RunReport:
 
 
 def run_stage(
-    db: sqlite_utils.Database, settings: Settings, name: str, spec: str, quiet: bool = False, **options: Any
+    db: sqlite_utils.Database,
+    settings: Settings,
+    name: str,
+    fn: StageFn | None = None,
+    *,
+    now: datetime,
+    quiet: bool = False,
+    **options: Any,
 ) -> Any:
-    """Run one stage and log it in `runs`; `options` go to the stage (e.g. poll's force/outlets)."""
-    started = utcnow()
-    report = stage_function(spec)(db, settings, quiet=quiet, **options)
+    """Run one stage (`fn`, default the stage called `name`) at `now` and log it in `runs`;
+    `options` go to the stage (e.g. poll's force/outlets)."""
+    stage = fn or stage_function(name)
+    started = utcnow()  # the `runs` log records when the work really happened, whatever `now` says
+    report = stage(db, settings, now=now, quiet=quiet, **options)
     record_run(db, name, started, report)
     return report
 
 
-def run_named(settings: Settings, name: str, quiet: bool = False, **options: Any) -> Any:
+def run_named(settings: Settings, name: str, *, now: datetime, quiet: bool = False, **options: Any) -> Any:
     """Open the database, run the stage called `name` (from STAGES) and close: what `monitor <stage>` does."""
-    spec = dict(STAGES).get(name)
-    if spec is None:
-        raise KeyError(f"no stage named {name!r}")
+    fn = stage_function(name)
     db = open_db(settings.db_path)
     try:
-        return run_stage(db, settings, name, spec, quiet=quiet, **options)
+        return run_stage(db, settings, name, fn, now=now, quiet=quiet, **options)
     finally:
         db.close()
 
@@ -74,19 +92,22 @@ def run_named(settings: Settings, name: str, quiet: bool = False, **options: Any
 def run_all(
     db: sqlite_utils.Database,
     settings: Settings,
+    *,
+    now: datetime,
     quiet: bool = False,
     on_stage: Callable[[str, Any | None, str | None], None] | None = None,
-    stages: list[tuple[str, str]] | None = None,
+    stages: list[tuple[str, StageFn]] | None = None,
 ) -> RunReport:
-    """Run every stage in order; a failing stage is recorded and the next one still runs."""
+    """Run every stage in order at `now`; a failing stage (any exception) is recorded and the next
+    one still runs."""
     result = RunReport()
-    for name, spec in stages or STAGES:
+    for name, fn in stages or STAGES:
         try:
-            report = run_stage(db, settings, name, spec, quiet=quiet)
-        except MonitorError as exc:
-            result.failed[name] = str(exc)
+            report = run_stage(db, settings, name, fn, now=now, quiet=quiet)
+        except Exception as exc:  # one stage's failure never costs the later stages
+            result.failed[name] = describe_failure(exc)
             if on_stage:
-                on_stage(name, None, str(exc))
+                on_stage(name, None, result.failed[name])
             continue
         result.stages[name] = report
         if on_stage:

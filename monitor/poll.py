@@ -200,18 +200,20 @@ async def _poll_all(
 def run(
     db: sqlite_utils.Database,
     settings: Settings,
+    *,
+    now: datetime,
     quiet: bool = False,
     force: bool = False,
     outlets: list[str] | None = None,
 ) -> PollReport:
-    """Poll every due feed (every active feed with `force`), optionally only some outlets."""
+    """Poll every feed due at `now` (every active feed with `force`), optionally only some outlets."""
     registry = load_registry(settings.feeds_path)
     if outlets:
         unknown = [o for o in outlets if registry.by_id(o) is None]
         if unknown:
             raise UsageError(f"unknown outlet id(s): {', '.join(unknown)} (see `monitor feeds list`)")
     sync_registry(db, registry)
-    jobs, skipped = select_jobs(db, settings, utcnow(), force=force, outlet_ids=outlets)
+    jobs, skipped = select_jobs(db, settings, now, force=force, outlet_ids=outlets)
     report = PollReport(feeds_total=len(jobs) + skipped, skipped=skipped)
     with progress("polling feeds", total=len(jobs), quiet=quiet) as advance:
         disk_full = asyncio.run(_poll_all(db, settings, jobs, force, report, advance))

@@ -16,6 +16,7 @@ import hashlib
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlite_utils
@@ -23,7 +24,7 @@ import sqlite_utils
 from monitor.console import log, progress
 from monitor.langdetect import registry_languages
 from monitor.settings import Settings
-from monitor.store import iso, utcnow, write_transaction
+from monitor.store import iso, write_transaction
 from monitor.translation import ENGINE_RANK, Translator, choose_engine, translator_for
 from monitor.translation.sentences import count_sentences
 
@@ -129,14 +130,16 @@ def _pending_jobs(
 def run(
     db: sqlite_utils.Database,
     settings: Settings,
-    quiet: bool = False,
     *,
+    now: datetime,
+    quiet: bool = False,
     limit: int | None = None,
     engine: str | None = None,
     refresh: bool = False,
     translator: Translator | None = None,
 ) -> TranslateReport:
-    """Translate what is missing or stale; `limit` caps the number of articles this run."""
+    """Translate what is missing or stale; `limit` caps the number of articles this run. Cache rows are
+    stamped with `now`."""
     report = TranslateReport()
     if translator is None:
         choice = choose_engine(settings, engine)
@@ -164,14 +167,19 @@ def run(
     with progress("translate", len(articles), quiet) as advance:
         for start in range(0, len(articles), step):
             chunk = articles[start : start + step]
-            _translate_chunk(db, translator, settings, [j for a in chunk for j in by_article[a]], report)
+            _translate_chunk(db, translator, settings, [j for a in chunk for j in by_article[a]], report, iso(now))
             report.articles += len(chunk)
             advance(len(chunk), note=f"{report.sentences_per_s:.1f} sentences/s")
     return report
 
 
 def _translate_chunk(
-    db: sqlite_utils.Database, translator: Translator, settings: Settings, jobs: list[_Job], report: TranslateReport
+    db: sqlite_utils.Database,
+    translator: Translator,
+    settings: Settings,
+    jobs: list[_Job],
+    report: TranslateReport,
+    now: str,
 ) -> None:
     ids = sorted({j.article for j in jobs})
     marks = ",".join("?" * len(ids))
@@ -185,7 +193,6 @@ def _translate_chunk(
         wanted[(job.source, job.target)].update(t for t in texts[job.article] if t)
     done: dict[tuple[str, str, str], str] = {}
     new_cache: list[tuple[Any, ...]] = []
-    now = iso(utcnow())
     for (source, target), pair_texts in wanted.items():
         model = translator.model_for(source, target)
         ordered = sorted(pair_texts)

@@ -10,10 +10,16 @@ Every tick (`watch.tick_s`) the watcher:
 3. evaluates the alert rules and hands new alerts to a background dispatcher (monitor.alerts), so
    a slow or failing sink never blocks polling;
 4. runs the daily digest once a day at `watch.digest_time` local time (`digest.timezone`),
-   sending it when `[digest] recipients` are set.
+   sending it when `[digest] recipients` are set (`digest_time = "off"`: no digest from the
+   watcher). The day is recorded once its digest is done, so a restart does not redo it; a digest
+   that failed (e.g. the mail server was down) is retried every `watch.interval_min`.
+
+Time is an input: the loop reads its clock (`clock`, default `store.utcnow`) once per tick and
+passes that `now` to every stage, the alert evaluation and the digest; tests freeze it.
 
 Every event is one greppable `key=value` line on stderr (`ts=... event=poll fetched=3 new=5`).
-A failing feed or stage is logged and the loop goes on. SIGINT/SIGTERM stop it between steps:
+A failing feed or stage (any exception) is logged with its stage name and the loop goes on; a
+report's fields never collide with an event's own (`event_fields`). SIGINT/SIGTERM stop it between steps:
 each stage writes in short transactions, so nothing is half-written, and the next run resumes.
 A second signal interrupts the step in progress (its open transaction is rolled back).
 """
@@ -23,8 +29,9 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time as monotonic_time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime, time, timedelta
@@ -35,13 +42,32 @@ import sqlite_utils
 
 from monitor import alerts
 from monitor.errors import ConfigError
-from monitor.pipeline import STAGES, run_stage
+from monitor.pipeline import STAGES, StageFn, run_stage
 from monitor.settings import Settings
 from monitor.store import iso, open_db, utcnow, write_transaction
 from monitor.urls import redact_text
 
 DIGEST_STAGES = ("digest",)
+DIGEST_OFF = "off"  # [watch] digest_time = "off": the watcher sends no digest (e.g. cron does)
 Clock = Callable[[], datetime]
+RESERVED_FIELDS = ("ts", "event")  # every log line's own keys
+
+
+def event_fields(fixed: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """An event's `fixed` fields plus `extra` ones (e.g. a stage report's), without a collision.
+
+    An extra field whose name is taken (by a fixed field, or by `ts`/`event`) is dropped when it
+    says the same as the field it collides with, else kept as `report_<name>`; a fixed field
+    named `ts` or `event` is renamed the same way. Deterministic: the same input, the same line."""
+    out: dict[str, Any] = {}
+    for key, value in [*fixed.items(), *(extra or {}).items()]:
+        name = key
+        if name in out and out[name] == value:
+            continue
+        while name in out or name in RESERVED_FIELDS:
+            name = f"report_{name}"
+        out[name] = value
+    return out
 
 
 class EventLog:
@@ -62,7 +88,7 @@ class EventLog:
 
     def line(self, event: str, **fields: Any) -> str:
         parts = [f"ts={iso(self.clock())}", f"event={event}"]
-        parts += [f"{k}={self._value(v)}" for k, v in fields.items() if v is not None]
+        parts += [f"{k}={self._value(v)}" for k, v in event_fields(fields).items() if v is not None]
         return " ".join(parts)
 
     def __call__(self, event: str, **fields: Any) -> None:
@@ -150,12 +176,17 @@ def summarize(report: Any) -> dict[str, Any]:
     return out
 
 
-def parse_digest_time(value: str) -> time:
+def parse_digest_time(value: str) -> time | None:
+    """`HH:MM` (24-hour local time), or None for "off"."""
+    if value.strip().lower() == DIGEST_OFF:
+        return None
     try:
         hours, minutes = value.strip().split(":")
         return time(int(hours), int(minutes))
     except ValueError:
-        raise ConfigError(f"[watch] digest_time must be HH:MM (24-hour local time), got {value!r}") from None
+        raise ConfigError(
+            f"[watch] digest_time must be HH:MM (24-hour local time) or {DIGEST_OFF!r}, got {value!r}"
+        ) from None
 
 
 def _state(db: sqlite_utils.Database, key: str) -> str | None:
@@ -163,20 +194,22 @@ def _state(db: sqlite_utils.Database, key: str) -> str | None:
     return str(row[0]) if row else None
 
 
-def _set_state(db: sqlite_utils.Database, key: str, value: str) -> None:
+def _set_state(db: sqlite_utils.Database, key: str, value: str, now: datetime) -> None:
     with write_transaction(db):
         db.execute(
             "INSERT INTO watch_state (key, value, updated_at) VALUES (?, ?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            [key, value, iso(utcnow())],
+            [key, value, iso(now)],
         )
 
 
 def digest_due(db: sqlite_utils.Database, settings: Settings, now: datetime) -> str | None:
-    """The local day (YYYY-MM-DD) whose digest is due now, or None."""
-    tz = ZoneInfo(settings.digest.timezone)
-    local = now.astimezone(tz)
-    if local.time() < parse_digest_time(settings.watch.digest_time):
+    """The local day (YYYY-MM-DD) whose digest is due at `now` and not yet done, or None."""
+    at = parse_digest_time(settings.watch.digest_time)
+    if at is None:
+        return None
+    local = now.astimezone(ZoneInfo(settings.digest.timezone))
+    if local.time() < at:
         return None
     day = local.date().isoformat()
     return None if _state(db, "digest_day") == day else day
@@ -188,6 +221,27 @@ def feeds_due(db: sqlite_utils.Database, now: datetime) -> int:
         [iso(now)],
     ).fetchone()
     return int(row[0])
+
+
+class TickClock:
+    """The watcher's present: `tick()` reads the clock once per cycle; calling the object (what the
+    alert dispatcher does between ticks) gives the last tick's `now` plus the monotonic time since,
+    so the background thread never reads the wall clock on its own and follows a frozen clock."""
+
+    def __init__(self, clock: Clock):
+        self.clock = clock
+        self._now: datetime | None = None
+        self._at = 0.0
+
+    def tick(self) -> datetime:
+        self._now = self.clock()
+        self._at = monotonic_time.monotonic()
+        return self._now
+
+    def __call__(self) -> datetime:
+        if self._now is None:
+            return self.tick()
+        return self._now + timedelta(seconds=monotonic_time.monotonic() - self._at)
 
 
 class Watcher:
@@ -207,9 +261,11 @@ class Watcher:
         self.last_poll: datetime | None = None
         self.last_stages: datetime | None = None
         self.pending_stages = True  # run the later stages on start-up: finish what a previous run left
+        self.digest_retry_at: datetime | None = None  # after a failed digest: not again before this
 
     def _step(self, name: str, fn: Callable[[], Any]) -> Any:
-        """Run one step; any failure is logged and the loop continues."""
+        """Run one step; any failure (any exception) is logged with `name` and the loop continues."""
+        outer = self.stop.in_step
         self.stop.in_step = True
         try:
             return fn()
@@ -217,20 +273,31 @@ class Watcher:
             raise
         except Exception as exc:
             self.report.stage_failures += 1
+            self._log_failure(name, exc)
+            return None
+        finally:
+            self.stop.in_step = outer
+
+    def _log_failure(self, name: str, exc: Exception) -> None:
+        """The failure's line (and a short traceback for what is not an expected error); a log that
+        cannot be written never stops the loop either."""
+        try:
             self.emit("stage_failed", stage=name, error=f"{type(exc).__name__}: {exc}")
             if not isinstance(exc, ConfigError | OSError) and getattr(exc, "exit_code", None) is None:
                 self.emit("traceback", stage=name, detail=traceback.format_exc(limit=3).replace("\n", " | "))
-            return None
-        finally:
-            self.stop.in_step = False
+        except Exception:  # the log itself is broken: nothing left to report to
+            pass
+
+    def _run(self, name: str, fn: StageFn, now: datetime, settings: Settings | None = None) -> Any:
+        """Run the pipeline stage `fn` at `now` inside the error wrapper."""
+        return self._step(name, lambda: run_stage(self.db, settings or self.settings, name, fn, now=now, quiet=True))
 
     def poll(self, now: datetime) -> None:
         due = feeds_due(self.db, now)
         registry_check = self.last_poll is None or now - self.last_poll >= timedelta(minutes=self.settings.watch.interval_min)
         if not due and not registry_check:
             return
-        spec = dict(STAGES)["poll"]
-        report = self._step("poll", lambda: run_stage(self.db, self.settings, "poll", spec, quiet=True))
+        report = self._run("poll", dict(STAGES)["poll"], now)
         self.last_poll = now
         if report is None:
             return
@@ -241,10 +308,10 @@ class Watcher:
         self.report.updated_articles += updated
         fields_ = summarize(report)
         fields_.pop("errors", None)
-        self.emit("poll", **fields_)
+        self.emit("poll", **event_fields(fields_))
         for err in getattr(report, "errors", []) or []:
             self.report.feed_errors += 1
-            self.emit("feed_error", **{k: v for k, v in dict(err).items() if isinstance(v, str | int | float)})
+            self.emit("feed_error", **event_fields({k: v for k, v in dict(err).items() if isinstance(v, str | int | float)}))
         if new or updated:
             self.pending_stages = True
 
@@ -252,15 +319,15 @@ class Watcher:
         every = timedelta(minutes=self.settings.watch.stages_every_min)
         if not self.pending_stages and self.last_stages is not None and now - self.last_stages < every:
             return
-        for name, spec in STAGES:
+        for name, fn in STAGES:
             if name == "poll" or name in DIGEST_STAGES:
                 continue
             if self.stop.is_set():
                 return
-            report = self._step(name, lambda name=name, spec=spec: run_stage(self.db, self.settings, name, spec, quiet=True))
+            report = self._run(name, fn, now)
             self.report.stage_runs += 1
             if report is not None:
-                self.emit("stage", stage=name, **summarize(report))
+                self.emit("stage", **event_fields({"stage": name}, summarize(report)))
         self.pending_stages = False
         self.last_stages = now
         self.evaluate_alerts(now)
@@ -275,24 +342,40 @@ class Watcher:
                 self.dispatcher.wake()
 
     def digest(self, now: datetime) -> None:
+        """The day's digest once it is due; the day is recorded when it succeeded (a restart does not
+        redo it), a failure is retried after `watch.interval_min`."""
         day = digest_due(self.db, self.settings, now)
-        specs = [(n, s) for n, s in STAGES if n in DIGEST_STAGES]
+        specs = [(n, fn) for n, fn in STAGES if n in DIGEST_STAGES]
         if day is None or not specs or self.stop.is_set():
             return
+        if self.digest_retry_at is not None and now < self.digest_retry_at:
+            return
         settings = self.settings.replace(digest__send=bool(self.settings.digest.recipients))
-        for name, spec in specs:
-            report = self._step(name, lambda name=name, spec=spec: run_stage(self.db, settings, name, spec, quiet=True))
-            if report is not None:
-                self.report.digests += 1
-                self.emit("digest", day=day, sent=settings.digest.send, **summarize(report))
-        _set_state(self.db, "digest_day", day)
+        done = True
+        for name, fn in specs:
+            report = self._run(name, fn, now, settings)
+            if report is None:
+                done = False
+                continue
+            self.report.digests += 1
+            self.emit("digest", **event_fields({"day": day, "sent": settings.digest.send}, summarize(report)))
+        if done:
+            _set_state(self.db, "digest_day", day, now)
+            self.digest_retry_at = None
+        else:
+            self.digest_retry_at = now + timedelta(minutes=self.settings.watch.interval_min)
+            self.emit("digest_retry", day=day, retry_at=iso(self.digest_retry_at))
 
-    def cycle(self) -> None:
+    def cycle(self, now: datetime | None = None) -> None:
+        """One tick: poll, later stages (and alerts), digest, all at one `now` (default: read the clock
+        once). A failure anywhere in a step, even in its own bookkeeping, is logged and the next
+        step still runs."""
         self.report.cycles += 1
-        for step in (self.poll, self.later_stages, self.digest):
+        now = self.clock() if now is None else now
+        for name, step in (("poll", self.poll), ("stages", self.later_stages), ("digest", self.digest)):
             if self.stop.is_set():
                 return
-            step(self.clock())
+            self._step(name, lambda step=step: step(now))
 
 
 def run_watch(
@@ -305,25 +388,30 @@ def run_watch(
     clock: Clock = utcnow,
     handle_signals: bool = True,
 ) -> WatchReport:
-    """Run the watcher until a signal (or `max_cycles`); returns the counters."""
+    """Run the watcher until a signal (or `max_cycles`); returns the counters. `clock` is read once
+    per tick (cycle); stages, alerts, deliveries and the digest all take their `now` from it."""
     emit = emit or EventLog()
     stop = stop or StopFlag()
     tick = settings.watch.tick_s if tick_s is None else tick_s
+    ticks = TickClock(clock)
     db = open_db(settings.db_path)
-    dispatcher = alerts.AlertDispatcher(settings, settings.db_path, emit=emit, idle_s=max(tick, 0.05), clock=clock)
+    dispatcher = alerts.AlertDispatcher(settings, settings.db_path, emit=emit, idle_s=max(tick, 0.05), clock=ticks)
     try:
-        watcher = Watcher(db, settings, emit, stop, clock=clock, dispatcher=dispatcher)
+        watcher = Watcher(db, settings, emit, stop, clock=ticks.tick, dispatcher=dispatcher)
     except BaseException:  # an invalid rule or digest time: one clear error, nothing left open
         db.close()
         raise
     emit("start", db=settings.db_path, tick_s=tick, interval_min=settings.watch.interval_min,
          rules=len(watcher.rules), digest_time=settings.watch.digest_time)
     guard = signal_handlers(stop, emit) if handle_signals else _nothing()
-    dispatcher.start()
+    started = False
     try:
         with guard:
             while not stop.is_set():
                 watcher.cycle()
+                if not started and not stop.is_set():
+                    dispatcher.start()  # after the first tick: its clock follows the ticks
+                    started = True
                 if max_cycles is not None and watcher.report.cycles >= max_cycles:
                     watcher.report.stopped_by = "max_cycles"
                     break
@@ -331,10 +419,11 @@ def run_watch(
             else:
                 watcher.report.stopped_by = "signal"
     finally:
-        dispatcher.stop(timeout=settings.watch.webhook_timeout_s + 5)
+        if started:
+            dispatcher.stop(timeout=settings.watch.webhook_timeout_s + 5)
         if watcher.report.stopped_by == "max_cycles" and not dispatcher.alive:
             # a bounded run (tests, `--max-cycles` from cron) sends what is due before it exits
-            dispatcher.report.sent += alerts.deliver_due(db, settings, clock(), emit=emit).sent
+            dispatcher.report.sent += alerts.deliver_due(db, settings, ticks(), emit=emit).sent
         db.close()
     report = watcher.report
     emit("stopped", reason=report.stopped_by or "interrupted", cycles=report.cycles, new=report.new_articles,
@@ -345,4 +434,3 @@ def run_watch(
 @contextmanager
 def _nothing() -> Iterator[None]:
     yield
-

@@ -17,6 +17,8 @@ from monitor.days import day_bounds
 from monitor.settings import Settings
 from monitor.store import to_jsonable
 
+NOW = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)  # the stages' present: stamps only
+
 START, END = datetime(2026, 11, 22, tzinfo=UTC), datetime(2026, 11, 23, 12, tzinfo=UTC)
 
 
@@ -54,8 +56,8 @@ def test_compare_counts_frames_blindspots_and_lead(
     news_db: sqlite_utils.Database, article_factory: Callable[..., int], settings: Settings
 ) -> None:
     _populate(article_factory)
-    analyze.run(news_db, settings, quiet=True)
-    cluster.run(news_db, settings, quiet=True)
+    analyze.run(news_db, settings, now=NOW, quiet=True)
+    cluster.run(news_db, settings, now=NOW, quiet=True)
     result = compare(news_db, settings, START, END, translate_words=lambda words: [f"es-{w}" for w in words])
     assert set(result.countries) == {"US", "MX"}
     us, mx = result.countries["US"], result.countries["MX"]

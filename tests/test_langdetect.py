@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
@@ -12,6 +13,8 @@ from monitor import langdetect
 from monitor.settings import Settings
 from monitor.store import iso, utcnow
 from tests.conftest import REAL_FEEDS
+
+NOW = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)  # the stages' present: stamps only
 
 MX = REAL_FEEDS / "mx"
 SPANISH_FILES = ["elfinanciero-prospect.xml", "milenio-prospect.xml", "reforma-prospect.xml"]
@@ -52,11 +55,11 @@ def test_stage_sets_language_when_confident_and_keeps_outlet_language_otherwise(
             [f"https://example.org/{i}", title, summary, now, now, hashlib.sha256(title.encode()).hexdigest()],
         )
     db.conn.commit()
-    report = langdetect.run(db, settings, quiet=True)
+    report = langdetect.run(db, settings, now=NOW, quiet=True)
     assert report.checked == 6 and report.changed == 5 and report.low_confidence == 1
     got = db.execute("SELECT language, detected_language, language_confidence FROM articles ORDER BY id").fetchall()
     assert [g[0] for g in got] == ["es"] * 5 + ["en"]  # the one-word title keeps the outlet's language
     assert all(g[2] >= settings.translation.min_language_confidence for g in got[:5])
-    again = langdetect.run(db, settings, quiet=True)
+    again = langdetect.run(db, settings, now=NOW, quiet=True)
     assert again.checked == 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from monitor.settings import Settings
 from monitor.translation import get_translator
 from monitor.translation.apertium import BUILTIN_NAMES, ApertiumTranslator, protected_names
 from tests.fixtures_argos import add_article
+
+NOW = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)  # the stages' present: stamps only
 
 pytestmark = pytest.mark.skipif(shutil.which("apertium") is None, reason="apertium not installed (.ci/run installs it)")
 
@@ -63,7 +66,7 @@ def test_items_never_mix_and_empty_items_stay_empty(settings: Settings) -> None:
 
 def test_stage_with_apertium_marks_rows_rough(settings: Settings, db: Any) -> None:
     art = add_article(db, "milenio", "La Marina detuvo a un jefe del CJNG en Jalisco", "")
-    report = stage.run(db, settings, quiet=True, engine="apertium")
+    report = stage.run(db, settings, now=NOW, quiet=True, engine="apertium")
     assert report.engine == "apertium" and report.translated == 1
     row = db.execute("SELECT language, title, rough, engine, model FROM article_translations WHERE article = ?", [art]).fetchone()
     assert row[0] == "en" and row[2] == 1 and row[3] == "apertium" and row[4].startswith("apertium-eng-spa")

@@ -1,6 +1,10 @@
 """The watcher against a real loopback feed server: scheduled polling, alerts delivered exactly once
 to a loopback webhook receiver and an aiosmtpd server, a failing webhook that does not block
-polling, and SIGTERM to a `monitor watch` subprocess while a feed hangs."""
+polling, the daily digest under a frozen clock (any hour: the clock is an input), a failing stage
+or digest that never stops the loop, and SIGTERM to a `monitor watch` subprocess while a feed hangs.
+
+The tests that do not test the digest switch it off (`digest_time = "off"`), so none of them
+depends on the time of day they run at."""
 
 from __future__ import annotations
 
@@ -11,15 +15,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from monitor import watch
+from monitor.errors import ConfigError
 from monitor.settings import Settings
 from monitor.store import iso, open_db, utcnow, write_transaction
-from monitor.watch import EventLog, StopFlag, digest_due, run_watch
+from monitor.watch import EventLog, StopFlag, digest_due, event_fields, run_watch
 from tests.feedserver import FeedServer
 from tests.fixtures_alerts import SmtpServer, WebhookReceiver
 
@@ -109,12 +118,12 @@ def watch_settings(
         watch__alert_retry_s=0.05,
         watch__alert_retry_max_s=0.2,
         watch__webhook_timeout_s=0.5,
-        watch__digest_time="23:59",
+        watch__digest_time="off",  # the digest tests below turn it on, with a frozen clock
     )
 
 
-def _watch(settings: Settings, cycles: int, events: Events) -> Any:
-    return run_watch(settings, max_cycles=cycles, tick_s=0.0, emit=events, handle_signals=False)
+def _watch(settings: Settings, cycles: int, events: Events, clock: Callable[[], datetime] = utcnow) -> Any:
+    return run_watch(settings, max_cycles=cycles, tick_s=0.0, emit=events, handle_signals=False, clock=clock)
 
 
 def test_new_items_are_picked_up_on_schedule_and_alert_exactly_once(
@@ -207,6 +216,9 @@ def test_digest_is_due_once_a_day_after_its_time(settings: Settings, db: Any) ->
     with write_transaction(db):
         db.execute("INSERT INTO watch_state (key, value, updated_at) VALUES ('digest_day', '2026-11-22', '')")
     assert digest_due(db, s, after) is None
+    assert digest_due(db, s.replace(watch__digest_time="off"), after + timedelta(days=1)) is None
+    with pytest.raises(ConfigError, match="HH:MM"):
+        digest_due(db, s.replace(watch__digest_time="7am"), after)
 
 
 def test_stop_flag_ends_the_loop_between_steps(watch_settings: Settings) -> None:
@@ -276,7 +288,7 @@ def test_sigterm_while_a_feed_hangs_leaves_a_consistent_database(
     config.write_text(
         f'db = "{db_path}"\nfeeds = "{registry}"\n'
         "[poll]\nallow_private = true\nper_host_spacing_s = 0.0\njitter = 0.0\ndeadline_s = 600.0\nread_timeout_s = 600.0\n"
-        '[translation]\nengine = "none"\n',
+        '[translation]\nengine = "none"\n[watch]\ndigest_time = "off"\n',
         encoding="utf-8",
     )
 
@@ -314,3 +326,178 @@ def test_sigterm_while_a_feed_hangs_leaves_a_consistent_database(
     for line in err.splitlines():
         if "event=" in line:
             assert line.startswith("ts=") and " event=" in line
+
+
+# --- the daily digest under a frozen clock -----------------------------------------------------
+
+MEXICO_CITY = ZoneInfo("America/Mexico_City")
+DAY = "2026-11-22"
+
+
+def local(day: str, hh_mm: str) -> datetime:
+    """A wall-clock time in Mexico City (the digest's time zone), as the UTC instant the clock returns."""
+    return datetime.fromisoformat(f"{day}T{hh_mm}").replace(tzinfo=MEXICO_CITY).astimezone(UTC)
+
+
+class SteppingClock:
+    """A frozen clock that moves to its next instant at each reading; one reading too many fails."""
+
+    def __init__(self, *instants: datetime) -> None:
+        self.instants = list(instants)
+        self.reads = 0
+
+    def __call__(self) -> datetime:
+        assert self.reads < len(self.instants), "the watcher read its clock more than once per tick"
+        self.reads += 1
+        return self.instants[self.reads - 1]
+
+
+def _state(db_path: Path, key: str) -> str | None:
+    db = open_db(db_path)
+    try:
+        row = db.execute("SELECT value FROM watch_state WHERE key = ?", [key]).fetchone()
+        return str(row[0]) if row else None
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def digest_settings(watch_settings: Settings, alert_smtp: SmtpServer) -> Settings:
+    """The watcher with a 07:00 digest in Mexico City mailed to one editor, no alert rules."""
+    return watch_settings.replace(
+        alerts=[],
+        watch__digest_time="07:00",
+        digest__timezone="America/Mexico_City",
+        digest__recipients=["editor@example.org"],
+    )
+
+
+@pytest.mark.parametrize("hh_mm", ["13:00", "23:30"])  # 23:30 local is already the next day in UTC
+def test_digest_after_its_time_is_done_once_and_the_loop_goes_on(
+    digest_settings: Settings, alert_smtp: SmtpServer, hh_mm: str
+) -> None:
+    db_path = digest_settings.db_path
+    events = Events()
+    report = _watch(digest_settings, 3, events, clock=SteppingClock(*[local(DAY, hh_mm)] * 3))
+    assert events.named("stage_failed") == [] and events.named("traceback") == []
+    assert [d["day"] for d in events.named("digest")] == [DAY]  # the report's own `day` did not collide
+    assert report.digests == 1 and report.cycles == 3 and report.new_articles == 4
+    assert events.items[-1][0] == "stopped" and events.named("stopped")[0]["cycles"] == 3
+    assert _state(db_path, "digest_day") == DAY
+    assert (db_path.parent / f"digest-{DAY}.html").is_file()
+    assert [rcpt for _sender, rcpt in alert_smtp.envelopes] == [["editor@example.org"]]
+
+    # a restart the same day (systemd, a deploy): the digest is not redone, nothing crashes
+    events = Events()
+    report = _watch(digest_settings, 2, events, clock=SteppingClock(*[local(DAY, hh_mm)] * 2))
+    assert events.named("stage_failed") == [] and events.named("digest") == []
+    assert report.cycles == 2 and len(alert_smtp.envelopes) == 1
+
+
+def test_the_clock_is_read_once_per_tick_and_the_digest_is_due_once_a_day(
+    digest_settings: Settings, alert_smtp: SmtpServer
+) -> None:
+    ticks = ["06:59", "07:01", "23:30"]
+    clock = SteppingClock(*[local(DAY, t) for t in ticks], local("2026-11-23", "06:59"), local("2026-11-23", "07:00"))
+    at_read: list[tuple[int, str]] = []
+    events = Events()
+
+    def emit(event: str, **fields: Any) -> None:
+        events(event, **fields)
+        if event == "digest":
+            at_read.append((clock.reads, fields["day"]))
+
+    report = run_watch(digest_settings, max_cycles=5, tick_s=0.0, emit=emit, handle_signals=False, clock=clock)
+    assert report.cycles == 5 and clock.reads == 5
+    assert at_read == [(2, DAY), (5, "2026-11-23")]  # due from 07:00 local, once per local day
+    assert events.named("stage_failed") == []
+    assert len(alert_smtp.envelopes) == 2 and _state(digest_settings.db_path, "digest_day") == "2026-11-23"
+
+
+def test_a_failed_digest_is_not_marked_done_and_is_retried_later(
+    digest_settings: Settings, alert_smtp: SmtpServer
+) -> None:
+    with socket_closed_port() as port:
+        down = digest_settings.replace(smtp__port=port)  # nothing listens: the send fails
+        events = Events()
+        clock = SteppingClock(local(DAY, "07:01"), local(DAY, "07:05"), local(DAY, "07:17"))
+        report = _watch(down, 3, events, clock=clock)
+    failed = [f["stage"] for f in events.named("stage_failed")]
+    assert failed == ["digest", "digest"]  # 07:01, not at 07:05 (within interval_min), again at 07:17
+    assert [r["day"] for r in events.named("digest_retry")] == [DAY, DAY]
+    assert report.cycles == 3 and report.new_articles == 4  # the loop went on
+    assert _state(down.db_path, "digest_day") is None
+
+    # the mail server is back: the next start sends it, and records the day
+    events = Events()
+    _watch(digest_settings, 1, events, clock=SteppingClock(local(DAY, "07:20")))
+    assert events.named("stage_failed") == [] and [d["day"] for d in events.named("digest")] == [DAY]
+    assert [rcpt for _sender, rcpt in alert_smtp.envelopes] == [["editor@example.org"]]
+    assert _state(digest_settings.db_path, "digest_day") == DAY
+
+
+class socket_closed_port:
+    """A loopback port nobody listens on (bound, then closed)."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+
+@dataclass
+class CollidingReport:
+    """A stage report whose field names are the digest event's and the log line's own."""
+
+    day: str
+    sent: int
+    event: str
+    ts: str
+    stage: str
+
+
+def test_any_exception_in_any_step_is_logged_with_its_stage_and_the_loop_goes_on(
+    digest_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def buggy_cluster(*_args: Any, **_kw: Any) -> Any:
+        raise KeyError("a bug, not a MonitorError")
+
+    def colliding_digest(*_args: Any, now: datetime, **_kw: Any) -> CollidingReport:
+        return CollidingReport(day="2026-11-21", sent=3, event="digest", ts="yesterday", stage="digest")
+
+    stages = dict(watch.STAGES)
+    stages.update(cluster=buggy_cluster, digest=colliding_digest)
+    monkeypatch.setattr(watch, "STAGES", list(stages.items()))
+    events = Events()
+    report = _watch(digest_settings, 2, events, clock=SteppingClock(*[local(DAY, "08:00")] * 2))
+    assert [(f["stage"], f["error"]) for f in events.named("stage_failed")] == [
+        ("cluster", "KeyError: 'a bug, not a MonitorError'")
+    ]
+    assert report.cycles == 2 and report.new_articles == 4
+    assert {f["stage"] for f in events.named("stage")} >= {"language", "translate", "analyze"}
+    (digest,) = events.named("digest")
+    assert digest == {
+        "day": DAY, "sent": True, "report_day": "2026-11-21", "report_sent": 3,
+        "report_event": "digest", "report_ts": "yesterday", "stage": "digest",
+    }
+    assert _state(digest_settings.db_path, "digest_day") == DAY
+
+
+def test_event_fields_never_collide_and_are_deterministic() -> None:
+    fixed = {"day": "2026-11-22", "sent": True}
+    extra = {"day": "2026-11-22", "sent": 2, "report_sent": 9, "event": "x", "ts": "t", "stories": 4}
+    merged = event_fields(fixed, extra)
+    assert merged == {
+        "day": "2026-11-22", "sent": True, "report_sent": 2, "report_report_sent": 9,
+        "report_event": "x", "report_ts": "t", "stories": 4,
+    }
+    assert event_fields(fixed, extra) == merged
+    line = EventLog(clock=lambda: datetime(2026, 11, 22, tzinfo=UTC)).line("digest", **merged)
+    keys = [part.split("=", 1)[0] for part in line.split(" ")]
+    assert keys == ["ts", "event", *merged]  # one `ts`, one `event`: the line stays greppable
+    assert line.startswith("ts=2026-11-22T00:00:00")

@@ -12,8 +12,7 @@ import sqlite_utils
 from monitor.compare import Comparison, compare
 from monitor.console import print_json
 from monitor.days import day_range
-from monitor.pipeline import run_named
-from monitor.store import open_db
+from monitor.store import open_db, utcnow
 from monitor.stories import StoryView, list_stories
 
 _DATE_OPT = click.option("--date", "day", metavar="D", help="Calendar day YYYY-MM-DD, 'today' (default) or 'yesterday', in digest.timezone.")
@@ -26,7 +25,7 @@ T = TypeVar("T")
 def _read_days(ctx: click.Context, day: str | None, days: int, read: Callable[[sqlite_utils.Database, datetime, datetime], T]) -> tuple[datetime, datetime, T]:
     """`read(db, start, end)` over the calendar days --date/--days name (in digest.timezone), then close the db."""
     settings = ctx.obj.settings
-    start, end = day_range(settings.digest.timezone, day, days)
+    start, end = day_range(settings.digest.timezone, day, days, now=utcnow())
     db = open_db(settings.db_path)
     try:
         return start, end, read(db, start, end)
@@ -47,7 +46,9 @@ def analyze(ctx: click.Context, as_json: bool) -> None:
       monitor analyze
       monitor --debate my-debate.toml analyze --json
     """
-    report = run_named(ctx.obj.settings, "analyze", quiet=as_json)
+    from monitor.pipeline import run_named  # the stages are slow to import: only when one runs
+
+    report = run_named(ctx.obj.settings, "analyze", now=utcnow(), quiet=as_json)
     if as_json:
         print_json(report)
     else:
@@ -68,7 +69,9 @@ def cluster(ctx: click.Context, as_json: bool) -> None:
       monitor cluster
       MONITOR_ANALYSIS_SIMILARITY=0.25 monitor cluster --json
     """
-    report = run_named(ctx.obj.settings, "cluster", quiet=as_json)
+    from monitor.pipeline import run_named
+
+    report = run_named(ctx.obj.settings, "cluster", now=utcnow(), quiet=as_json)
     if as_json:
         print_json(report)
     else:

@@ -9,7 +9,6 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from monitor import pipeline
 from monitor import settings as settings_mod
 from monitor.console import is_tty, print_json
 from monitor.models import PollReport
@@ -76,7 +75,11 @@ def poll(ctx: click.Context, force: bool, outlets: tuple[str, ...], allow_privat
     settings = _app(ctx).settings
     if allow_private:
         settings = settings.replace(poll__allow_private=True)
-    report = pipeline.run_named(settings, "poll", quiet=as_json, force=force, outlets=list(outlets) or None)
+    from monitor import pipeline  # the stages are slow to import: only for the commands that run them
+
+    report = pipeline.run_named(
+        settings, "poll", now=utcnow(), quiet=as_json, force=force, outlets=list(outlets) or None
+    )
     if as_json:
         print_json(report)
     else:
@@ -105,6 +108,8 @@ def run(ctx: click.Context, allow_private: bool, as_json: bool) -> None:
       monitor run
       monitor --db /srv/monitor/monitor.db run --json
     """
+    from monitor import pipeline
+
     settings = _app(ctx).settings
     if allow_private:
         settings = settings.replace(poll__allow_private=True)
@@ -122,7 +127,7 @@ def run(ctx: click.Context, allow_private: bool, as_json: bool) -> None:
                 click.echo(hint, err=True)
 
     try:
-        result = pipeline.run_all(db, settings, quiet=as_json, on_stage=on_stage)
+        result = pipeline.run_all(db, settings, now=utcnow(), quiet=as_json, on_stage=on_stage)
     finally:
         db.close()
     if as_json:

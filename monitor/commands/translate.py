@@ -9,7 +9,7 @@ import click
 
 from monitor.console import is_tty, print_json, progress
 from monitor.errors import MonitorError
-from monitor.pipeline import run_named
+from monitor.store import utcnow
 from monitor.translation import ENGINES, apertium, argos, choose_engine, packages
 
 
@@ -32,9 +32,12 @@ def translate(ctx: click.Context, limit: int | None, engine: str | None, refresh
       monitor translate --refresh          # after installing the Argos models
       monitor translate --json | jq .sentences_per_s
     """
+    from monitor.pipeline import run_named  # the stages are slow to import: only when one runs
+
     settings = ctx.obj.settings
-    run_named(settings, "language", quiet=as_json)
-    report = run_named(settings, "translate", quiet=as_json, limit=limit, engine=engine, refresh=refresh)
+    now = utcnow()
+    run_named(settings, "language", now=now, quiet=as_json)
+    report = run_named(settings, "translate", now=now, quiet=as_json, limit=limit, engine=engine, refresh=refresh)
     if as_json:
         print_json(report)
     else:
