@@ -17,14 +17,21 @@ import pytest
 
 
 class WebhookReceiver:
-    """POST / -> 200 and the JSON body recorded; `fail_next` answers 500 that many times first."""
+    """POST / -> 200 and the JSON body recorded; `fail_next` answers 500 that many times first.
+
+    `gate` = n holds each POST until n POSTs are in progress at once (or `hold_s` passed), so
+    concurrent senders overlap whatever the machine's speed (process sync, never asserted on)."""
 
     def __init__(self) -> None:
         self.posts: list[dict[str, Any]] = []
         self.attempts = 0
         self.fail_next = 0
         self.delay_s = 0.0
+        self.gate = 1
+        self.hold_s = 20.0
+        self.in_flight = 0
         self._lock = threading.Lock()
+        self._gate_open = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -33,6 +40,7 @@ class WebhookReceiver:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver._wait_for_gate()
                 with receiver._lock:
                     receiver.attempts += 1
                     failing = receiver.fail_next > 0
@@ -56,6 +64,13 @@ class WebhookReceiver:
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/hook"
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
+
+    def _wait_for_gate(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            if self.in_flight >= self.gate:
+                self._gate_open.set()
+        self._gate_open.wait(self.hold_s)
 
     def close(self) -> None:
         self._httpd.shutdown()

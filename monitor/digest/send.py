@@ -77,11 +77,11 @@ def build_message(
     msg["Subject"] = one_line(digest.subject)
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = msg_id
-    msg["Content-Language"] = digest.lang
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(text, subtype="plain", charset="utf-8")
     msg.add_alternative(html, subtype="html", charset="utf-8")
+    msg["Content-Language"] = digest.lang  # after the body: set_content drops every Content-* header set before
     return msg
 
 
