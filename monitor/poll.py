@@ -117,8 +117,38 @@ async def _poll_feed(
                 )
     except FeedError as exc:
         return await db_call(feed_health.record_failure, db, settings, job, exc, started, report)
-    await db_call(feed_health.record_success, db, settings, job, result, body_hash, parsed, started, report)
+    except DiskFull:
+        raise
+    except Exception as exc:  # a parser bug or a dead parse worker: this feed's failure, not the run's
+        return await _record_unexpected(db, settings, job, exc, started, report, db_call)
+    try:
+        await db_call(feed_health.record_success, db, settings, job, result, body_hash, parsed, started, report)
+    except DiskFull:
+        raise  # the whole run stops: nothing else can be stored either
+    except Exception as exc:  # the transaction was rolled back; if recording fails too, that raises
+        return await _record_unexpected(db, settings, job, exc, started, report, db_call)
     return None
+
+
+class UnexpectedFeedError(FeedError):
+    """Anything a feed's fetch, parse or store raised that no rule expected (recorded, never raised)."""
+
+    kind = "internal"
+
+
+async def _record_unexpected(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    job: FeedJob,
+    exc: Exception,
+    started: datetime,
+    report: PollReport,
+    db_call: DbWorker,
+) -> datetime | None:
+    """Record an unexpected exception as this feed's failure (feed health and the fetch log)."""
+    error = UnexpectedFeedError(f"unexpected {type(exc).__name__}: {exc}"[:500])
+    log(f"feed_id={job.feed_id} outlet={job.outlet.id} event=error kind=internal error={str(error)!r}")
+    return await db_call(feed_health.record_failure, db, settings, job, error, started, report)
 
 
 async def _poll_host(
