@@ -19,7 +19,9 @@ _JSON_COLUMNS = ("authors", "tags", "warnings")
 
 @dataclass(frozen=True)
 class ExportFilter:
-    since: str | None = None  # ISO date or datetime, inclusive (published)
+    # instants in the stored form (store.iso: UTC ISO-8601), so that comparing strings compares
+    # instants; `monitor export` converts --since/--until (any UTC offset) to it
+    since: str | None = None  # inclusive (published)
     until: str | None = None  # exclusive
     country: str | None = None
     outlet: str | None = None
