@@ -212,3 +212,48 @@ def test_send_ledger_of_a_version_5_database_gains_the_language(tmp_path, smtp_s
         ]
     finally:
         db.close()
+
+
+def test_pipeline_stage_reports_a_send_still_claimed_elsewhere_until_it_is_done(tmp_path, digest_db, smtp_server):
+    """`digest.run` (the watcher's and `monitor run`'s stage) fails while another process holds a
+    recipient's claim, so the watcher retries instead of marking the day done; a failed send
+    fails the stage too; once the claim expired the next run sends."""
+    from monitor import digest as digest_pkg
+    from monitor.digest.storage import claim_send
+    from monitor.errors import DigestSendError
+
+    handler, port = smtp_server
+    settings = Settings(db=str(digest_db)).replace(
+        digest__send=True,
+        digest__send_day="today",
+        digest__recipients=["desk@example.org"],
+        digest__sender="digest@monitor.example",
+        digest__out_dir=str(tmp_path),
+        smtp__host="127.0.0.1",
+        smtp__port=port,
+    )
+    now = parse_iso("2026-11-22T20:00:00+00:00")  # 14:00 in Mexico City: the fixture day is "today"
+    ttl = timedelta(minutes=5)
+    db = open_db(digest_db)
+    try:
+        produced = digest_pkg.produce(db, settings, parse_day(DAY, settings.digest.timezone), now=now)
+        claim = claim_send(db, produced.digest, produced.hash, "desk@example.org", "elsewhere:1:busy", now, ttl)
+        assert claim.ok
+
+        with pytest.raises(DigestSendError, match=r"being sent to desk@example\.org by another process"):
+            digest_pkg.run(db, settings, now=now + ttl - timedelta(seconds=1), quiet=True)
+        assert handler.envelopes == []
+
+        handler.fail_next = 1
+        with pytest.raises(DigestSendError, match="451"):
+            digest_pkg.run(db, settings, now=now + ttl + timedelta(seconds=1), quiet=True)
+        assert handler.envelopes == []
+        assert db.execute("SELECT status, attempts, claimed_by FROM digest_sends").fetchall() == [("failed", 2, None)]
+
+        report = digest_pkg.run(db, settings, now=now + ttl + timedelta(minutes=1), quiet=True)
+        assert [(s.recipient, s.status) for s in report.sends] == [("desk@example.org", "sent")]
+        assert len(handler.envelopes) == 1
+        digest_pkg.run(db, settings, now=now + timedelta(hours=1), quiet=True)  # done: nothing more
+        assert len(handler.envelopes) == 1
+    finally:
+        db.close()

@@ -138,6 +138,18 @@ def raise_for_failures(report: DigestReport) -> None:
         )
 
 
+def raise_for_unfinished(report: DigestReport) -> None:
+    """For the pipeline stage: a send another process still holds is not done yet. Saying so makes
+    the watcher (and cron's next `monitor run`) come back: by then it went out (and is skipped), or
+    that process died and its expired claim is taken over, so no recipient is left out."""
+    busy = [s for s in report.sends if s.status == "in_progress"]
+    if busy:
+        raise DigestSendError(
+            f"digest {report.day} ({report.lang}) is being sent to {', '.join(s.recipient for s in busy)} by another "
+            "process; the next run checks it went out and takes over if that process died"
+        )
+
+
 def send_day(settings: Settings, now: datetime) -> date:
     """The day the pipeline sends: yesterday (default: the complete day, for the morning digest) or today."""
     today = parse_day(None, settings.digest.timezone, now=now)
@@ -169,4 +181,6 @@ def run(db: sqlite_utils.Database, settings: Settings, *, now: datetime, quiet: 
         for s in report.sends:
             log(f"digest {sent.day if sent else report.day}: {s.recipient}: {s.status}" + (f" ({s.error})" if s.error else ""))
     raise_for_failures(sent or report)
+    if sent is not None:
+        raise_for_unfinished(sent)
     return report
