@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
-from monitor import feed_health, leases
+from monitor import feed_health, leases, retention
 from monitor.console import log, progress
-from monitor.errors import DiskFull, FeedError, UsageError
+from monitor.errors import DiskFull, FeedError, StorageError, UsageError
 from monitor.fetch import Fetcher
 from monitor.models import FeedJob, Outlet, ParsedFeed, PollReport
 from monitor.parse import parse_feed
@@ -249,4 +249,16 @@ def run(
         disk_full = asyncio.run(_poll_all(db, settings, jobs, force, report, advance))
     if disk_full:
         raise disk_full[0]
+    _prune_logs(db, settings, now, quiet)
     return report
+
+
+def _prune_logs(db: sqlite_utils.Database, settings: Settings, now: datetime, quiet: bool) -> None:
+    """The end of every poll: fetch and run log rows older than `[poll] retention_days` go."""
+    try:
+        pruned = retention.prune(db, settings, now=now)
+    except StorageError as exc:  # the feeds are stored; the log is pruned by a later poll
+        log(f"event=prune_failed error={str(exc)!r}")
+        return
+    if (pruned.runs or pruned.fetches) and not quiet:
+        log(f"event=pruned runs={pruned.runs} fetches={pruned.fetches} before={pruned.cutoff}")

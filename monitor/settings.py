@@ -92,6 +92,7 @@ class PollSettings:
     failing_after: int = opt(5, min=1)  # consecutive failures before a feed shows as failing
     permanent_redirect_after: int = opt(3, min=1)  # polls seeing the same 301/308 before we record the move
     max_field_chars: int = opt(20_000, min=100)
+    retention_days: int = opt(90, min=0, max=36_500)  # runs/fetches log rows kept; 0 keeps them forever
     allow_private: bool = False  # allow loopback/private addresses (tests, demo)
     user_agent: str = "us-mx-news-monitor/0.1 (+https://github.com/us-mx-news-monitor; newsroom feed monitor)"
 
