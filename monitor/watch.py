@@ -230,18 +230,18 @@ class TickClock:
 
     def __init__(self, clock: Clock):
         self.clock = clock
-        self._now: datetime | None = None
-        self._at = 0.0
+        self._base: tuple[datetime, float] | None = None  # (the last tick's now, its monotonic time): one assignment
 
     def tick(self) -> datetime:
-        self._now = self.clock()
-        self._at = monotonic_time.monotonic()
-        return self._now
+        now = self.clock()
+        self._base = (now, monotonic_time.monotonic())
+        return now
 
     def __call__(self) -> datetime:
-        if self._now is None:
+        base = self._base
+        if base is None:
             return self.tick()
-        return self._now + timedelta(seconds=monotonic_time.monotonic() - self._at)
+        return base[0] + timedelta(seconds=monotonic_time.monotonic() - base[1])
 
 
 class Watcher:

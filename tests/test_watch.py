@@ -501,3 +501,13 @@ def test_event_fields_never_collide_and_are_deterministic() -> None:
     keys = [part.split("=", 1)[0] for part in line.split(" ")]
     assert keys == ["ts", "event", *merged]  # one `ts`, one `event`: the line stays greppable
     assert line.startswith("ts=2026-11-22T00:00:00")
+
+
+def test_the_alert_dispatcher_follows_the_ticks_without_reading_the_clock() -> None:
+    clock = SteppingClock(local(DAY, "08:00"), local("2026-11-23", "08:00"))
+    ticks = watch.TickClock(clock)
+    assert ticks.tick() == local(DAY, "08:00")
+    later = ticks()  # what the dispatcher thread asks between two ticks
+    assert local(DAY, "08:00") <= later < local("2026-11-23", "08:00") and clock.reads == 1
+    assert ticks.tick() == local("2026-11-23", "08:00") and ticks() >= local("2026-11-23", "08:00")
+    assert clock.reads == 2
