@@ -1,6 +1,8 @@
-"""The HTML digest in headless Chromium at 600 px (desktop mail) and 375 px (phone): screenshots saved
-to tests/screenshots/ (the README shows one), no script, no external request, key text visible, no
-horizontal overflow on the phone."""
+"""The HTML digest in headless Chromium at 600 px (desktop mail) and 375 px (phone): no script, no
+external request, key text visible, no horizontal overflow on the phone.
+
+Screenshots go to tests/.output/screenshots/ (see tests/fixtures_browser.py: the README's copies are
+refreshed only with MONITOR_REFRESH_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,7 @@ import pytest
 from monitor.digest import build_digest, render
 from monitor.settings import Settings
 from monitor.store import open_db
-
-SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+from tests.fixtures_browser import README_SCREENSHOTS, REFRESH_SCREENSHOTS, save_screenshot
 
 
 @pytest.fixture
@@ -24,7 +25,9 @@ def browser(chromium):
 @pytest.mark.parametrize("width", [600, 375])
 def test_html_digest_in_chromium(browser, digest_db: Path, tmp_path: Path, width: int) -> None:
     db = open_db(digest_db)
-    digest = build_digest(db, Settings(db=str(digest_db)), date(2026, 11, 22), now=datetime(2026, 11, 23, 12, tzinfo=UTC))
+    digest = build_digest(
+        db, Settings(db=str(digest_db)), date(2026, 11, 22), now=datetime(2026, 11, 23, 12, tzinfo=UTC)
+    )
     html = render(digest, "html")
     page_file = tmp_path / "digest.html"
     page_file.write_text(html, encoding="utf-8")
@@ -57,8 +60,10 @@ def test_html_digest_in_chromium(browser, digest_db: Path, tmp_path: Path, width
         assert page.get_by_text(text, exact=False).first.is_visible(), text
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= width, f"horizontal overflow: {scroll_width}px content in a {width}px window"
-    SCREENSHOTS.mkdir(exist_ok=True)
-    shot = SCREENSHOTS / f"digest-{width}.png"
-    page.screenshot(path=str(shot), full_page=True)
+    tracked = README_SCREENSHOTS / f"digest-{width}.png"
+    before = tracked.read_bytes() if tracked.exists() else None
+    shot = save_screenshot(page, f"digest-{width}.png", full_page=True)
     assert shot.stat().st_size > 10_000
+    if not REFRESH_SCREENSHOTS:  # the README's copy is rewritten only on request
+        assert (tracked.read_bytes() if tracked.exists() else None) == before
     context.close()

@@ -21,8 +21,8 @@ import uvicorn
 from monitor.settings import Settings
 from monitor.store import iso, open_db, parse_iso, utcnow, write_transaction
 from monitor.web.app import CSP, create_app, is_loopback, snippet_parts
+from tests.fixtures_browser import save_screenshot
 
-SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 HOSTILE = "<script>alert('xss')</script><img src=x onerror=alert(2)> Cártel \"Sinaloa\" & drones"
 
 
@@ -180,8 +180,7 @@ def test_newsroom_page_in_chromium(site: Site, browser: object) -> None:
     assert page.locator("#latest li.article .headline").first.inner_text() == fresh_title
     assert page.locator("#live-status").inner_text() == "live"
 
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "newsroom-desktop.png"), full_page=False)
+    save_screenshot(page, "newsroom-desktop.png", full_page=False)  # tests/.output/, see fixtures_browser
 
     # search with the CLI syntax, from the header box
     page.fill("header form.search input[name=q]", "cartel")
@@ -211,6 +210,6 @@ def test_newsroom_page_in_chromium(site: Site, browser: object) -> None:
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(f"{site.url}/?day={site.day}")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
-    page.screenshot(path=str(SCREENSHOTS / "newsroom-375.png"), full_page=False)
+    save_screenshot(page, "newsroom-375.png", full_page=False)
     assert dialogs == []
     phone.close()
