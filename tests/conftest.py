@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
+from types import CodeType
 
 import pytest
 
@@ -22,12 +24,76 @@ pytest_plugins = [
     "tests.fixtures_analysis",
 ]
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-if not SHARED.is_dir():  # CI clones the repo with shared/ beside it
-    SHARED = Path(os.environ.get("MONITOR_SHARED", SHARED))
+# The shared test data (real feeds, feedparser's corpus) lives beside the checkout (CI clones it
+# there), or where MONITOR_SHARED points (read here, before the autouse fixture clears MONITOR_*).
+SHARED = Path(os.environ.get("MONITOR_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
 REAL_FEEDS = SHARED / "real-feeds"
 FEEDPARSER_CASES = SHARED / "feedparser-cases"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def shared_missing() -> str | None:
+    """The one message every test that needs ../shared fails with when it is not there."""
+    missing = [p.name for p in (REAL_FEEDS, FEEDPARSER_CASES) if not p.is_dir()]
+    if not missing:
+        return None
+    return (
+        f"shared test data missing: {', '.join(missing)} not found in {SHARED}; put the project's shared/ "
+        "folder beside the checkout or set MONITOR_SHARED to it"
+    )
+
+
+def shared_files(folder: Path, pattern: str = "*") -> list[Path]:
+    """The files under a shared folder, for parametrize. When the folder is missing: the folder
+    itself, so the test is still collected and fails with `shared_missing()` instead of vanishing."""
+    if not folder.is_dir():
+        return [folder]
+    return sorted(p for p in folder.rglob(pattern) if p.is_file() and p.name != "README.md")
+
+
+def _in_shared(value: object) -> bool:
+    if isinstance(value, Path):
+        return value.is_relative_to(SHARED)
+    return isinstance(value, list | tuple) and any(_in_shared(v) for v in value[:1])
+
+
+def needs_shared(item: pytest.Item) -> bool:
+    """Whether a test reads ../shared: a parameter is a path in it, or the test's code (or a function
+    of its module that it calls, transitively) reads a module-level path in it."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and any(_in_shared(v) for v in callspec.params.values()):
+        return True
+    function, module = getattr(item, "function", None), getattr(item, "module", None)
+    if function is None or module is None:
+        return False
+    names = vars(module)
+    todo, seen = [function.__code__], set()
+    while todo:
+        code = todo.pop()
+        if code in seen:
+            continue
+        seen.add(code)
+        todo.extend(c for c in code.co_consts if isinstance(c, CodeType))  # lambdas, comprehensions
+        for name in code.co_names:
+            value = names.get(name)
+            if _in_shared(value):
+                return True
+            if inspect.isfunction(value) and value.__module__ == module.__name__:
+                todo.append(value.__code__)
+    return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """A test that needs ../shared fails, with one clear message, when it is missing (never skips)."""
+    message = shared_missing()
+    if message and needs_shared(item):
+        pytest.fail(message, pytrace=False)
+
+
+def pytest_report_header() -> str | None:
+    message = shared_missing()
+    return f"WARNING: {message}: the tests that read it will fail" if message else None
 
 
 @pytest.fixture(autouse=True)

@@ -10,12 +10,10 @@ import feedparser
 import pytest
 
 from monitor.parse import parse_feed
-from tests.conftest import REAL_FEEDS
+from tests.conftest import REAL_FEEDS, shared_files
 
-FEEDS = sorted(p for p in REAL_FEEDS.glob("*/*") if p.is_file() and p.suffix in (".xml", ".rss"))
+FEEDS = [p for p in shared_files(REAL_FEEDS) if p.suffix in (".xml", ".rss") or p == REAL_FEEDS]
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
-
-pytestmark = pytest.mark.skipif(not FEEDS, reason="../shared/real-feeds is not available")
 
 
 def _parse(path: Path):
@@ -27,7 +25,7 @@ def test_all_real_feeds_are_present() -> None:
     assert len(FEEDS) == 24
 
 
-@pytest.mark.parametrize("path", FEEDS, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", FEEDS, ids=lambda p: p.relative_to(REAL_FEEDS).as_posix())
 def test_entry_count_and_fields(path: Path) -> None:
     raw = feedparser.parse(io.BytesIO(path.read_bytes()))
     parsed = _parse(path)
