@@ -168,6 +168,19 @@ def _text(value: Any, detail: Mapping[str, Any] | None, max_chars: int) -> str:
     return clean.plain_text(value, max_chars)
 
 
+def _summary_detail(entry: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The summary's type. feedparser copies an entry's content into `summary` without a
+    `summary_detail` when the feed gives no summary: the copied content block's type applies."""
+    detail = entry.get("summary_detail")
+    if detail:
+        return detail  # type: ignore[no-any-return]
+    summary = entry.get("summary")
+    for block in entry.get("content") or ():
+        if isinstance(block, Mapping) and block.get("value") == summary:
+            return block
+    return None
+
+
 def _content(entry: Mapping[str, Any], max_chars: int, base: str | None) -> tuple[str | None, str | None]:
     """(content_html, content_text) from the entry's first HTML content, else its first text one."""
     blocks = [c for c in entry.get("content") or () if isinstance(c, Mapping) and c.get("value")]
@@ -239,7 +252,7 @@ def normalise_entry(
     """One feedparser entry as a ParsedEntry (clean text, safe HTML, http(s) links, UTC date)."""
     warnings: list[str] = []
     title = _text(entry.get("title"), entry.get("title_detail"), max_field_chars)
-    summary = _text(entry.get("summary"), entry.get("summary_detail"), max_field_chars)
+    summary = _text(entry.get("summary"), _summary_detail(entry), max_field_chars)
     content_html, content_text = _content(entry, max_field_chars, base)
     if not summary and content_text:
         summary = clean.cap(content_text.replace("\n", " "), min(SUMMARY_FROM_CONTENT_CHARS, max_field_chars))
