@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 import time
 import unicodedata
 import weakref
@@ -101,6 +102,7 @@ class SearchResult:
     notes: list[str]  # e.g. "query translated with apertium (rough)"
     sort: str = "relevance"
     elapsed_ms: float = 0.0
+    translation_busy: bool = False  # the query translator was busy: the words were searched as typed only
 
 
 @dataclass
@@ -188,44 +190,91 @@ def _is_fts_syntax_error(msg: str) -> bool:
 
 # ------------------------------------------------------------------------------- query translation
 
-_TRANSLATORS: dict[str, Any] = {}
-_TRANSLATION_CACHE: OrderedDict[tuple[str, str, str, str], str] = OrderedDict()
+QUERY_TRANSLATION_BUDGET_S = 3.0  # the web page waits this long for a query's translation, then searches as typed
+BUSY_NOTE = "searched untranslated: translation was busy (the words were searched as typed; try again shortly)"
 _CACHE_SIZE = 512
 _ENGINE_MARKS = re.compile(r"(?<!\w)[*#@](?=\w)")  # apertium marks unknown (*), untranslatable (#) words
 
+CacheKey = tuple[str, str, str, str]  # (engine, source, target, text)
 
-def _get_translator(settings: Settings) -> tuple[Any | None, str | None]:
-    """The configured translator (cached per process), or (None, note saying why not)."""
+
+class _TranslationCache:
+    """Least-recently-used translations of query texts, shared by every thread of the process."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[CacheKey, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: Sequence[CacheKey]) -> dict[CacheKey, str]:
+        with self._lock:
+            found: dict[CacheKey, str] = {}
+            for key in keys:
+                if key in self._data:
+                    self._data.move_to_end(key)
+                    found[key] = self._data[key]
+            return found
+
+    def put_many(self, items: dict[CacheKey, str]) -> None:
+        with self._lock:
+            for key, value in items.items():
+                self._data[key] = value
+                self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._data)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+_TRANSLATION_CACHE = _TranslationCache(_CACHE_SIZE)
+
+
+def _get_pool(settings: Settings) -> tuple[Any | None, str | None]:
+    """The process's shared query-translation pool for the configured engine (the engine is loaded
+    once, under a lock), or (None, note saying why not)."""
     key = settings.translation.engine
-    if key in _TRANSLATORS:
-        return _TRANSLATORS[key], None
     try:
         from monitor.translation import get_translator
+        from monitor.translation.pool import shared_pool
     except ImportError:
         return None, "query not translated: the translation module is not installed; searched as typed"
     try:
-        translator = get_translator(settings)
-    except Exception as exc:  # an engine failing to load must not stop the search
+        return shared_pool(key, lambda: get_translator(settings)), None
+    except Exception as exc:  # an engine failing to load must not stop the search (retried next search)
         return None, f"query not translated ({exc}); searched as typed"
-    _TRANSLATORS[key] = translator
-    return translator, None
 
 
-def _translate_texts(translator: Any, texts: list[str], source: str, target: str) -> list[str]:
-    engine = str(getattr(translator, "engine", ""))
+def _translate_texts(pool: Any, texts: list[str], source: str, target: str, budget_s: float | None) -> list[str]:
+    """Translations of `texts`, from the cache or one pooled engine call for the missing ones.
+    Raises TranslationBusy when the pool cannot translate them within `budget_s`."""
+    engine = pool.engine
     keys = [(engine, source, target, t) for t in texts]
-    missing = [t for t, k in zip(texts, keys, strict=True) if k not in _TRANSLATION_CACHE]
+    found = _TRANSLATION_CACHE.get_many(keys)
+    missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in found))
     if missing:
-        out = translator.translate(list(dict.fromkeys(missing)), source, target)
-        for text, translated in zip(dict.fromkeys(missing), out, strict=True):
-            _TRANSLATION_CACHE[(engine, source, target, text)] = _ENGINE_MARKS.sub("", translated or "").strip()
-            while len(_TRANSLATION_CACHE) > _CACHE_SIZE:
-                _TRANSLATION_CACHE.popitem(last=False)
-    return [_TRANSLATION_CACHE[k] for k in keys]
+        out = pool.translate(missing, source, target, budget_s=budget_s)
+        fresh = {
+            (engine, source, target, text): _ENGINE_MARKS.sub("", translated or "").strip()
+            for text, translated in zip(missing, out, strict=True)
+        }
+        _TRANSLATION_CACHE.put_many(fresh)
+        found.update(fresh)  # read back from this call's own results: the cache may have evicted them
+    return [found[k] for k in keys]
 
 
 def translate_clauses(
-    translator: Any, clauses: Sequence[Clause], excluded: Sequence[Term], source: str, target: str
+    pool: Any,
+    clauses: Sequence[Clause],
+    excluded: Sequence[Term],
+    source: str,
+    target: str,
+    budget_s: float | None = None,
 ) -> tuple[list[Clause], list[Term]]:
     """Translate a query's terms: runs of plain words together (so "Estados Unidos" becomes
     "United States", then one clause per word), phrases as phrases, OR alternatives and
@@ -250,7 +299,7 @@ def translate_clauses(
     flush()
     excl_start = len(texts)
     texts += [t.text for t in excluded]
-    out = _translate_texts(translator, texts, source, target) if texts else []
+    out = _translate_texts(pool, texts, source, target, budget_s) if texts else []
 
     def term_from(text: str, like: Term) -> Term | None:
         text = text.replace('"', " ").strip()
@@ -313,6 +362,7 @@ class _Plan:
     translated: dict[str, str]
     notes: list[str]
     highlight: list[tuple[str, bool]] = field(default_factory=list)  # (word, is_prefix) to mark in snippets
+    translation_busy: bool = False
 
 
 def _highlight_words(clauses: Sequence[Clause], forms: bool) -> list[tuple[str, bool]]:
@@ -343,8 +393,18 @@ def _raw_highlight_words(raw: str) -> list[tuple[str, bool]]:
     return out
 
 
-def plan_query(db: sqlite_utils.Database, settings: Settings, query: Query, translate: bool, forms: bool = True) -> _Plan:
-    """Decide what to match: the words as typed, plus their translations into the other languages."""
+def plan_query(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    query: Query,
+    translate: bool,
+    forms: bool = True,
+    translation_budget_s: float | None = None,
+) -> _Plan:
+    """Decide what to match: the words as typed, plus their translations into the other languages.
+
+    The translation goes through the process's shared, bounded pool; with a budget, a busy pool
+    leaves the words as typed and the plan says so (`translation_busy`)."""
     notes = list(query.notes)
     if query.ignored:
         notes.append("common words ignored: " + ", ".join(query.ignored) + ' (quote them to search for them: "de")')
@@ -357,47 +417,57 @@ def plan_query(db: sqlite_utils.Database, settings: Settings, query: Query, tran
     excludes = [any_expression(query.excluded, forms)] if query.excluded else []
     translated: dict[str, str] = {}
     highlight = _highlight_words(query.clauses, forms)
-    lang: str | None = None
     sources: list[str] = []
+    busy = False
     if translate and word_text:
-        translator, why_not = _get_translator(settings)
-        engine = getattr(translator, "engine", "none") if translator is not None else "none"
+        pool, why_not = _get_pool(settings)
         if why_not:
             notes.append(why_not)
-        elif engine == "none":
+        elif pool is None or pool.engine == "none":
             notes.append("query not translated (translation engine: none); searched as typed in both indexes")
         else:
             languages = _languages(db, _tables(db))
             lang, confidence = _detect(word_text, languages)
             sources = [lang] if lang in languages and confidence >= DETECT_CONFIDENCE else list(languages)
-            done: list[str] = []
-            for source in sources:
-                for target in languages:
-                    if target == source or not _supports(translator, source, target):
-                        continue
-                    try:
-                        clauses, excluded = translate_clauses(translator, query.clauses, query.excluded, source, target)
-                    except Exception as exc:  # an engine failure leaves the search on the words as typed
-                        notes.append(f"query not translated {source}->{target} ({exc}); searched as typed")
-                        continue
-                    done.append(f"{source}->{target}")
-                    highlight += _highlight_words(clauses, forms)
-                    expr = clauses_expression(clauses, forms)
-                    if expr and expr not in matches:
-                        matches.append(expr)
-                    if excluded:
-                        ex = any_expression(excluded, forms)
-                        if ex and ex not in excludes:
-                            excludes.append(ex)
-                    shown = " ".join(" OR ".join(t.display() for t in c) for c in clauses)
-                    if shown:
-                        translated[target if len(sources) == 1 else f"{source}->{target}"] = shown
+            pairs = [(s, t) for s in sources for t in languages if t != s and _supports(pool.translator, s, t)]
+            done, busy = _translate_pairs(pool, query, pairs, translation_budget_s, notes)
+            for pair, (clauses, excluded) in done.items():
+                highlight += _highlight_words(clauses, forms)
+                expr = clauses_expression(clauses, forms)
+                if expr and expr not in matches:
+                    matches.append(expr)
+                ex = any_expression(excluded, forms) if excluded else ""
+                if ex and ex not in excludes:
+                    excludes.append(ex)
+                shown = " ".join(" OR ".join(t.display() for t in c) for c in clauses)
+                if shown:
+                    translated[pair[1] if len(sources) == 1 else f"{pair[0]}->{pair[1]}"] = shown
             if done:
-                rough = " (rough, word for word)" if getattr(translator, "rough", False) else ""
-                notes.append(f"query translated with {engine}{rough}: " + ", ".join(done))
+                rough = " (rough, word for word)" if getattr(pool.translator, "rough", False) else ""
+                notes.append(f"query translated with {pool.engine}{rough}: " + ", ".join(f"{a}->{b}" for a, b in done))
     match = " OR ".join(f"({m})" for m in matches) if len(matches) > 1 else (matches[0] if matches else "")
     exclude = " OR ".join(f"({e})" for e in excludes) if len(excludes) > 1 else (excludes[0] if excludes else "")
-    return _Plan(match, exclude, sources, translated, notes, highlight)
+    return _Plan(match, exclude, sources, translated, notes, highlight, busy)
+
+
+def _translate_pairs(
+    pool: Any, query: Query, pairs: list[tuple[str, str]], budget_s: float | None, notes: list[str]
+) -> tuple[dict[tuple[str, str], tuple[list[Clause], list[Term]]], bool]:
+    """The query's clauses translated for each (source, target) pair, all within one budget; and
+    whether the pool was busy (the remaining pairs are then skipped and the note says so)."""
+    from monitor.translation.pool import TranslationBusy, monotonic_deadline
+
+    remaining = monotonic_deadline(budget_s)
+    done: dict[tuple[str, str], tuple[list[Clause], list[Term]]] = {}
+    for source, target in pairs:
+        try:
+            done[(source, target)] = translate_clauses(pool, query.clauses, query.excluded, source, target, remaining())
+        except TranslationBusy:
+            notes.append(BUSY_NOTE)
+            return done, True
+        except Exception as exc:  # an engine failure leaves the search on the words as typed
+            notes.append(f"query not translated {source}->{target} ({exc}); searched as typed")
+    return done, False
 
 
 def _supports(translator: Any, source: str, target: str) -> bool:
@@ -501,8 +571,14 @@ def search(
     time_limit_ms: float = TIME_LIMIT_MS,
     forms: bool = True,
     now: datetime | None = None,
+    translation_budget_s: float | None = None,
 ) -> SearchResult:
     """Find articles matching `query` in originals and translations; each article once.
+
+    The query is translated through the process's shared, bounded pool. With `translation_budget_s`
+    (the web page: QUERY_TRANSLATION_BUDGET_S), a translation not done in time (or a full queue) is
+    skipped: the words are searched as typed, a note says so and `translation_busy` is set.
+    Without it, the search waits for its translation (the CLI, alert rules).
 
     Raises QueryError (a --raw expression FTS5 rejects), SearchTimeout (past `time_limit_ms`),
     or a StorageError; never a bare sqlite3 error.
@@ -513,7 +589,7 @@ def search(
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     try:
-        plan = plan_query(db, settings, query, translate, forms)  # translation runs outside the time limit
+        plan = plan_query(db, settings, query, translate, forms, translation_budget_s)  # outside the time limit
         with time_limit(db, time_limit_ms):
             result = _search(db, query, plan, limit, sort, now)
     except sqlite3.OperationalError as exc:
@@ -543,6 +619,7 @@ def _search(db: sqlite_utils.Database, query: Query, plan: _Plan, limit: int, so
         translated_query=plan.translated,
         notes=plan.notes,
         sort=sort,
+        translation_busy=plan.translation_busy,
     )
     filters = _filter_sql(db, query, tables)
     if filters is None:
@@ -935,6 +1012,7 @@ def _story_of(db: sqlite_utils.Database, article_id: int, tables: frozenset[str]
 __all__ = [
     "MARK_END",
     "MARK_START",
+    "QUERY_TRANSLATION_BUDGET_S",
     "ArticleDetail",
     "Hit",
     "QueryError",

@@ -166,22 +166,24 @@ def create_app(settings: Settings) -> Starlette:
 
     def search_page(request: Request) -> Response:
         from monitor.query import parse_query
-        from monitor.search import search
+        from monitor.search import QUERY_TRANSLATION_BUDGET_S, search
 
         text = request.query_params.get("q", "")
         sort = request.query_params.get("sort", "relevance")
         sort = sort if sort in ("relevance", "date") else "relevance"
         hits: list[Any] = []
         error = ""
+        busy = False  # the query translator was busy: searched as typed (the search library says so)
         if text.strip():
             try:
                 with database() as db:
-                    result = search(db, settings, parse_query(text), limit=50, sort=sort)
-                    hits = [_hit_view(h) for h in result.hits]
+                    result = search(db, settings, parse_query(text), limit=50, sort=sort,
+                                    translation_budget_s=QUERY_TRANSLATION_BUDGET_S)
+                    hits, busy = [_hit_view(h) for h in result.hits], result.translation_busy
             except MonitorError as exc:
                 error = str(exc)
         return render(request, "search.html", 400 if error else 200, title="Search", query_text=text, sort=sort,
-                      hits=hits, error=error, searched=bool(text.strip()))
+                      hits=hits, error=error, searched=bool(text.strip()), translation_busy=busy)
 
     def article_page(request: Request) -> Response:
         article_id = _known_id(request, "article")
