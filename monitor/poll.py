@@ -27,6 +27,7 @@ from monitor.parse import parse_feed
 from monitor.registry import load_registry, sync_registry
 from monitor.settings import Settings
 from monitor.store import parse_iso, utcnow
+from monitor.urls import redact, redact_text
 from monitor.workers import DbWorker, ParseWorkers
 
 
@@ -180,7 +181,9 @@ async def _poll_host(
             disk_full.append(exc)
             await db_call(leases.release, db, job)
             report.failed += 1
-            report.errors.append({"outlet": job.outlet.id, "url": job.url, "kind": "disk_full", "error": str(exc)})
+            report.errors.append(
+                {"outlet": job.outlet.id, "url": redact(job.url), "kind": "disk_full", "error": redact_text(str(exc))}
+            )
             advance(1, job.outlet.id)
             continue
         except BaseException:
