@@ -157,6 +157,17 @@ def test_alert_rule_with_an_absurd_date_is_a_config_error(db: Path, tmp_path: Pa
     _one_line_error(_cli(db, "alerts", "list", config=config), "forever", "until:9999-12-31", "out of range")
 
 
+def test_alerts_test_with_absurd_hours_is_a_usage_error(db: Path, tmp_path: Path) -> None:
+    """--hours beyond ~50 years overflowed timedelta (a traceback); it is click's usage error now."""
+    config = tmp_path / "alerts.toml"
+    config.write_text('[[alerts]]\nname = "strikes"\nterms = "cartel"\n', encoding="utf-8")
+    result = _cli(db, "alerts", "test", "strikes", "--hours", "99999999999999", config=config)
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "--hours" in result.output and "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)
+    assert _cli(db, "alerts", "test", "strikes", "--hours", "48", config=config).exit_code == 0
+
+
 def test_show_an_id_beyond_sqlite_integer_is_one_line(db: Path) -> None:
     _one_line_error(_cli(db, "show", HUGE), f"no article #{HUGE}")
     _one_line_error(_cli(db, "show", "0"), "no article #0")

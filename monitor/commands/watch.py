@@ -124,7 +124,7 @@ def alerts_list(app: Any, as_json: bool) -> None:
 
 @alerts_group.command("test")
 @click.argument("rule")
-@click.option("--hours", type=click.IntRange(min=1), default=None, help="Look back this many hours (default [watch] alert_lookback_h).")
+@click.option("--hours", type=click.IntRange(min=1, max=24 * 366 * 50), default=None, help="Look back this many hours (default [watch] alert_lookback_h).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def alerts_test(app: Any, rule: str, hours: int | None, as_json: bool) -> None:
