@@ -1,7 +1,7 @@
 """Clustering time against the number of articles: should grow close to linearly.
 
 Generates synthetic articles at a constant rate (events of a few articles each, spread over time,
-with shared vocabulary noise), clusters 1k..20k of them with monitor.cluster.assign, and prints
+with shared vocabulary noise), clusters 1k..20k of them with monitor.analysis.cluster.assign, and prints
 each time, the ratio to the 1k baseline measured in the same run, and the fitted exponent
 (time ~ n^k; k close to 1 is linear). Run: .venv/bin/python benchmarks/cluster_scaling.py
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.cluster import Doc, assign
+from monitor.analysis.cluster import Doc, assign
 
 SIZES = (1000, 2000, 5000, 10000, 20000)
 ARTICLES_PER_HOUR = 6.0  # a busy news day on the debate

@@ -26,10 +26,10 @@ from typing import Any
 
 import feedparser
 
-from monitor.ingest import store_entries
+from monitor.ingest.articles import store_entries
+from monitor.ingest.parse import parse_feed
 from monitor.models import Outlet, ParsedFeed
-from monitor.parse import parse_feed
-from monitor.store import iso, open_db, write_transaction
+from monitor.store.db import iso, open_db, write_transaction
 
 TARGET_RATIO = 1.5
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,8 +3,8 @@
 300 feeds x 20 items spread over 30 hosts (127.0.0.2 ... 127.0.0.31, one loopback server each),
 every response delayed by 100 ms, served by a separate process. Two runs:
 
-1. the poll stage (`monitor.poll.run`: fetch + parse + store in SQLite), from an empty database;
-2. the fetcher alone (`monitor.fetch.Fetcher`), the same 300 URLs, as the network-only baseline.
+1. the poll stage (`monitor.ingest.poll.run`: fetch + parse + store in SQLite), from an empty database;
+2. the fetcher alone (`monitor.ingest.fetch.Fetcher`), the same 300 URLs, as the network-only baseline.
 
 Ideal wall time = max(latency x feeds / concurrency, per-host floor), where the per-host floor is
 (feeds per host - 1) x per_host_spacing_s + latency: with 10 feeds per host and 1 s spacing no
@@ -29,10 +29,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor import poll
-from monitor.fetch import Fetcher
-from monitor.settings import Settings
-from monitor.store import open_db, utcnow
+from monitor.config.settings import Settings
+from monitor.ingest import poll
+from monitor.ingest.fetch import Fetcher
+from monitor.store.db import open_db, utcnow
 from tests.feedserver import FeedServer, small_rss
 
 

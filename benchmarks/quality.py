@@ -26,14 +26,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from monitor import pipeline  # noqa: E402
-from monitor.analyze import ArticleText, analyze_article  # noqa: E402
-from monitor.debate import load_debate  # noqa: E402
-from monitor.demo import build_demo_db  # noqa: E402
-from monitor.ingest import store_entries  # noqa: E402
+from monitor.analysis.analyze import ArticleText, analyze_article  # noqa: E402
+from monitor.analysis.debate import load_debate  # noqa: E402
+from monitor.config.settings import Settings  # noqa: E402
+from monitor.demo.runner import build_demo_db  # noqa: E402
+from monitor.ingest.articles import store_entries  # noqa: E402
+from monitor.ingest.parse import parse_feed  # noqa: E402
 from monitor.models import Outlet  # noqa: E402
-from monitor.parse import parse_feed  # noqa: E402
-from monitor.settings import Settings  # noqa: E402
-from monitor.store import iso, open_db, utcnow, write_transaction  # noqa: E402
+from monitor.store.db import iso, open_db, utcnow, write_transaction  # noqa: E402
 
 LABELS = ROOT / "tests" / "fixtures" / "eval" / "labels.toml"
 SHARED = ROOT.parent / "shared"
@@ -110,7 +110,7 @@ def main() -> int:
         base = base.replace(analysis__merge_similarity=args.merge)
     t0 = datetime.now(UTC)
     if args.reuse:
-        from monitor.demo import demo_settings
+        from monitor.demo.runner import demo_settings
 
         settings = demo_settings(work, base)
         added = -1

@@ -14,7 +14,7 @@ migrations and FTS triggers. Then, for a set of queries of different selectivity
              the issue's baseline)
   raw-bm25   the same ranked by bm25(<index>, 3.0, 1.0) as a function: the fastest ranked form
              FTS5 has (reading the `rank` column costs more), a stricter baseline
-  search     monitor.search.search(..., translate=False, forms=False): the same terms, merged,
+  search     monitor.search.engine.search(..., translate=False, forms=False): the same terms, merged,
              ranked with recency, each article once, with details and highlighted snippets
   +forms     the default: plain words also match their plural/singular forms (more terms)
 
@@ -40,10 +40,10 @@ import sqlite_utils
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.query import fts_quote, parse_query
-from monitor.search import search
-from monitor.settings import Settings
-from monitor.store import open_db, write_transaction
+from monitor.config.settings import Settings
+from monitor.search.engine import search
+from monitor.search.query import fts_quote, parse_query
+from monitor.store.db import open_db, write_transaction
 
 # (es, en) pairs, most frequent first: word-for-word "translations" for the synthetic corpus
 PAIRS = [

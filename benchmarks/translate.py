@@ -6,7 +6,7 @@ installs it into a temporary data dir and measures:
 
 1. raw `translate_batch`: the same tokenised sentences, batches of translation.batch_size sorted by
    length, inter_threads=2 x intra_threads=1, the same max_decoding_length per batch;
-2. the pipeline: `monitor.translate.run` over a fresh database holding one article per sentence
+2. the pipeline: `monitor.translation.translate.run` over a fresh database holding one article per sentence
    (language detection excluded), including SQLite, the cache, splitting and tokenisation;
 3. apertium: one batch of Spanish headlines through the apertium engine;
 4. a re-run of the stage on unchanged data: it must make no engine call.
@@ -33,10 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 WORK = Path(tempfile.mkdtemp(prefix="bench-translate-"))
 os.environ["MONITOR_DATA_DIR"] = str(WORK / "data")
 
-from monitor import translate as stage  # noqa: E402
-from monitor.settings import Settings  # noqa: E402
-from monitor.store import iso, open_db, utcnow  # noqa: E402
+from monitor.config.settings import Settings  # noqa: E402
+from monitor.store.db import iso, open_db, utcnow  # noqa: E402
 from monitor.translation import get_translator, packages  # noqa: E402
+from monitor.translation import translate as stage  # noqa: E402
 from monitor.translation.apertium import ApertiumTranslator, is_installed  # noqa: E402
 from monitor.translation.argos import ArgosTranslator  # noqa: E402
 from tests.fixtures_argos import NEWS, build_argos_package  # noqa: E402

@@ -1,6 +1,6 @@
 """Watcher memory over many cycles: does it stay flat?
 
-Runs the real watcher loop (`monitor.watch.Watcher.cycle`) against a loopback feed server whose
+Runs the real watcher loop (`monitor.watch.loop.Watcher.cycle`) against a loopback feed server whose
 feeds never change. Every cycle the feeds are made due again, so each cycle really polls them
 (conditional GET -> 304); every 10th cycle also runs every later stage (no work to do) and
 evaluates an alert rule (nothing new to fire). Stage chatter on stderr is discarded. Prints RSS and tracemalloc's traced Python memory at cycle 100 (the baseline,
@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor.settings import Settings  # noqa: E402
-from monitor.store import iso, open_db, utcnow, write_transaction  # noqa: E402
-from monitor.watch import StopFlag, Watcher  # noqa: E402
+from monitor.config.settings import Settings  # noqa: E402
+from monitor.store.db import iso, open_db, utcnow, write_transaction  # noqa: E402
+from monitor.watch.loop import StopFlag, Watcher  # noqa: E402
 from tests.feedserver import FeedServer, small_rss  # noqa: E402
 
 

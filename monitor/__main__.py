@@ -1,4 +1,4 @@
-from monitor.cli import cli
+from monitor.cli.main import cli
 
 if __name__ == "__main__":
     cli(prog_name="monitor")

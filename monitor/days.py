@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from monitor.bounds import check_day
+from monitor.config.bounds import check_day
 from monitor.errors import ConfigError, UsageError
-from monitor.store import utcnow
+from monitor.store.db import utcnow
 
 
 def zone(name: str) -> ZoneInfo:
@@ -21,7 +21,7 @@ def zone(name: str) -> ZoneInfo:
 
 def parse_day(value: str | None, timezone: str, now: datetime | None = None) -> date:
     """`today`, `yesterday` (also `hoy`, `ayer`) or YYYY-MM-DD, as a calendar day in `timezone`; None is today.
-    An empty string or a day outside `monitor.bounds` is a UsageError, never today or an overflow."""
+    An empty string or a day outside `monitor.config.bounds` is a UsageError, never today or an overflow."""
     today = (now or utcnow()).astimezone(zone(timezone)).date()
     text = "today" if value is None else value.strip().lower()
     if text in ("today", "hoy"):

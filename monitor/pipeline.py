@@ -2,7 +2,7 @@
 
 A stage is a function `run(db, settings, *, now, quiet=False, **options) -> Report` (a dataclass) in
 its own module. `now` is the one reading of the clock (a timezone-aware UTC datetime, taken with
-`monitor.store.utcnow()` by the command or the watcher) that the stage treats as the present: which
+`monitor.store.db.utcnow()` by the command or the watcher) that the stage treats as the present: which
 feeds are due, which day "today" is, what is recent. Stages never read the wall clock themselves,
 so tests freeze time by passing it.
 
@@ -19,10 +19,14 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor import analyze, cluster, digest, langdetect, poll, translate
+from monitor import digest
+from monitor.analysis import analyze, cluster
+from monitor.config.settings import Settings
 from monitor.errors import MonitorError
-from monitor.settings import Settings
-from monitor.store import open_db, record_run, utcnow
+from monitor.ingest import poll
+from monitor.store.db import open_db, record_run, utcnow
+from monitor.translation import language as langdetect
+from monitor.translation import translate
 
 StageFn = Callable[..., Any]
 

@@ -9,8 +9,8 @@ from types import CodeType
 
 import pytest
 
-from monitor import settings as settings_mod
-from monitor.store import open_db
+from monitor.config import settings as settings_mod
+from monitor.store.db import open_db
 
 # Each area's fixtures module; add yours here (one line).
 pytest_plugins = [

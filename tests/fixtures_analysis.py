@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlite_utils
 
-from monitor.store import iso, write_transaction
+from monitor.store.db import iso, write_transaction
 
 BASE_TIME = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 OUTLETS = {

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from monitor.store import iso, utcnow
+from monitor.store.db import iso, utcnow
 
 NEWS = [
     "Sheinbaum rechaza cualquier intervención militar de Estados Unidos contra los cárteles.",
@@ -343,7 +343,7 @@ def argos_installed(argos_model_files: dict[str, Path], settings: object) -> obj
     """Both tiny packages installed with `monitor models install --from` into this test's data dir."""
     from click.testing import CliRunner
 
-    from monitor.cli import cli
+    from monitor.cli.main import cli
 
     result = CliRunner().invoke(
         cli,

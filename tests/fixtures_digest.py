@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from monitor.store import open_db, write_transaction
+from monitor.store.db import open_db, write_transaction
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "digest" / "day.json"
 FETCHED_AT = "2026-11-22T23:30:00+00:00"

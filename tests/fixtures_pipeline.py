@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import cli
-from monitor.demo import demo_settings
-from monitor.settings import Settings
-from monitor.store import open_db
+from monitor.cli.main import cli
+from monitor.config.settings import Settings
+from monitor.demo.runner import demo_settings
+from monitor.store.db import open_db
 
 
 def write_registry(path: Path, outlets: list[dict[str, object]]) -> Path:

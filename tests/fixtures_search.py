@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.store import open_db, write_transaction
+from monitor.store.db import open_db, write_transaction
 
 OUTLETS = [
     ("la-jornada", "La Jornada", "MX", "es"),

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor import alerts
+from monitor.config.settings import Settings
 from monitor.digest.claims import claim_ttl
-from monitor.settings import Settings
-from monitor.store import iso, open_db, write_transaction
+from monitor.store.db import iso, open_db, write_transaction
+from monitor.watch import alerts
 from tests.fixtures_alerts import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,9 +23,9 @@ NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 WAIT_S = 60.0  # the longest a test waits for another thread or process (sync only, never asserted on)
 WORKER = """
 import sys
-from monitor import alerts
-from monitor.settings import Settings
-from monitor.store import open_db, parse_iso
+from monitor.watch import alerts
+from monitor.config.settings import Settings
+from monitor.store.db import open_db, parse_iso
 db_path, now = sys.argv[1], parse_iso(sys.argv[2])
 settings = Settings(db=db_path).replace(watch__webhook_timeout_s=60.0)
 db = open_db(db_path)

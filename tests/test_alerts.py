@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from monitor import alerts
-from monitor.cli import cli
+from monitor.cli.main import cli
+from monitor.config.settings import Settings
 from monitor.errors import ConfigError
-from monitor.settings import Settings
-from monitor.store import open_db, parse_iso, utcnow
+from monitor.store.db import open_db, parse_iso, utcnow
+from monitor.watch import alerts
 from tests.fixtures_alerts import SmtpServer, WebhookReceiver
 
 LOOKBACK_H = 24 * 365  # the demo articles were first seen minutes ago; keep everything in range

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from monitor import analyze
-from monitor.analyze import ArticleText, analyze_article
-from monitor.debate import load_debate
-from monitor.parse import parse_feed
-from monitor.settings import Settings
-from monitor.store import utcnow, write_transaction
+from monitor.analysis import analyze
+from monitor.analysis.analyze import ArticleText, analyze_article
+from monitor.analysis.debate import load_debate
+from monitor.config.settings import Settings
+from monitor.ingest.parse import parse_feed
+from monitor.store.db import utcnow, write_transaction
 from tests.conftest import REAL_FEEDS
 
 NOW = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)  # the stages' present: stamps only

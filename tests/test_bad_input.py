@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from monitor import store
-from monitor.cli import cli
+from monitor.cli.main import cli
 from monitor.errors import NewerDatabase
-from monitor.store import open_db, write_transaction
+from monitor.store import db as store
+from monitor.store.db import open_db, write_transaction
 from tests.fixtures_search import build_search_db
 
 ENV = {"MONITOR_TRANSLATION_ENGINE": "none"}

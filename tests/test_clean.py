@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor import clean
+from monitor.ingest import clean
 
 
 def test_text_from_html() -> None:

@@ -13,7 +13,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import cli
+from monitor.cli.main import cli
 from tests.feedserver import FeedServer
 from tests.test_poll import item, rss
 
@@ -136,7 +136,7 @@ def test_monitor_run_is_the_whole_pipeline_once(loaded: tuple[list[str], FeedSer
 
 
 def test_offline_hint_only_when_every_feed_failed_to_connect() -> None:
-    from monitor.commands.core import offline_hint
+    from monitor.cli.commands.core import offline_hint
     from monitor.models import PollReport
 
     dns = {"outlet": "a", "url": "https://a.example/", "kind": "error",

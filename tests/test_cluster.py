@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 import sqlite_utils
 
-from monitor import analyze, cluster, concepts
-from monitor.settings import Settings
-from monitor.store import write_transaction
-from monitor.stories import get_story, list_stories
+from monitor.analysis import analyze, cluster, concepts
+from monitor.analysis.stories import get_story, list_stories
+from monitor.config.settings import Settings
+from monitor.store.db import write_transaction
 
 NOW = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)  # the stages' present: stamps only
 

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 import sqlite_utils
 from click.testing import CliRunner
 
-from monitor import analyze, cluster
-from monitor.cli import cli
-from monitor.compare import compare, log_odds
+from monitor.analysis import analyze, cluster
+from monitor.analysis.compare import compare, log_odds
+from monitor.cli.main import cli
+from monitor.config.settings import Settings
 from monitor.days import day_bounds
-from monitor.settings import Settings
-from monitor.store import to_jsonable
+from monitor.store.db import to_jsonable
 
 NOW = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)  # the stages' present: stamps only
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.dates import normalise_date, parse_datetime
+from monitor.ingest.feed_dates import normalise_date, parse_datetime
 
 MX = "America/Mexico_City"
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

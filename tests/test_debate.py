@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import cli
-from monitor.debate import DebateError, compile_pattern, load_debate
-from monitor.settings import Settings
+from monitor.analysis.debate import DebateError, compile_pattern, load_debate
+from monitor.cli.main import cli
+from monitor.config.settings import Settings
 
 FRAME_IDS = (
     "sovereignty", "security_terrorism", "military_operations", "legality", "drugs_health", "cooperation",

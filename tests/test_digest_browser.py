@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from monitor.config.settings import Settings
 from monitor.digest import build_digest, render
-from monitor.settings import Settings
-from monitor.store import open_db
+from monitor.store.db import open_db
 from tests.fixtures_browser import README_SCREENSHOTS, REFRESH_SCREENSHOTS, save_screenshot
 
 

@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
+from monitor.config.settings import Settings
 from monitor.digest import parse_day
 from monitor.digest.stage import make_digest
-from monitor.settings import Settings
-from monitor.store import APPLICATION_ID, _split_sql, migrations, open_db, parse_iso
+from monitor.store.db import APPLICATION_ID, _split_sql, migrations, open_db, parse_iso
 from tests.fixtures_digest import free_port
 from tests.test_digest_send import DAY, _config
 

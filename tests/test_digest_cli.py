@@ -10,10 +10,10 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from monitor import digest as digest_pkg
-from monitor.cli import cli
+from monitor.cli.main import cli
+from monitor.config.settings import Settings
 from monitor.pipeline import STAGES
-from monitor.settings import Settings
-from monitor.store import open_db
+from monitor.store.db import open_db
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)  # 12:00 in Mexico City: no test depends on the hour
 

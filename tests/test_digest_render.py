@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from monitor.config.settings import Settings
 from monitor.digest import build_digest, i18n, render
-from monitor.settings import Settings
-from monitor.store import open_db
+from monitor.store.db import open_db
 from tests.fixtures_digest import build_digest_db, load_fixture
 
 GOLDEN = Path(__file__).resolve().parent / "fixtures" / "digest"

@@ -12,8 +12,8 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from monitor.cli import cli
-from monitor.store import open_db
+from monitor.cli.main import cli
+from monitor.store.db import open_db
 from tests.fixtures_digest import build_digest_db, load_fixture
 
 DAY = "2026-11-22"
@@ -189,8 +189,8 @@ def test_pipeline_stage_sends_the_complete_previous_day_once(tmp_path, digest_db
     from datetime import UTC, datetime
 
     from monitor import digest as digest_pkg
+    from monitor.config.settings import Settings
     from monitor.digest.stage import send_day
-    from monitor.settings import Settings
 
     handler, port = smtp_server
     settings = Settings(db=str(digest_db)).replace(

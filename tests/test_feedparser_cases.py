@@ -7,7 +7,7 @@ bytes and headers, its sanitiser and relative-URI pass off, as ours):
 - links: each entry's link after our URL rule: feedparser's link, stripped, when it is an absolute
   http(s) URL with a host, else None;
 - visible text: each entry's title and summary equal the visible text of feedparser's value, where
-  "visible text" is defined independently of monitor.clean (see `visible_text`): a value typed as
+  "visible text" is defined independently of monitor.ingest.clean (see `visible_text`): a value typed as
   HTML (or untyped, like an RSS description), or a text value carrying markup that is never prose
   (script, img, svg, form ...: `clean.has_active_markup`), is read with the stdlib HTML parser,
   dropping what a browser never shows as text (script, style, svg, math, iframe, object ... and
@@ -39,10 +39,10 @@ from urllib.parse import urlsplit
 import feedparser
 import pytest
 
-from monitor import clean
 from monitor.errors import NotAFeed
+from monitor.ingest import clean
+from monitor.ingest.parse import parse_feed
 from monitor.models import ParsedEntry, ParsedFeed
-from monitor.parse import parse_feed
 from tests.conftest import FEEDPARSER_CASES, shared_files
 
 NOW = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)

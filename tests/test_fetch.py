@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import pytest
 
+from monitor.config.settings import PollSettings
 from monitor.errors import (
     BlockedAddress,
     FeedError,
@@ -34,9 +35,8 @@ from monitor.errors import (
     RedirectLoop,
     ResponseTooLarge,
 )
-from monitor.fetch import Fetcher, FetchResult, parse_retry_after
-from monitor.netguard import system_resolver
-from monitor.settings import PollSettings
+from monitor.ingest.fetch import Fetcher, FetchResult, parse_retry_after
+from monitor.ingest.netguard import system_resolver
 from tests.feedserver import FeedServer, gzip_bomb, http_date, small_rss
 
 MiB = 1024 * 1024

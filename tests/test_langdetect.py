@@ -9,9 +9,9 @@ from typing import Any
 import feedparser
 import pytest
 
-from monitor import langdetect
-from monitor.settings import Settings
-from monitor.store import iso, utcnow
+from monitor.config.settings import Settings
+from monitor.store.db import iso, utcnow
+from monitor.translation import language as langdetect
 from tests.conftest import REAL_FEEDS
 
 NOW = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)  # the stages' present: stamps only

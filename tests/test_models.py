@@ -8,8 +8,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from monitor.cli import cli
-from monitor.settings import Settings
+from monitor.cli.main import cli
+from monitor.config.settings import Settings
 from monitor.translation import packages
 from tests.fixtures_argos import build_minisbd_model
 

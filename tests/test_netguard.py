@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from monitor import netguard
 from monitor.errors import BlockedAddress, FeedError
+from monitor.ingest import netguard
 
 
 def guard(url: str, allow_private: bool = False, resolver: netguard.Resolver | None = None) -> list[str]:

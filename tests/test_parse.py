@@ -16,8 +16,8 @@ import feedparser.api
 import pytest
 
 from monitor.errors import NotAFeed
+from monitor.ingest.parse import neutralise_dtd, parse_feed
 from monitor.models import ParsedFeed
-from monitor.parse import neutralise_dtd, parse_feed
 from tests.conftest import FIXTURES
 
 HOSTILE = FIXTURES / "hostile"

@@ -10,9 +10,9 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from monitor import poll
-from monitor.settings import Settings
-from monitor.store import open_db, utcnow
+from monitor.config.settings import Settings
+from monitor.ingest import poll
+from monitor.store.db import open_db, utcnow
 from tests.conftest import REAL_FEEDS
 from tests.feedserver import FeedServer
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from monitor import feed_health, poll
-from monitor.settings import Settings
-from monitor.store import open_db
+from monitor.config.settings import Settings
+from monitor.ingest import feed_health, poll
+from monitor.store.db import open_db
 from tests.feedserver import FeedServer
 from tests.test_poll import item, rss, run_poll
 

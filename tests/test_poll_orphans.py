@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.workers import ParseWorkers
+from monitor.ingest.workers import ParseWorkers
 from tests.feedserver import FeedServer
 from tests.test_poll import item, rss
 from tests.test_poll_processes import env, monitor_cmd

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from monitor import pipeline, retention
-from monitor.commands.core import status_data
+from monitor import pipeline
+from monitor.cli.commands.core import status_data
+from monitor.config.settings import Settings, load
 from monitor.errors import ConfigError
-from monitor.settings import Settings, load
-from monitor.store import iso, open_db, utcnow
+from monitor.store import retention
+from monitor.store.db import iso, open_db, utcnow
 from tests.feedserver import FeedServer
 from tests.test_poll import item, rss
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.query import (
+from monitor.search.query import (
     MAX_QUERY_CHARS,
     Query,
     QueryError,

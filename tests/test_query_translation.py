@@ -19,12 +19,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from monitor import search as search_mod
+from monitor.config.settings import Settings
 from monitor.errors import TranslationError
-from monitor.query import parse_query
-from monitor.search import BUSY_NOTE, search
-from monitor.settings import Settings
-from monitor.store import open_db, to_jsonable
+from monitor.search import engine as search_mod
+from monitor.search.engine import BUSY_NOTE, search
+from monitor.search.query import parse_query
+from monitor.store.db import open_db, to_jsonable
 from monitor.translation.apertium import ApertiumTranslator
 from monitor.translation.pool import (
     WORKERS,

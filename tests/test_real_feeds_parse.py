@@ -9,7 +9,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from monitor.parse import parse_feed
+from monitor.ingest.parse import parse_feed
 from tests.conftest import REAL_FEEDS, shared_files
 
 FEEDS = [p for p in shared_files(REAL_FEEDS) if p.suffix in (".xml", ".rss") or p == REAL_FEEDS]

@@ -13,15 +13,15 @@ import feedparser
 import pytest
 from click.testing import CliRunner
 
-from monitor import paths
-from monitor.cli import cli
+from monitor.cli.main import cli
+from monitor.config import paths
 from monitor.errors import RegistryError
+from monitor.ingest.parse import parse_feed
+from monitor.ingest.registry import load_registry
 from monitor.models import Registry
-from monitor.parse import parse_feed
-from monitor.registry import load_registry
 from tests.conftest import FIXTURES, REAL_FEEDS
 
-DEMO_DIR = paths.PACKAGE_DIR / "demo_feeds"
+DEMO_DIR = paths.PACKAGE_DIR / "demo" / "feeds"
 LABELS = FIXTURES / "eval" / "labels.toml"
 FRAMES = {
     "sovereignty",

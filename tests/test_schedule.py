@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from monitor import schedule
-from monitor.settings import PollSettings
+from monitor.config.settings import PollSettings
+from monitor.ingest import schedule
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 P = PollSettings(jitter=0.0)

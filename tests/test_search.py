@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.query import QueryError, SearchTimeout, parse_query
-from monitor.search import MARK_END, MARK_START, get_article, search, snippet_html, snippet_text
-from monitor.settings import Settings
-from monitor.store import open_db, write_transaction
+from monitor.config.settings import Settings
+from monitor.search.engine import MARK_END, MARK_START, get_article, search, snippet_html, snippet_text
+from monitor.search.query import QueryError, SearchTimeout, parse_query
+from monitor.store.db import open_db, write_transaction
 from tests.fixtures_search import build_search_db, search_db_path  # noqa: F401 - fixture
 from tests.test_query import HOSTILE, _random_query
 
@@ -415,7 +415,7 @@ def test_story_tables_created_after_a_first_search_are_used_by_the_next(search_d
 
 def _snippet_by_tokens(words: list[tuple[str, bool]], text: str) -> bool:
     """Reference: does any token of `text` match, checked token by token (no substring pre-check)?"""
-    from monitor.search import _TOKEN_RE, Highlighter
+    from monitor.search.engine import _TOKEN_RE, Highlighter
 
     highlighter = Highlighter(words)
     return any(highlighter.matches(tok) for tok in _TOKEN_RE.findall(text))
@@ -435,7 +435,7 @@ SNIPPET_TEXTS = [
 
 def test_snippet_precheck_never_drops_a_match() -> None:
     """The substring pre-check that skips texts without a match agrees with token-by-token matching."""
-    from monitor.search import Highlighter, _fold_text
+    from monitor.search.engine import Highlighter, _fold_text
 
     for text in SNIPPET_TEXTS:
         tokens = re.findall(r"[^\W_]+", text)

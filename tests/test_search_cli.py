@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import cli
+from monitor.cli.main import cli
 from tests.fixtures_search import search_db_path  # noqa: F401 - fixture
 from tests.test_query import HOSTILE, _random_query
 

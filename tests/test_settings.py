@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor import settings as settings_mod
+from monitor.config import settings as settings_mod
 from monitor.errors import ConfigError
 
 
@@ -80,7 +80,7 @@ def test_nonsense_values_are_one_line_naming_file_section_and_option(
 ) -> None:
     from click.testing import CliRunner
 
-    from monitor.cli import cli
+    from monitor.cli.main import cli
 
     cfg = tmp_path / "monitor.toml"
     cfg.write_text(f"[{section}]\n{line}\n", encoding="utf-8")

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor import paths, store
+from monitor.config import paths
 from monitor.errors import DatabaseBusy, NotOurDatabase
-from monitor.store import open_db, write_transaction
+from monitor.store import db as store
+from monitor.store.db import open_db, write_transaction
 
 
 def test_text_file_is_refused_and_left_untouched(tmp_path: Path) -> None:

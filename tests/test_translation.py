@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from monitor import translate as stage
-from monitor.cli import cli
+from monitor.cli.main import cli
+from monitor.config.settings import Settings
 from monitor.errors import TranslationError
-from monitor.settings import Settings
 from monitor.translation import get_translator, packages
+from monitor.translation import translate as stage
 from monitor.translation.argos import ArgosTranslator
 from tests.fixtures_argos import add_article, add_articles, add_outlets
 
@@ -224,7 +224,7 @@ def test_no_engine_one_message_and_the_run_completes(settings: Settings, db: Any
     assert "no translation engine" in result.output and "monitor models install" in result.output
     lines = [ln for ln in result.output.splitlines() if "no translation engine" in ln]
     assert len(lines) == 2  # the log line at the start and the summary
-    from monitor.store import open_db
+    from monitor.store.db import open_db
 
     check = open_db(settings.db_path)
     assert check.execute("SELECT count(*) FROM article_translations").fetchone()[0] == 0

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from monitor import translate as stage
-from monitor.settings import Settings
+from monitor.config.settings import Settings
 from monitor.translation import get_translator
+from monitor.translation import translate as stage
 from monitor.translation.apertium import BUILTIN_NAMES, ApertiumTranslator, protected_names
 from tests.fixtures_argos import add_article
 

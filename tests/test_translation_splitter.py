@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from monitor import translate as stage
-from monitor.cli import cli
-from monitor.settings import Settings
+from monitor.cli.main import cli
+from monitor.config.settings import Settings
 from monitor.translation import get_translator, packages
+from monitor.translation import translate as stage
 from monitor.translation.argos import ArgosTranslator
 from monitor.translation.sentences import builtin_split, minisbd_splitter, split_paragraphs
 from tests.fixtures_argos import add_article, add_articles, rule_sentences
@@ -201,7 +201,7 @@ def test_a_corrupt_splitter_model_is_one_clear_error_and_writes_nothing(
     assert result.exit_code != 0
     assert "not a usable MiniSBD sentence splitter model" in result.output
     assert "monitor models install --from" in result.output and "Traceback" not in result.output
-    from monitor.store import open_db
+    from monitor.store.db import open_db
 
     check = open_db(settings.db_path)
     assert check.execute("SELECT count(*) FROM article_translations").fetchone()[0] == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.urls import canonical_url, http_url, is_tracking_param, redact, redact_text, safe_link
+from monitor.ingest.urls import canonical_url, http_url, is_tracking_param, redact, redact_text, safe_link
 
 
 @pytest.mark.parametrize(

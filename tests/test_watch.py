@@ -24,11 +24,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor import watch
+from monitor.config.settings import Settings
 from monitor.errors import ConfigError
-from monitor.settings import Settings
-from monitor.store import iso, open_db, utcnow, write_transaction
-from monitor.watch import EventLog, StopFlag, digest_due, event_fields, run_watch
+from monitor.store.db import iso, open_db, utcnow, write_transaction
+from monitor.watch import loop as watch
+from monitor.watch.loop import EventLog, StopFlag, digest_due, event_fields, run_watch
 from tests.feedserver import FeedServer
 from tests.fixtures_alerts import SmtpServer, WebhookReceiver
 

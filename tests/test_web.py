@@ -18,8 +18,8 @@ import httpx
 import pytest
 import uvicorn
 
-from monitor.settings import Settings
-from monitor.store import iso, open_db, parse_iso, utcnow, write_transaction
+from monitor.config.settings import Settings
+from monitor.store.db import iso, open_db, parse_iso, utcnow, write_transaction
 from monitor.web.app import CSP, create_app, is_loopback, snippet_parts
 from tests.fixtures_browser import save_screenshot
 
@@ -143,7 +143,7 @@ def test_loopback_detection() -> None:
 
 
 def test_snippet_highlights_are_split_for_escaping() -> None:
-    from monitor.search import MARK_END, MARK_START
+    from monitor.search.engine import MARK_END, MARK_START
 
     assert snippet_parts(f"a <b> {MARK_START}cártel{MARK_END} c") == [("a <b> ", False), ("cártel", True), (" c", False)]
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
-from monitor.leases import lease_owner
+from monitor.store.leases import lease_owner
 
 
 def claimant() -> str:

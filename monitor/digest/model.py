@@ -1,7 +1,7 @@
 """The digest's content model: one calendar day of the debate, built from the database.
 
-`build_digest(db, settings, day)` reads the stories (`monitor.stories.list_stories`), the country
-comparison of the day and of the 7 days before (`monitor.compare.compare`), the frame evidence,
+`build_digest(db, settings, day)` reads the stories (`monitor.analysis.stories.list_stories`), the country
+comparison of the day and of the 7 days before (`monitor.analysis.compare.compare`), the frame evidence,
 translations and feed health, and returns a `Digest`: plain dataclasses holding every number and
 every piece of feed text the renderers show. Renderers never query the database; they only lay this
 out (text, Markdown, HTML) or dump it (JSON). Links are kept only when they are http(s).
@@ -19,14 +19,14 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from monitor.compare import Comparison, compare
+from monitor.analysis.compare import Comparison, compare
+from monitor.analysis.debate import load_debate
+from monitor.analysis.stories import StoryArticle, StoryView, list_stories
+from monitor.config.settings import Settings
 from monitor.days import day_bounds, zone
-from monitor.debate import load_debate
 from monitor.digest import i18n
-from monitor.settings import Settings
-from monitor.store import has_table, iso, parse_iso, to_jsonable, utcnow
-from monitor.stories import StoryArticle, StoryView, list_stories
-from monitor.urls import http_url, redact, redact_text
+from monitor.ingest.urls import http_url, redact, redact_text
+from monitor.store.db import has_table, iso, parse_iso, to_jsonable, utcnow
 
 THIN_ARTICLES = 5  # fewer relevant articles than this: the digest says the day is thin
 HEADLINES_PER_SIDE = 4  # headlines shown per country in a story; the rest are counted

@@ -1,5 +1,5 @@
 """Renderers of the digest model: plain text, Markdown, HTML for email (Jinja2 templates shipped as
-package data in monitor/templates/digest.*) and JSON (the model itself).
+package data in monitor/digest/templates/digest.*) and JSON (the model itself).
 
 The HTML environment autoescapes everything; no template marks feed text `|safe`. Links go through
 `href`, which lets only http(s) URLs through. Markdown escapes feed text so a headline can never
@@ -18,7 +18,7 @@ import jinja2
 
 from monitor.digest import i18n
 from monitor.digest.model import Digest, EngineUse, FeedProblem, as_dict
-from monitor.urls import http_url
+from monitor.ingest.urls import http_url
 
 FORMATS = ("text", "markdown", "html", "json")
 EXTENSIONS = {"text": "txt", "markdown": "md", "html": "html", "json": "json"}
@@ -50,8 +50,7 @@ def href(value: object) -> str | None:
 
 
 def _templates_dir() -> Path:
-    from monitor import templates
-
+    from monitor.digest import templates
     return Path(templates.__file__).resolve().parent
 
 

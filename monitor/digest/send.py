@@ -27,11 +27,11 @@ from typing import Literal
 
 import sqlite_utils
 
+from monitor.config.settings import Settings
 from monitor.digest.claims import Clock, claim_ttl, claimant
 from monitor.digest.model import Digest, one_line
 from monitor.digest.storage import SendRecord, claim_send, finish_send
 from monitor.errors import ConfigError, UsageError
-from monitor.settings import Settings
 
 SENDER_NAME = "US–MX news monitor"
 SECURITY = ("none", "starttls", "tls")

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from monitor.console import log
+from monitor.cli.console import log
+from monitor.config.settings import Settings
 from monitor.days import parse_day
 from monitor.digest.files import write_atomic
 from monitor.digest.model import Digest, build_digest
@@ -22,7 +23,6 @@ from monitor.digest.render import EXTENSIONS, FORMATS, render
 from monitor.digest.send import SendResult, send_digest
 from monitor.digest.storage import content_hash, load_digest, save_digest
 from monitor.errors import ConfigError, DigestSendError, UsageError
-from monitor.settings import Settings
 
 FILE_FORMATS = ("html", "text", "markdown")  # what `monitor run` and --send write next to the database
 

@@ -17,7 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from monitor.digest.model import Digest, as_dict
-from monitor.store import iso, parse_iso, write_transaction
+from monitor.store.db import iso, parse_iso, write_transaction
 
 
 @dataclass

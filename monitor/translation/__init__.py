@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from monitor.config.settings import Settings
 from monitor.errors import TranslationError
-from monitor.settings import Settings
 from monitor.translation.base import ENGINE_RANK, ENGINES, NoTranslator, Translator
 
 __all__ = [

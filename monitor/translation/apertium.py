@@ -15,7 +15,7 @@ import subprocess
 import unicodedata
 from pathlib import Path
 
-from monitor.debate import load_debate
+from monitor.analysis.debate import load_debate
 from monitor.errors import ConfigError, TranslationError
 
 MODES = {("es", "en"): "spa-eng", ("en", "es"): "eng-spa"}

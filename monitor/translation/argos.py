@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from monitor.config.settings import TranslationSettings
 from monitor.errors import TranslationError
-from monitor.settings import TranslationSettings
 from monitor.translation import packages
 from monitor.translation.sentences import Splitter, builtin_split, minisbd_splitter, split_text
 

@@ -1,6 +1,6 @@
 """Argos model packages on disk: where they live, which are installed, installing them.
 
-Everything lives under `monitor.paths.data_home() / "argos"`:
+Everything lives under `monitor.config.paths.data_home() / "argos"`:
 `packages/<name>/` (one folder per installed `.argosmodel`), `minisbd/<lang>.onnx` (sentence
 splitter models), and the `xdg/` data/config/cache dirs argostranslate creates at import time.
 `import_argos()` points argostranslate there BEFORE its first import (it reads its settings from
@@ -24,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from monitor import paths
+from monitor.config import paths
 from monitor.errors import TranslationError, UsageError
 
 SPLITTER_SUFFIX = ".onnx"

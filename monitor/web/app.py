@@ -29,12 +29,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from monitor.bounds import day_in_range, day_range_text, id_in_range
+from monitor.analysis.stories import get_story, list_stories
+from monitor.config.bounds import day_in_range, day_range_text, id_in_range
+from monitor.config.settings import Settings
 from monitor.errors import MonitorError
-from monitor.settings import Settings
-from monitor.store import open_db, to_jsonable
-from monitor.stories import get_story, list_stories
-from monitor.urls import http_url
+from monitor.ingest.urls import http_url
+from monitor.store.db import open_db, to_jsonable
 from monitor.web import data
 
 HERE = Path(__file__).resolve().parent
@@ -165,8 +165,8 @@ def create_app(settings: Settings) -> Starlette:
         return JSONResponse({"articles": [{k: a.get(k) for k in keys} for a in articles], "updated": updated})
 
     def search_page(request: Request) -> Response:
-        from monitor.query import parse_query
-        from monitor.search import QUERY_TRANSLATION_BUDGET_S, search
+        from monitor.search.engine import QUERY_TRANSLATION_BUDGET_S, search
+        from monitor.search.query import parse_query
 
         text = request.query_params.get("q", "")
         sort = request.query_params.get("sort", "relevance")
@@ -258,7 +258,7 @@ def _hit_view(hit: Any) -> dict[str, Any]:
 
 def snippet_parts(snippet: str) -> list[tuple[str, bool]]:
     """Split a search snippet into (text, highlighted) runs; the template escapes each run."""
-    from monitor.search import MARK_END, MARK_START
+    from monitor.search.engine import MARK_END, MARK_START
 
     parts: list[tuple[str, bool]] = []
     for i, chunk in enumerate(snippet.split(MARK_START)):

@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
+from monitor.config.settings import Settings
 from monitor.days import day_bounds
-from monitor.settings import Settings
-from monitor.store import has_table, iso, parse_iso, utcnow
-from monitor.urls import http_url, redact, redact_text
+from monitor.ingest.urls import http_url, redact, redact_text
+from monitor.store.db import has_table, iso, parse_iso, utcnow
 
 
 def countries(db: sqlite_utils.Database) -> list[str]:
@@ -73,8 +73,7 @@ class CountryFrames:
 def frame_labels(settings: Settings, lang: str = "en") -> dict[str, str]:
     """Frame id -> label from the debate file (ids prettified when the file cannot be read)."""
     try:
-        from monitor import debate
-
+        from monitor.analysis import debate
         loaded = debate.load_debate(settings.debate_path)
         out: dict[str, str] = {}
         for frame in getattr(loaded, "frames", ()):

@@ -1,0 +1,1 @@
+"""Stages `analyze` and `cluster`: the debate definition, relevance, frames, stories, comparison."""

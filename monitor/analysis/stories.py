@@ -1,0 +1,196 @@
+"""Stories for display: the read side of `monitor cluster`, used by the digest, the web page and the CLI.
+
+`list_stories(db, start, end)` returns the stories that have articles published in [start, end),
+ranked by how much coverage they have across both countries (stories both presses covered first,
+then by articles and outlets in the range); `get_story(db, id)` returns one story with all its
+articles. Merged stories (stories.merged_into set) are never shown: their articles belong to the
+story they merged into. Every field is plain data, JSON-able with `monitor.store.db.to_jsonable`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from monitor.store.db import has_table, iso, parse_iso
+
+
+@dataclass
+class StoryArticle:
+    """One article of a story, with what a reader needs to show it in either language."""
+
+    id: int  # articles.id
+    outlet: str  # outlet id (slug)
+    outlet_name: str  # the outlet's display name
+    country: str  # the outlet's country: US | MX
+    language: str  # the article's own language: en | es
+    url: str | None  # canonical URL (None when the feed gave no http(s) link)
+    title: str  # headline in the article's own language
+    title_translated: str | None  # headline in the other language (en<->es), None when not translated yet
+    translated_language: str | None  # language of title_translated
+    title_en: str  # headline in English: the original for English articles, else the translation or the original
+    title_es: str  # headline in Spanish: the original for Spanish articles, else the translation or the original
+    published: str  # UTC ISO-8601
+    top_frame: str | None  # the article's top frame id, or None
+    relevance: float  # the article's relevance score
+    translation_rough: bool = False  # title_translated comes from a word-for-word engine (show it marked)
+
+
+@dataclass
+class StoryView:
+    """A story with its articles, grouped per country.
+
+    Counts (size, size_by_country, outlets) are over the articles listed, i.e. those published in the
+    requested range for `list_stories`, or all of them for `get_story`; `total_size` is the whole story.
+    """
+
+    id: int  # stories.id, stable across runs
+    label_en: str  # top keywords, English
+    label_es: str  # top keywords, Spanish
+    size: int  # articles listed
+    total_size: int  # all articles of the story, whatever their date
+    size_by_country: dict[str, int]  # {"US": 3, "MX": 2} over the articles listed
+    outlets: list[str]  # outlet ids of the articles listed, most articles first
+    countries: list[str]  # countries with articles listed, sorted
+    first_seen: str | None  # earliest published of the whole story (UTC ISO)
+    last_seen: str | None  # latest published of the whole story (UTC ISO)
+    first_seen_by_country: dict[str, str]  # {"US": iso, "MX": iso} over the whole story
+    frames_by_country: dict[str, dict[str, float]]  # {country: {frame id: share of that country's articles}}
+    articles_by_country: dict[str, list[StoryArticle]] = field(default_factory=dict)  # newest first per country
+
+    @property
+    def both_countries(self) -> bool:
+        return len(self.countries) > 1
+
+
+def _translations(db: sqlite_utils.Database, ids: list[int]) -> dict[tuple[int, str], tuple[str, bool]]:
+    """{(article, language): (translated title, rough)} for the given articles."""
+    if not ids or not has_table(db, "article_translations"):
+        return {}
+    out: dict[tuple[int, str], tuple[str, bool]] = {}
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start : chunk_start + 500]
+        marks = ",".join("?" * len(chunk))
+        for art, lang, title, rough in db.execute(
+            f"SELECT article, language, title, rough FROM article_translations WHERE article IN ({marks})", chunk
+        ).fetchall():
+            if title:
+                out[(int(art), str(lang))] = (str(title), bool(rough))
+    return out
+
+
+_ARTICLE_SQL = """
+SELECT a.id, a.outlet, COALESCE(o.name, a.outlet), a.country, a.language, a.url, a.title, a.published,
+       an.top_frame, COALESCE(an.relevance, 0), sa.story
+FROM story_articles sa
+JOIN articles a ON a.id = sa.article
+LEFT JOIN outlets o ON o.id = a.outlet
+LEFT JOIN analyses an ON an.article = a.id
+"""
+
+
+def _articles(db: sqlite_utils.Database, where: str, params: list[Any]) -> dict[int, list[StoryArticle]]:
+    rows = db.execute(_ARTICLE_SQL + " WHERE " + where + " ORDER BY a.published DESC, a.id", params).fetchall()
+    trans = _translations(db, [int(r[0]) for r in rows])
+    out: dict[int, list[StoryArticle]] = {}
+    for r in rows:
+        aid, lang, title = int(r[0]), str(r[4]), str(r[6])
+        other = "es" if lang == "en" else "en"
+        translated, rough = trans.get((aid, other), (None, False))
+        out.setdefault(int(r[10]), []).append(
+            StoryArticle(
+                id=aid,
+                outlet=str(r[1]),
+                outlet_name=str(r[2]),
+                country=str(r[3]),
+                language=lang,
+                url=r[5],
+                title=title,
+                title_translated=translated,
+                translated_language=other if translated else None,
+                title_en=title if lang == "en" else trans.get((aid, "en"), (title, False))[0],
+                title_es=title if lang == "es" else trans.get((aid, "es"), (title, False))[0],
+                published=str(r[7]),
+                top_frame=r[8],
+                relevance=float(r[9]),
+                translation_rough=rough,
+            )
+        )
+    return out
+
+
+def _view(row: tuple[Any, ...], arts: list[StoryArticle]) -> StoryView:
+    (sid, label_en, label_es, first_seen, last_seen, fsbc, frames_bc, size) = row
+    by_country: dict[str, list[StoryArticle]] = {}
+    outlet_counts: dict[str, int] = {}
+    for a in arts:
+        by_country.setdefault(a.country, []).append(a)
+        outlet_counts[a.outlet] = outlet_counts.get(a.outlet, 0) + 1
+    return StoryView(
+        id=int(sid),
+        label_en=label_en or "",
+        label_es=label_es or "",
+        size=len(arts),
+        total_size=int(size or 0),
+        size_by_country={c: len(v) for c, v in sorted(by_country.items())},
+        outlets=sorted(outlet_counts, key=lambda o: (-outlet_counts[o], o)),
+        countries=sorted(by_country),
+        first_seen=first_seen,
+        last_seen=last_seen,
+        first_seen_by_country=json.loads(fsbc or "{}"),
+        frames_by_country=json.loads(frames_bc or "{}"),
+        articles_by_country=dict(sorted(by_country.items())),
+    )
+
+
+_STORY_COLS = "id, label_en, label_es, first_seen, last_seen, first_seen_by_country, frames_by_country, size"
+
+
+def coverage_rank(view: StoryView) -> tuple[int, int, int, int, float]:
+    """Sort key, best first: covered by more countries, then more articles in the smaller country,
+    more articles, more outlets, most recent."""
+    smallest = min(view.size_by_country.values()) if len(view.size_by_country) > 1 else 0
+    newest = -parse_iso(view.last_seen).timestamp() if view.last_seen else 0.0
+    return (-len(view.countries), -smallest, -view.size, -len(view.outlets), newest)
+
+
+def list_stories(db: sqlite_utils.Database, start: datetime, end: datetime, limit: int | None = None) -> list[StoryView]:
+    """Stories with articles published in [start, end), ranked by coverage across both countries."""
+    if not has_table(db, "stories"):
+        return []
+    arts = _articles(db, "a.published >= ? AND a.published < ?", [iso(start), iso(end)])
+    if not arts:
+        return []
+    ids = sorted(arts)
+    rows: list[tuple[Any, ...]] = []
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        rows += db.execute(
+            f"SELECT {_STORY_COLS} FROM stories WHERE merged_into IS NULL AND id IN ({marks})", chunk
+        ).fetchall()
+    views = [_view(r, arts[int(r[0])]) for r in rows]
+    views.sort(key=lambda v: (coverage_rank(v), v.id))
+    return views[:limit] if limit is not None else views
+
+
+def get_story(db: sqlite_utils.Database, story_id: int) -> StoryView | None:
+    """One story with all its articles; follows merges (a merged id returns the story it merged into)."""
+    if not has_table(db, "stories"):
+        return None
+    seen: set[int] = set()
+    sid = story_id
+    while True:
+        row = db.execute(f"SELECT {_STORY_COLS}, merged_into FROM stories WHERE id = ?", [sid]).fetchone()
+        if row is None:
+            return None
+        if row[-1] is None or sid in seen:
+            break
+        seen.add(sid)
+        sid = int(row[-1])
+    arts = _articles(db, "sa.story = ?", [sid])
+    return _view(tuple(row[:-1]), arts.get(sid, []))

@@ -1,0 +1,1 @@
+"""The `monitor` command: the click group, terminal output and one module per command group."""

@@ -1,0 +1,1 @@
+"""Configuration: the typed settings table and where files live."""

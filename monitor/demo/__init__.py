@@ -1,0 +1,1 @@
+"""`monitor demo`: the whole pipeline on bundled sample feeds served from loopback."""

@@ -1,0 +1,1 @@
+"""The database: opening, migrating, short write transactions, leases, retention, export."""

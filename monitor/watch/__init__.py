@@ -1,0 +1,1 @@
+"""`monitor watch`: the long-running loop, alert rules and their sinks."""
