@@ -22,6 +22,7 @@ import sqlite_utils
 from monitor import digest
 from monitor.analysis import analyze, cluster
 from monitor.config.settings import Settings
+from monitor.embedding import stage as embedding_stage
 from monitor.errors import MonitorError
 from monitor.ingest import poll
 from monitor.store.db import open_db, record_run, utcnow
@@ -35,6 +36,7 @@ STAGES: list[tuple[str, StageFn]] = [
     ("poll", poll.run),
     ("language", langdetect.run),
     ("translate", translate.run),
+    ("embed", embedding_stage.run),  # vectors of the original headline + lede (monitor/embedding)
     ("analyze", analyze.run),
     ("cluster", cluster.run),
     ("digest", digest.run),  # last: today's digest files, sent when [digest] send is set
