@@ -114,9 +114,20 @@ def _needs_database(callback: Callable[..., Any]) -> Callable[..., Any]:
 
 def _register() -> None:
     """Add every command module's COMMANDS to the group, in pipeline order."""
-    from monitor.cli.commands import analysis, core, demo, digest, export, feeds, search, translate, watch
+    from monitor.cli.commands import (
+        analysis,
+        core,
+        demo,
+        digest,
+        embed,
+        export,
+        feeds,
+        search,
+        translate,
+        watch,
+    )
 
-    for module in (core, feeds, export, translate, analysis, digest, search, watch, demo):
+    for module in (core, feeds, export, translate, embed, analysis, digest, search, watch, demo):
         for command in module.COMMANDS:
             if command.name in READ_ONLY_COMMANDS and command.callback is not None:
                 command.callback = _needs_database(command.callback)
