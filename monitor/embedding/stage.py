@@ -15,19 +15,20 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlite_utils
 
-from monitor.cli.console import log, progress
 from monitor.config.settings import Settings
 from monitor.embedding import Embedder, choose_engine, embedder_for, to_blob
+from monitor.models import Progress, StageReport, note, track
 from monitor.store.db import iso, write_transaction
 from monitor.translation.translate import clip
 
 
 @dataclass
-class EmbedReport:
+class EmbedReport(StageReport):
+    stage: ClassVar[str] = "embed"
     engine: str = "none"
     model: str = ""
     reason: str = ""  # why this engine
@@ -40,7 +41,11 @@ class EmbedReport:
     seconds: float = 0.0  # the whole stage
     texts_per_s: float = 0.0  # embedded / seconds
 
-    def summary(self) -> str:
+    @property
+    def changed(self) -> int:
+        return self.embedded + self.unchanged
+
+    def describe(self) -> str:
         if self.engine == "none":
             return f"no embedding engine: {self.reason}" + (f"; {self.pending} articles without vectors" if self.pending else "")
         if not self.embedded and not self.unchanged:
@@ -96,7 +101,7 @@ def run(
     settings: Settings,
     *,
     now: datetime,
-    quiet: bool = False,
+    progress: Progress | None = None,
     limit: int | None = None,
     engine: str | None = None,
     embedder: Embedder | None = None,
@@ -110,17 +115,17 @@ def run(
         embedder = embedder_for(settings, choice) if choice.engine != "none" else None
     if embedder is None or embedder.name == "none":
         report.pending = count_pending(db, "")
-        log(f"embed: {report.reason or 'no engine'}")
+        note(progress, "embed", f"embed: {report.reason or 'no engine'}")
         return report
     report.engine, report.model = embedder.name, embedder.model
     report.pending = count_pending(db, embedder.model)
     if not report.pending:
         return report
-    log(f"embed: engine {embedder.name} ({embedder.model}), {report.pending} articles; {report.reason}".rstrip("; "))
+    note(progress, "embed", f"embed: engine {embedder.name} ({embedder.model}); {report.reason}".rstrip("; "))
     cap = report.pending if limit is None or limit < 0 else min(limit, report.pending)
     size = max(1, settings.embedding.batch_size)
     stamp = iso(now)
-    with progress("embed", cap, quiet) as advance:
+    with track(progress, "embed", cap) as advance:
         for page in _stale_pages(db, embedder.model, size, max(1, settings.embedding.max_lede_chars) * 2):
             if report.embedded >= cap:
                 break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from monitor.cli.console import print_json
+from monitor.cli.console import print_json, stage_progress
 from monitor.embedding.base import ENGINES
 from monitor.store.db import utcnow
 
@@ -29,11 +29,12 @@ def embed(ctx: click.Context, limit: int | None, engine: str | None, as_json: bo
     """
     from monitor.pipeline import run_named  # the stages are slow to import: only when one runs
 
-    report = run_named(ctx.obj.settings, "embed", now=utcnow(), quiet=as_json, limit=limit, engine=engine)
+    progress = stage_progress(quiet=as_json)
+    report = run_named(ctx.obj.settings, "embed", now=utcnow(), progress=progress, limit=limit, engine=engine)
     if as_json:
         print_json(report)
     else:
-        click.echo(report.summary())
+        click.echo(report.describe())
 
 
 COMMANDS: list[click.Command] = [embed]
