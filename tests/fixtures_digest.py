@@ -86,16 +86,16 @@ def build_digest_db(path: Path, data: dict[str, Any] | None = None) -> Path:
             )
             ranked = sorted(a["frames"].items(), key=lambda kv: -kv[1][0])
             db.execute(
-                "INSERT INTO analyses (article, debate_hash, content_hash, relevant, relevance, top_frame, frames, "
-                "actors, keywords, analyzed_at) VALUES (?, 'fixture', ?, 1, ?, ?, ?, '[]', '[]', ?)",
-                [aid, content_hash, 2.0 + ranked[0][1][0], a["frame"], json.dumps([f for f, _ in ranked]),
-                 a["published"]],
+                "INSERT INTO analyses (article, debate_hash, content_hash, relevant, relevance, top_frame, "
+                "actors, keywords, analyzed_at) VALUES (?, 'fixture', ?, 1, ?, ?, '[]', '[]', ?)",
+                [aid, content_hash, 2.0 + ranked[0][1][0], a["frame"], a["published"]],
             )
-            for frame, (score, sentence, translated) in a["frames"].items():
+            for position, (frame, (score, sentence, translated)) in enumerate(ranked):
                 evidence = [{"terms": [], "sentence": sentence, "sentence_translated": translated, "language": lang}]
                 db.execute(
-                    "INSERT INTO article_frames (article, frame, score, evidence) VALUES (?, ?, ?, ?)",
-                    [aid, frame, score, json.dumps(evidence, ensure_ascii=False)],
+                    "INSERT INTO article_frames (article, frame, score, evidence, over_threshold, position)"
+                    " VALUES (?, ?, ?, ?, 1, ?)",
+                    [aid, frame, score, json.dumps(evidence, ensure_ascii=False), position],
                 )
             by_story.setdefault(a["story"], []).append({**a, "id": aid, "country": o["country"]})
 

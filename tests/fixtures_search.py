@@ -85,15 +85,16 @@ def build_search_db(path: Path, with_analysis: bool = True) -> Path:
         if with_analysis:
             for article, relevant, relevance, top, frames in ANALYSES:
                 db.execute(
-                    """INSERT INTO analyses (article, debate_hash, content_hash, relevant, relevance, top_frame, frames,
-                       analyzed_at) VALUES (?, 'd', ?, ?, ?, ?, ?, '2026-11-22T00:00:00+00:00')""",
-                    [article, f"h{article}", relevant, relevance, top, json.dumps(frames)],
+                    """INSERT INTO analyses (article, debate_hash, content_hash, relevant, relevance, top_frame,
+                       analyzed_at) VALUES (?, 'd', ?, ?, ?, ?, '2026-11-22T00:00:00+00:00')""",
+                    [article, f"h{article}", relevant, relevance, top],
                 )
                 for rank, frame in enumerate(frames):
                     evidence = [{"terms": [frame], "sentence": f"evidence for {frame}", "sentence_translated": None, "language": "en"}]
                     db.execute(
-                        "INSERT INTO article_frames (article, frame, score, evidence) VALUES (?, ?, ?, ?)",
-                        [article, frame, 2.0 - rank * 0.5, json.dumps(evidence)],
+                        "INSERT INTO article_frames (article, frame, score, evidence, over_threshold, position)"
+                        " VALUES (?, ?, ?, ?, 1, ?)",
+                        [article, frame, 2.0 - rank * 0.5, json.dumps(evidence), rank],
                     )
             db.execute(
                 """INSERT INTO stories (id, label_en, label_es, first_seen, last_seen, size, updated_at)

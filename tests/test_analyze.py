@@ -101,9 +101,15 @@ def test_stage_is_idempotent_and_reanalyses_changes(
     b = article_factory("nyt", "Ukraine and Russia trade drone attacks on energy sites")
     first = analyze.run(news_db, settings, now=NOW, quiet=True)
     assert (first.analysed, first.relevant) == (2, 1)
-    row = news_db.execute("SELECT relevant, top_frame, frames, actors FROM analyses WHERE article = ?", [a]).fetchone()
-    assert row[0] == 1 and row[1] == "military_operations" and "military_operations" in json.loads(row[2])
-    assert "hegseth" in json.loads(row[3])
+    row = news_db.execute("SELECT relevant, top_frame, actors FROM analyses WHERE article = ?", [a]).fetchone()
+    assert row[0] == 1 and row[1] == "military_operations" and "hegseth" in json.loads(row[2])
+    # the frames over threshold live in article_frames only, best first: the top frame is at position 0
+    over = news_db.execute(
+        "SELECT frame FROM article_frames WHERE article = ? AND over_threshold = 1 ORDER BY position", [a]
+    ).fetchall()
+    assert over[0][0] == "military_operations"
+    assert analyze.frames_over_threshold(news_db, [a, b]) == {a: [f for (f,) in over]}
+    assert "frames" not in news_db["analyses"].columns_dict
     ev = json.loads(news_db.execute("SELECT evidence FROM article_frames WHERE article = ? AND frame = 'military_operations'", [a]).fetchone()[0])
     assert set(ev[0]) == {"terms", "sentence", "sentence_translated", "language"}
     assert news_db.execute("SELECT count(*) FROM article_frames WHERE article = ?", [b]).fetchone()[0] == 0

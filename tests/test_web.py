@@ -50,9 +50,13 @@ def _add_article(db_path: Path, title: str, country: str, story: int | None, pub
             )
             aid = int(cur.lastrowid)
             db.execute(
-                "INSERT INTO analyses (article, debate_hash, content_hash, relevant, relevance, top_frame, frames, analyzed_at)"
-                " VALUES (?, 'test', 'test', 1, 5.0, 'sovereignty', '[\"sovereignty\"]', ?)",
+                "INSERT INTO analyses (article, debate_hash, content_hash, relevant, relevance, top_frame, analyzed_at)"
+                " VALUES (?, 'test', 'test', 1, 5.0, 'sovereignty', ?)",
                 [aid, now],
+            )
+            db.execute(
+                "INSERT INTO article_frames (article, frame, score, over_threshold, position) VALUES (?, 'sovereignty', 5.0, 1, 0)",
+                [aid],
             )
             if story is not None:
                 db.execute("INSERT INTO story_articles (story, article, joined_at) VALUES (?, ?, ?)", [story, aid, now])

@@ -16,14 +16,14 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlite_utils
 
 from monitor.analysis.debate import Debate, Pattern, load_debate
 from monitor.analysis.textnorm import Token, is_stopword, sentences, tokens
-from monitor.cli.console import progress
 from monitor.config.settings import Settings
+from monitor.models import Progress, StageReport, track
 from monitor.store.db import has_table, iso, write_transaction
 
 TITLE_BOOST = 1.5
@@ -90,13 +90,18 @@ class AnalysisResult:
 
 
 @dataclass
-class AnalyzeReport:
+class AnalyzeReport(StageReport):
+    stage: ClassVar[str] = "analyze"
     debate: str = ""
     debate_hash: str = ""
     examined: int = 0  # articles needing analysis
     analysed: int = 0
     relevant: int = 0
     skipped_unchanged: int = 0
+
+    @property
+    def changed(self) -> int:
+        return self.analysed
 
 
 def make_side(language: str, original: bool, title: str, summary: str, content: str) -> Side:
@@ -414,22 +419,53 @@ def store_result(
     """Replace one article's analysis, analysed at `now` (call inside a write transaction)."""
     db.execute(
         """INSERT OR REPLACE INTO analyses
-           (article, debate_hash, content_hash, translation_hash, relevant, relevance, top_frame, frames, actors, keywords, analyzed_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+           (article, debate_hash, content_hash, translation_hash, relevant, relevance, top_frame, actors, keywords, analyzed_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             article, debate_hash, content_hash, stamp, int(res.relevant), res.relevance, res.top_frame,
-            json.dumps(res.frames), json.dumps(res.actors), json.dumps(res.keywords, ensure_ascii=False), now,
+            json.dumps(res.actors), json.dumps(res.keywords, ensure_ascii=False), now,
         ],
     )
     db.execute("DELETE FROM article_frames WHERE article = ?", [article])
-    for fr in res.frame_scores:
+    over = set(res.frames)
+    for position, fr in enumerate(res.frame_scores):
         db.execute(
-            "INSERT INTO article_frames (article, frame, score, evidence) VALUES (?, ?, ?, ?)",
-            [article, fr.frame, fr.score, _evidence_json(fr.evidence)],
+            """INSERT INTO article_frames (article, frame, score, evidence, over_threshold, position)
+               VALUES (?, ?, ?, ?, ?, ?)""",
+            [article, fr.frame, fr.score, _evidence_json(fr.evidence), int(fr.frame in over), position],
         )
 
 
-def run(db: sqlite_utils.Database, settings: Settings, *, now: datetime, quiet: bool = False) -> AnalyzeReport:
+# --- reading frames back: article_frames is the only place an article's frames are stored -------
+
+
+def frames_json_sql(article: str) -> str:
+    """A SQL expression: the JSON list of the frame ids over threshold of `article` (an SQL expression
+    for its id, e.g. "a.id"), best first; '[]' when none."""
+    return (
+        "(SELECT json_group_array(frame) FROM (SELECT frame FROM article_frames"
+        f" WHERE article = {article} AND over_threshold = 1 ORDER BY position))"
+    )
+
+
+def frames_over_threshold(db: sqlite_utils.Database, ids: list[int]) -> dict[int, list[str]]:
+    """{article: frame ids over threshold, best first} for the given articles (absent: none)."""
+    out: dict[int, list[str]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for article, frame in db.execute(
+            f"SELECT article, frame FROM article_frames WHERE over_threshold = 1 AND article IN ({marks})"
+            " ORDER BY article, position",
+            chunk,
+        ).fetchall():
+            out.setdefault(int(article), []).append(str(frame))
+    return out
+
+
+def run(
+    db: sqlite_utils.Database, settings: Settings, *, now: datetime, progress: Progress | None = None
+) -> AnalyzeReport:
     """Analyse every new or changed article (or all of them when the debate file changed), stamped `now`."""
     debate = load_debate(settings.debate_path)
     report = AnalyzeReport(debate=debate.id, debate_hash=debate.hash[:12])
@@ -439,7 +475,7 @@ def run(db: sqlite_utils.Database, settings: Settings, *, now: datetime, quiet: 
     report.skipped_unchanged = int(total) - len(ids)
     if not ids:
         return report
-    with progress("analyze", len(ids), quiet) as advance:
+    with track(progress, "analyze", len(ids)) as advance:
         for start in range(0, len(ids), BATCH):
             batch = load_articles(db, ids[start : start + BATCH])
             results = [(text.id, h, stamp, analyze_article(debate, text)) for text, h, stamp in batch]

@@ -20,6 +20,7 @@ from datetime import datetime
 
 import sqlite_utils
 
+from monitor.analysis.analyze import frames_json_sql
 from monitor.analysis.debate import Debate, load_debate
 from monitor.analysis.stories import StoryView, list_stories
 from monitor.analysis.textnorm import is_stopword, tokens
@@ -122,7 +123,7 @@ class Comparison:
 
 def _relevant_rows(db: sqlite_utils.Database, start: datetime, end: datetime) -> list[tuple[int, str, str, str | None, list[str], bool]]:
     rows = db.execute(
-        """SELECT a.id, a.country, a.outlet, an.top_frame, an.frames, an.relevant
+        f"""SELECT a.id, a.country, a.outlet, an.top_frame, {frames_json_sql("a.id")}, an.relevant
            FROM articles a JOIN analyses an ON an.article = a.id
            WHERE a.published >= ? AND a.published < ? ORDER BY a.id""",
         [iso(start), iso(end)],

@@ -6,7 +6,7 @@ are translated with the configured engine (the one that translated the articles)
 searched for "all the original words" OR "all the translated words", so a Spanish query finds
 Spanish originals, English originals through their Spanish translation, and English originals
 directly through the translated words. Every article appears once, ranked by bm25 (titles weigh
-more than summaries) combined with recency, or by date.
+more than summaries, summaries more than bodies) combined with recency, or by date.
 
 Used by `monitor search`, the web page's search box and alert rules:
 
@@ -34,6 +34,7 @@ from typing import Any
 
 import sqlite_utils
 
+from monitor.analysis.analyze import frames_json_sql
 from monitor.config.settings import Settings
 from monitor.search.query import (
     STOPWORDS,
@@ -51,7 +52,7 @@ from monitor.store.db import translate_error
 TIME_LIMIT_MS = 3000  # a search is stopped after this long (a very broad prefix on a large database)
 MARK_START = "\ue000"  # snippet highlight markers: private-use characters, never in article text
 MARK_END = "\ue001"
-TITLE_WEIGHT, SUMMARY_WEIGHT = 3.0, 1.0  # bm25 column weights
+TITLE_WEIGHT, SUMMARY_WEIGHT, BODY_WEIGHT = 3.0, 1.0, 0.5  # bm25 column weights: title > summary > body
 RECENCY_DAYS = 7.0  # an article this many days old gets half the recency boost of a fresh one
 CANDIDATES = 200  # best matches taken from each index before merging and re-ranking by recency
 DETECT_CONFIDENCE = 0.9  # below this, the query is translated from every language into every other
@@ -503,13 +504,10 @@ def _filter_sql(db: sqlite_utils.Database, query: Query, tables: frozenset[str])
         where.append("a.published < ?")
         params.append(query.until)
     if query.frames:
-        if "analyses" not in tables:
+        if "article_frames" not in tables:
             return None
         marks = ", ".join("?" for _ in query.frames)
-        where.append(
-            f"a.id IN (SELECT an.article FROM analyses an, json_each(CASE WHEN json_valid(an.frames) THEN an.frames ELSE '[]' END) je"
-            f" WHERE je.value IN ({marks}))"
-        )
+        where.append(f"a.id IN (SELECT article FROM article_frames WHERE over_threshold = 1 AND frame IN ({marks}))")
         params.extend(query.frames)
     if query.stories:
         if "story_articles" not in tables:
@@ -681,12 +679,16 @@ def _search(db: sqlite_utils.Database, query: Query, plan: _Plan, limit: int, so
         hit.matched_in = "both" if {"original", "translation"} <= via else next(iter(via))
         hit.score = round(entry["score"], 4) if plan.match else 0.0
         hit.snippet, hit.snippet_language = _snippet_for(hit, highlighter)
+        if plan.match and MARK_START not in hit.snippet:  # matched in the body only: show that passage
+            hit.snippet, hit.snippet_language = _body_snippet(db, hit, highlighter, tables) or (
+                hit.snippet, hit.snippet_language
+            )
         base.hits.append(hit)
     return base
 
 
 def _bm25(table: str) -> str:
-    return f"bm25({table}, {TITLE_WEIGHT}, {SUMMARY_WEIGHT})"
+    return f"bm25({table}, {TITLE_WEIGHT}, {SUMMARY_WEIGHT}, {BODY_WEIGHT})"
 
 
 @lru_cache(maxsize=64)
@@ -801,6 +803,33 @@ def _snippet_for(hit: Hit, highlighter: Highlighter) -> tuple[str, str | None]:
     return _plain_snippet(hit.summary or hit.title), hit.language
 
 
+BODY_SNIPPET_CHARS = 20_000  # how much of a body is scanned for a passage to show
+
+
+def _body_snippet(
+    db: sqlite_utils.Database, hit: Hit, highlighter: Highlighter, tables: frozenset[str]
+) -> tuple[str, str | None] | None:
+    """The passage of the article's body (original, then translated) with a match; None without one."""
+    texts = [
+        (row[0], hit.language)
+        for row in db.execute(
+            "SELECT substr(content_text, 1, ?) FROM articles WHERE id = ? AND content_text IS NOT NULL",
+            [BODY_SNIPPET_CHARS, hit.id],
+        ).fetchall()
+    ]
+    if "article_translations" in tables:
+        texts += db.execute(
+            "SELECT substr(content, 1, ?), language FROM article_translations"
+            " WHERE article = ? AND content IS NOT NULL ORDER BY id",
+            [BODY_SNIPPET_CHARS, hit.id],
+        ).fetchall()
+    for text, lang in texts:
+        snip = highlighter.snippet(str(text or ""))
+        if snip:
+            return snip, lang
+    return None
+
+
 def _plain_snippet(text: str, words: int = 32) -> str:
     parts = text.replace(MARK_START, "").replace(MARK_END, "").split()
     return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
@@ -851,7 +880,7 @@ def _details_sql(tables: frozenset[str], count: int) -> tuple[str, tuple[str, ..
         )
     if "analyses" in tables:
         shape.append("analysis")
-        columns.append("an.article, an.relevant, an.relevance, an.top_frame, an.frames")
+        columns.append(f"an.article, an.relevant, an.relevance, an.top_frame, {frames_json_sql('a.id')}")
         joins.append("LEFT JOIN analyses an ON an.article = a.id")
     if "story_articles" in tables and "stories" in tables:
         shape.append("story")
@@ -926,7 +955,8 @@ def _get_article(db: sqlite_utils.Database, article_id: int) -> ArticleDetail | 
     analysis = None
     if "analyses" in tables:
         an = db.execute(
-            "SELECT relevant, relevance, top_frame, frames, actors, keywords, analyzed_at FROM analyses WHERE article = ?",
+            f"SELECT relevant, relevance, top_frame, {frames_json_sql('an.article')}, actors, keywords, analyzed_at"
+            " FROM analyses an WHERE an.article = ?",
             [article_id],
         ).fetchone()
         if an:

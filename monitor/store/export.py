@@ -14,6 +14,8 @@ from typing import Any
 
 import sqlite_utils
 
+from monitor.analysis.analyze import frames_json_sql
+
 _JSON_COLUMNS = ("authors", "tags", "warnings")
 
 
@@ -80,8 +82,8 @@ def iter_articles(db: sqlite_utils.Database, f: ExportFilter, batch: int = 500) 
             analyses = {
                 a["article"]: a
                 for a in db.query(
-                    f"SELECT article, relevant, relevance, top_frame, frames, actors FROM analyses "
-                    f"WHERE article IN ({marks})",
+                    f"SELECT article, relevant, relevance, top_frame, {frames_json_sql('an.article')} AS frames, actors"
+                    f" FROM analyses an WHERE article IN ({marks})",
                     ids,
                 )
             }

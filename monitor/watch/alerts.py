@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 import httpx
 import sqlite_utils
 
+from monitor.analysis.analyze import frames_json_sql
 from monitor.config.settings import Settings
 from monitor.digest.claims import Clock, claim_ttl, claimant
 from monitor.digest.model import one_line
@@ -327,7 +328,7 @@ def _article_rows(db: sqlite_utils.Database, ids: list[int]) -> list[dict[str, A
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        frames_col = "an.frames, an.top_frame" if has_analyses else "'[]', NULL"
+        frames_col = f"{frames_json_sql('a.id')}, an.top_frame" if has_analyses else "'[]', NULL"
         join_an = "LEFT JOIN analyses an ON an.article = a.id" if has_analyses else ""
         trans_col = (
             "(SELECT t.title FROM article_translations t WHERE t.article = a.id AND t.language != a.language "
