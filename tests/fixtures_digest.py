@@ -110,16 +110,17 @@ def build_digest_db(path: Path, data: dict[str, Any] | None = None) -> Path:
             for c, counts in frames.items():
                 total = sum(counts.values())
                 frames[c] = {f: round(n / total, 4) for f, n in counts.items()}
-            outlets_list = sorted({a["outlet"] for a in arts})
             db.execute(
-                "INSERT INTO stories (id, label_en, label_es, first_seen, last_seen, first_seen_by_country, outlets, "
-                "countries, size, frames_by_country, actors, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?)",
-                [
-                    s["id"], s["label_en"], s["label_es"], arts[0]["published"], arts[-1]["published"],
-                    json.dumps(first_by), json.dumps(outlets_list), json.dumps(sorted(first_by)), len(arts),
-                    json.dumps(frames), FETCHED_AT,
-                ],
+                "INSERT INTO stories (id, label_en, label_es, first_seen, last_seen, size, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [s["id"], s["label_en"], s["label_es"], arts[0]["published"], arts[-1]["published"], len(arts), FETCHED_AT],
             )
+            for c, first in first_by.items():
+                n = sum(1 for a in arts if a["country"] == c)
+                db.execute("INSERT INTO story_countries (story, country, first_seen, articles) VALUES (?, ?, ?, ?)", [s["id"], c, first, n])
+            for c, shares in frames.items():
+                for f, share in shares.items():
+                    db.execute("INSERT INTO story_frames (story, country, frame, share) VALUES (?, ?, ?, ?)", [s["id"], c, f, share])
             for a in arts:
                 db.execute(
                     "INSERT INTO story_articles (story, article, joined_at) VALUES (?, ?, ?)",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -103,7 +102,9 @@ def test_article_no_longer_relevant_leaves_its_story(
         news_db.execute("DELETE FROM article_translations WHERE article = ?", [b2])
     report = _run(news_db, settings)
     assert report.removed == 1 and _story_of(news_db, b2) is None
-    assert news_db.execute("SELECT size, countries FROM stories WHERE id = ?", [story]).fetchone() == (1, '["US"]')
+    assert news_db.execute("SELECT size FROM stories WHERE id = ?", [story]).fetchone() == (1,)
+    assert news_db.execute("SELECT country, articles FROM story_countries WHERE story = ?", [story]).fetchall() == [("US", 1)]
+    assert news_db.execute("SELECT outlet FROM story_outlets WHERE story = ?", [story]).fetchall() == [("nyt",)]
 
 
 def test_merged_stories_are_hidden_and_followed(
@@ -147,7 +148,16 @@ def test_stories_list_ranks_both_countries_first(
     _run(news_db, settings)
     views = list_stories(news_db, *ALL)
     assert [v.countries for v in views] == [["MX", "US"], ["US"]]
-    assert json.loads(news_db.execute("SELECT outlets FROM stories WHERE id = ?", [views[1].id]).fetchone()[0])
+    outlets = news_db.execute("SELECT outlet, articles FROM story_outlets WHERE story = ? ORDER BY outlet", [views[1].id]).fetchall()
+    assert outlets == [("fox", 1), ("wapo", 1)]
+    # Datasette-style filters over the join tables: stories both countries covered, and the mix of frames
+    both = news_db.execute("SELECT story FROM story_countries GROUP BY story HAVING count(*) > 1").fetchall()
+    assert both == [(views[0].id,)]
+    for view in views:
+        shares = news_db.execute("SELECT country, frame, share FROM story_frames WHERE story = ?", [view.id]).fetchall()
+        assert {(c, f): s for c, f, s in shares} == {
+            (c, f): s for c, mix in view.frames_by_country.items() for f, s in mix.items()
+        }
     assert list_stories(news_db, datetime(2030, 1, 1, tzinfo=UTC), datetime(2031, 1, 1, tzinfo=UTC)) == []
 
 

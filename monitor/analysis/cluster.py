@@ -382,38 +382,63 @@ def _label(rows: list[_Row], language: str) -> str:
     return " · ".join(words)
 
 
+STORY_TABLES = ("story_countries", "story_outlets", "story_frames", "story_actors")  # db/010: a story's summary
+
+
+def clear_story(db: sqlite_utils.Database, story: int) -> None:
+    """Remove a story's summary rows (a merged or emptied story has none)."""
+    for table in STORY_TABLES:
+        db.execute(f"DELETE FROM {table} WHERE story = ?", [story])
+
+
 def refresh_story(db: sqlite_utils.Database, story: int, now: str) -> None:
-    """Recompute a story's summary columns from its articles (call inside a write transaction)."""
+    """Recompute a story's summary (dates, size, and its per-country, outlet, frame and actor rows)
+    from its articles (call inside a write transaction)."""
     rows = db.execute(
         """SELECT a.id, a.country, a.outlet, a.published, an.top_frame, an.actors
            FROM story_articles sa JOIN articles a ON a.id = sa.article LEFT JOIN analyses an ON an.article = a.id
            WHERE sa.story = ? ORDER BY a.published""",
         [story],
     ).fetchall()
+    clear_story(db, story)
     if not rows:
         db.execute("UPDATE stories SET size = 0, updated_at = ? WHERE id = ?", [now, story])
         return
     first_by_country: dict[str, str] = {}
+    by_country: Counter[str] = Counter()
     outlets: Counter[str] = Counter()
     frames: dict[str, Counter[str]] = {}
     actors: Counter[str] = Counter()
     for _aid, country, outlet, published, top_frame, actor_json in rows:
         first_by_country.setdefault(country, published)
+        by_country[country] += 1
         outlets[outlet] += 1
         if top_frame:
             frames.setdefault(country, Counter())[top_frame] += 1
-        actors.update(json.loads(actor_json or "[]"))
-    frames_by_country = {
-        c: {f: round(n / sum(cnt.values()), 3) for f, n in cnt.most_common()} for c, cnt in sorted(frames.items())
-    }
+        actors.update(set(json.loads(actor_json or "[]")))
     db.execute(
-        """UPDATE stories SET first_seen = ?, last_seen = ?, first_seen_by_country = ?, outlets = ?, countries = ?,
-               size = ?, frames_by_country = ?, actors = ?, updated_at = ? WHERE id = ?""",
+        "UPDATE stories SET first_seen = ?, last_seen = ?, size = ?, updated_at = ? WHERE id = ?",
+        [rows[0][3], rows[-1][3], len(rows), now, story],
+    )
+    db.conn.executemany(
+        "INSERT INTO story_countries (story, country, first_seen, articles) VALUES (?, ?, ?, ?)",
+        [(story, c, first, by_country[c]) for c, first in sorted(first_by_country.items())],
+    )
+    db.conn.executemany(
+        "INSERT INTO story_outlets (story, outlet, articles) VALUES (?, ?, ?)",
+        [(story, o, n) for o, n in sorted(outlets.items())],
+    )
+    db.conn.executemany(
+        "INSERT INTO story_frames (story, country, frame, share) VALUES (?, ?, ?, ?)",
         [
-            rows[0][3], rows[-1][3], json.dumps(dict(sorted(first_by_country.items()))),
-            json.dumps([o for o, _ in outlets.most_common()]), json.dumps(sorted(first_by_country)),
-            len(rows), json.dumps(frames_by_country), json.dumps([a for a, _ in actors.most_common(10)]), now, story,
+            (story, c, f, round(n / sum(cnt.values()), 3))
+            for c, cnt in sorted(frames.items())
+            for f, n in sorted(cnt.items())
         ],
+    )
+    db.conn.executemany(
+        "INSERT INTO story_actors (story, actor, articles) VALUES (?, ?, ?)",
+        [(story, a, n) for a, n in sorted(actors.items())],
     )
 
 
@@ -483,6 +508,7 @@ def run(db: sqlite_utils.Database, settings: Settings, *, now: datetime, quiet: 
                 continue
             db.execute("UPDATE story_articles SET story = ? WHERE story = ?", [dst_id, src_id])
             db.execute("UPDATE stories SET merged_into = ?, size = 0, updated_at = ? WHERE id = ?", [dst_id, stamp, src_id])
+            clear_story(db, src_id)
             db.execute("UPDATE stories SET merged_into = ? WHERE merged_into = ?", [dst_id, src_id])
             touched.discard(src_id)
             touched.add(dst_id)

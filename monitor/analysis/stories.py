@@ -9,7 +9,6 @@ story they merged into. Every field is plain data, JSON-able with `monitor.store
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -123,8 +122,8 @@ def _articles(db: sqlite_utils.Database, where: str, params: list[Any]) -> dict[
     return out
 
 
-def _view(row: tuple[Any, ...], arts: list[StoryArticle]) -> StoryView:
-    (sid, label_en, label_es, first_seen, last_seen, fsbc, frames_bc, size) = row
+def _view(row: tuple[Any, ...], arts: list[StoryArticle], summary: _Summary) -> StoryView:
+    (sid, label_en, label_es, first_seen, last_seen, size) = row
     by_country: dict[str, list[StoryArticle]] = {}
     outlet_counts: dict[str, int] = {}
     for a in arts:
@@ -141,13 +140,40 @@ def _view(row: tuple[Any, ...], arts: list[StoryArticle]) -> StoryView:
         countries=sorted(by_country),
         first_seen=first_seen,
         last_seen=last_seen,
-        first_seen_by_country=json.loads(fsbc or "{}"),
-        frames_by_country=json.loads(frames_bc or "{}"),
+        first_seen_by_country=summary.first_seen_by_country.get(int(sid), {}),
+        frames_by_country=summary.frames_by_country.get(int(sid), {}),
         articles_by_country=dict(sorted(by_country.items())),
     )
 
 
-_STORY_COLS = "id, label_en, label_es, first_seen, last_seen, first_seen_by_country, frames_by_country, size"
+@dataclass
+class _Summary:
+    """The per-country rows of some stories (story_countries, story_frames), keyed by story id."""
+
+    first_seen_by_country: dict[int, dict[str, str]] = field(default_factory=dict)
+    frames_by_country: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
+
+
+def _summaries(db: sqlite_utils.Database, ids: list[int]) -> _Summary:
+    out = _Summary()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for story, country, first in db.execute(
+            f"SELECT story, country, first_seen FROM story_countries WHERE story IN ({marks}) ORDER BY story, country",
+            chunk,
+        ).fetchall():
+            out.first_seen_by_country.setdefault(int(story), {})[str(country)] = str(first)
+        for story, country, frame, share in db.execute(
+            f"SELECT story, country, frame, share FROM story_frames WHERE story IN ({marks})"
+            " ORDER BY story, country, share DESC, frame",
+            chunk,
+        ).fetchall():
+            out.frames_by_country.setdefault(int(story), {}).setdefault(str(country), {})[str(frame)] = float(share)
+    return out
+
+
+_STORY_COLS = "id, label_en, label_es, first_seen, last_seen, size"
 
 
 def coverage_rank(view: StoryView) -> tuple[int, int, int, int, float]:
@@ -173,7 +199,8 @@ def list_stories(db: sqlite_utils.Database, start: datetime, end: datetime, limi
         rows += db.execute(
             f"SELECT {_STORY_COLS} FROM stories WHERE merged_into IS NULL AND id IN ({marks})", chunk
         ).fetchall()
-    views = [_view(r, arts[int(r[0])]) for r in rows]
+    summary = _summaries(db, [int(r[0]) for r in rows])
+    views = [_view(r, arts[int(r[0])], summary) for r in rows]
     views.sort(key=lambda v: (coverage_rank(v), v.id))
     return views[:limit] if limit is not None else views
 
@@ -193,4 +220,4 @@ def get_story(db: sqlite_utils.Database, story_id: int) -> StoryView | None:
         seen.add(sid)
         sid = int(row[-1])
     arts = _articles(db, "sa.story = ?", [sid])
-    return _view(tuple(row[:-1]), arts.get(sid, []))
+    return _view(tuple(row[:-1]), arts.get(sid, []), _summaries(db, [sid]))

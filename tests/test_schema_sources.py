@@ -1,5 +1,6 @@
-"""Migration 009: article_frames is the only store of an article's frames, and the article body is
-searchable (originals and translated content), titles still ranking above bodies."""
+"""Migrations 009 and 010: article_frames is the only store of an article's frames, the article body is
+searchable (originals and translated content) with titles still ranking above bodies, and the stories'
+JSON summary columns are join tables."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 import sqlite_utils
 
 from monitor.analysis.analyze import frames_over_threshold
+from monitor.analysis.stories import get_story
 from monitor.config import paths
 from monitor.config.settings import Settings
 from monitor.search.engine import MARK_START, get_article, search
@@ -152,3 +154,54 @@ def test_frame_filter_and_article_frames_read_from_the_table(body_db: tuple[sqli
     assert [(h.id, h.frames) for h in hits] == [(1, ["security", "legality"])]
     detail = get_article(db, 2)
     assert detail is not None and detail.analysis is not None and detail.analysis["frames"] == []
+
+
+def test_migration_moves_story_json_to_join_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _old_db(tmp_path, monkeypatch, upto=9)
+    db = sqlite_utils.Database(path)
+    with write_transaction(db):
+        db.execute("INSERT INTO outlets (id, name, country, language) VALUES ('o', 'O', 'US', 'en')")
+        db.execute("INSERT INTO outlets (id, name, country, language) VALUES ('m', 'M', 'MX', 'es')")
+        _article(db, 1, "Boat strike")
+        _article(db, 2, "Ataque a lancha", lang="es")
+        db.execute("UPDATE articles SET outlet = 'm' WHERE id = 2")
+        _article(db, 3, "Old story")
+        for aid, actors in ((1, ["hegseth", "semar"]), (2, ["semar"]), (3, ["hegseth"])):
+            db.execute(
+                "INSERT INTO analyses (article, debate_hash, content_hash, relevant, relevance, top_frame, actors, analyzed_at)"
+                " VALUES (?, 'd', 'h', 1, 3.0, 'military', ?, ?)",
+                [aid, json.dumps(actors), PUBLISHED],
+            )
+        db.execute(
+            """INSERT INTO stories (id, first_seen, last_seen, first_seen_by_country, outlets, countries, size,
+               frames_by_country, actors, updated_at) VALUES (5, ?, ?, ?, '["o","m"]', '["MX","US"]', 2, ?, '["semar"]', ?)""",
+            [PUBLISHED, PUBLISHED, json.dumps({"US": PUBLISHED, "MX": PUBLISHED}),
+             json.dumps({"US": {"military": 1.0}, "MX": {"military": 0.5, "sovereignty": 0.5}}), PUBLISHED],
+        )
+        db.execute(  # merged into 5: shows nothing of its own
+            """INSERT INTO stories (id, size, frames_by_country, merged_into, updated_at)
+               VALUES (6, 0, '{"US": {"legality": 1.0}}', 5, ?)""",
+            [PUBLISHED],
+        )
+        for aid, story in ((1, 5), (2, 5), (3, 6)):
+            db.execute("INSERT INTO story_articles (story, article, joined_at) VALUES (?, ?, ?)", [story, aid, PUBLISHED])
+    db.close()
+
+    db = open_db(path)
+    assert {"first_seen_by_country", "outlets", "countries", "frames_by_country", "actors", "centroid"}.isdisjoint(
+        db["stories"].columns_dict
+    )
+    q = "SELECT {} FROM {} WHERE story = ? ORDER BY 1, 2"
+    assert db.execute(q.format("country, articles", "story_countries"), [5]).fetchall() == [("MX", 1), ("US", 1)]
+    assert db.execute(q.format("outlet, articles", "story_outlets"), [5]).fetchall() == [("m", 1), ("o", 1)]
+    assert db.execute(q.format("actor, articles", "story_actors"), [5]).fetchall() == [("hegseth", 1), ("semar", 2)]
+    assert db.execute(q.format("country, frame, share", "story_frames"), [5]).fetchall() == [
+        ("MX", "military", 0.5), ("MX", "sovereignty", 0.5), ("US", "military", 1.0)
+    ]
+    for table in ("story_countries", "story_outlets", "story_frames", "story_actors"):
+        assert db.execute(f"SELECT count(*) FROM {table} WHERE story = 6").fetchone()[0] == 0
+    view = get_story(db, 6)  # the merged id follows to 5, whose summary comes from the tables
+    assert view is not None and view.id == 5
+    assert view.first_seen_by_country == {"MX": PUBLISHED, "US": PUBLISHED}
+    assert view.frames_by_country == {"MX": {"military": 0.5, "sovereignty": 0.5}, "US": {"military": 1.0}}
+    db.close()
