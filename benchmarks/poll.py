@@ -132,7 +132,7 @@ def main() -> None:
             rss0 = maxrss_mib()
             db = open_db(settings.db_path)
             t0, c0 = time.perf_counter(), time.process_time()
-            report = poll.run(db, settings, now=utcnow(), quiet=True)
+            report = poll.run(db, settings, now=utcnow())
             wall_poll = time.perf_counter() - t0
             cpu_poll = time.process_time() - c0
             articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]

@@ -125,7 +125,7 @@ def main() -> int:
         added = add_real_items(settings.db_path, labels)
         db = open_db(settings.db_path)
     stages = [s for s in pipeline.STAGES if s[0] in ("language", "translate", "analyze", "cluster")]
-    rerun = pipeline.run_all(db, settings, now=utcnow(), quiet=True, stages=stages)
+    rerun = pipeline.run_all(db, settings, now=utcnow(), stages=stages)
     if rerun.failed:
         print("pipeline failures:", rerun.failed)
     engine = getattr(rerun.stages.get("translate"), "engine", args.engine)

@@ -107,11 +107,11 @@ def main() -> None:
         db, s = fresh_db(n)
         s = s.replace(translation__max_decoding_ratio=1.0)
         started = time.perf_counter()
-        report = stage.run(db, s, now=utcnow(), quiet=True, translator=translator)  # type: ignore[arg-type]
+        report = stage.run(db, s, now=utcnow(), translator=translator)  # type: ignore[arg-type]
         pipeline.append(report.sentences / (time.perf_counter() - started))
         if n == PASSES - 1:
             calls_before = translator.stats.calls
-            again = stage.run(db, s, now=utcnow(), quiet=True, translator=translator)  # type: ignore[arg-type]
+            again = stage.run(db, s, now=utcnow(), translator=translator)  # type: ignore[arg-type]
             rerun_calls = translator.stats.calls - calls_before
             print(f"re-run on unchanged data: {again.translated} rows, {rerun_calls} engine calls")
         db.close()  # type: ignore[attr-defined]

@@ -1,7 +1,10 @@
 """`monitor run`: every stage once, in order, over one database.
 
-A stage is a function `run(db, settings, *, now, quiet=False, **options) -> Report` (a dataclass) in
-its own module. `now` is the one reading of the clock (a timezone-aware UTC datetime, taken with
+A stage is a function `run(db, settings, *, now, progress=None, **options) -> StageReport` in its
+own module; STAGES lists them, in order, as function references. It returns a `monitor.models.StageReport`
+(its counters, `changed`, `summary()` for a log line, `describe()` for a person) and never prints:
+it sends `ProgressEvent`s to `progress` (the CLI's bars or lines, the watcher's log, a test's list;
+None: silent). `now` is the one reading of the clock (a timezone-aware UTC datetime, taken with
 `monitor.store.db.utcnow()` by the command or the watcher) that the stage treats as the present: which
 feeds are due, which day "today" is, what is recent. Stages never read the wall clock themselves,
 so tests freeze time by passing it.
@@ -25,11 +28,13 @@ from monitor.config.settings import Settings
 from monitor.embedding import stage as embedding_stage
 from monitor.errors import MonitorError
 from monitor.ingest import poll
+from monitor.models import Progress, StageReport
 from monitor.store.db import open_db, record_run, utcnow
 from monitor.translation import language as langdetect
 from monitor.translation import translate
 
-StageFn = Callable[..., Any]
+StageFn = Callable[..., StageReport]
+OnStage = Callable[[str, StageReport | None, str | None], None]
 
 # (name, stage function), in pipeline order. Later issues add their stage here.
 STAGES: list[tuple[str, StageFn]] = [
@@ -58,7 +63,7 @@ def describe_failure(exc: BaseException) -> str:
 
 @dataclass
 class RunReport:
-    stages: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, StageReport] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -73,24 +78,27 @@ def run_stage(
     fn: StageFn | None = None,
     *,
     now: datetime,
-    quiet: bool = False,
+    progress: Progress | None = None,
+    quiet: bool = False,  # transitional and ignored: callers still pass it; silence is progress=None
     **options: Any,
-) -> Any:
+) -> StageReport:
     """Run one stage (`fn`, default the stage called `name`) at `now` and log it in `runs`;
     `options` go to the stage (e.g. poll's force/outlets)."""
     stage = fn or stage_function(name)
     started = utcnow()  # the `runs` log records when the work really happened, whatever `now` says
-    report = stage(db, settings, now=now, quiet=quiet, **options)
+    report = stage(db, settings, now=now, progress=progress, **options)
     record_run(db, name, started, report)
     return report
 
 
-def run_named(settings: Settings, name: str, *, now: datetime, quiet: bool = False, **options: Any) -> Any:
+def run_named(
+    settings: Settings, name: str, *, now: datetime, progress: Progress | None = None, quiet: bool = False, **options: Any
+) -> StageReport:
     """Open the database, run the stage called `name` (from STAGES) and close: what `monitor <stage>` does."""
     fn = stage_function(name)
     db = open_db(settings.db_path)
     try:
-        return run_stage(db, settings, name, fn, now=now, quiet=quiet, **options)
+        return run_stage(db, settings, name, fn, now=now, progress=progress, quiet=quiet, **options)
     finally:
         db.close()
 
@@ -100,8 +108,9 @@ def run_all(
     settings: Settings,
     *,
     now: datetime,
+    progress: Progress | None = None,
     quiet: bool = False,
-    on_stage: Callable[[str, Any | None, str | None], None] | None = None,
+    on_stage: OnStage | None = None,
     stages: list[tuple[str, StageFn]] | None = None,
 ) -> RunReport:
     """Run every stage in order at `now`; a failing stage (any exception) is recorded and the next
@@ -109,7 +118,7 @@ def run_all(
     result = RunReport()
     for name, fn in stages or STAGES:
         try:
-            report = run_stage(db, settings, name, fn, now=now, quiet=quiet)
+            report = run_stage(db, settings, name, fn, now=now, progress=progress, quiet=quiet)
         except Exception as exc:  # one stage's failure never costs the later stages
             result.failed[name] = describe_failure(exc)
             if on_stage:

@@ -99,7 +99,7 @@ def test_stage_is_idempotent_and_reanalyses_changes(
 ) -> None:
     a = article_factory("jornada", "EU ataca otra narcolancha frente a Guerrero; seis muertos", "Hegseth confirmó el ataque.")
     b = article_factory("nyt", "Ukraine and Russia trade drone attacks on energy sites")
-    first = analyze.run(news_db, settings, now=NOW, quiet=True)
+    first = analyze.run(news_db, settings, now=NOW)
     assert (first.analysed, first.relevant) == (2, 1)
     row = news_db.execute("SELECT relevant, top_frame, actors FROM analyses WHERE article = ?", [a]).fetchone()
     assert row[0] == 1 and row[1] == "military_operations" and "hegseth" in json.loads(row[2])
@@ -114,15 +114,15 @@ def test_stage_is_idempotent_and_reanalyses_changes(
     assert set(ev[0]) == {"terms", "sentence", "sentence_translated", "language"}
     assert news_db.execute("SELECT count(*) FROM article_frames WHERE article = ?", [b]).fetchone()[0] == 0
 
-    again = analyze.run(news_db, settings, now=NOW, quiet=True)
+    again = analyze.run(news_db, settings, now=NOW)
     assert again.analysed == 0 and again.skipped_unchanged == 2
 
     with write_transaction(news_db):  # an edited article and a new translation are analysed again
         news_db.execute("UPDATE articles SET title = 'Ukraine strikes back', content_hash = 'x' WHERE id = ?", [b])
-    assert analyze.run(news_db, settings, now=NOW, quiet=True).analysed == 1
+    assert analyze.run(news_db, settings, now=NOW).analysed == 1
 
     edited = tmp_path / "debate.toml"
     edited.write_text(settings.debate_path.read_text(encoding="utf-8").replace("threshold = 4.0", "threshold = 400.0", 1), encoding="utf-8")
-    changed = analyze.run(news_db, settings.replace(debate=str(edited)), now=NOW, quiet=True)
+    changed = analyze.run(news_db, settings.replace(debate=str(edited)), now=NOW)
     assert changed.analysed == 2 and changed.relevant == 0
     assert news_db.execute("SELECT count(*) FROM article_frames").fetchone()[0] == 0

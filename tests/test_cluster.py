@@ -36,8 +36,8 @@ TRANSFER_ES = (
 
 
 def _run(db: sqlite_utils.Database, settings: Settings) -> cluster.ClusterReport:
-    analyze.run(db, settings, now=NOW, quiet=True)
-    return cluster.run(db, settings, now=NOW, quiet=True)
+    analyze.run(db, settings, now=NOW)
+    return cluster.run(db, settings, now=NOW)
 
 
 def _story_of(db: sqlite_utils.Database, article: int) -> int | None:

@@ -56,8 +56,8 @@ def test_compare_counts_frames_blindspots_and_lead(
     news_db: sqlite_utils.Database, article_factory: Callable[..., int], settings: Settings
 ) -> None:
     _populate(article_factory)
-    analyze.run(news_db, settings, now=NOW, quiet=True)
-    cluster.run(news_db, settings, now=NOW, quiet=True)
+    analyze.run(news_db, settings, now=NOW)
+    cluster.run(news_db, settings, now=NOW)
     result = compare(news_db, settings, START, END, translate_words=lambda words: [f"es-{w}" for w in words])
     assert set(result.countries) == {"US", "MX"}
     us, mx = result.countries["US"], result.countries["MX"]

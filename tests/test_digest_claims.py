@@ -241,19 +241,19 @@ def test_pipeline_stage_reports_a_send_still_claimed_elsewhere_until_it_is_done(
         assert claim.ok
 
         with pytest.raises(DigestSendError, match=r"being sent to desk@example\.org by another process"):
-            digest_pkg.run(db, settings, now=now + ttl - timedelta(seconds=1), quiet=True)
+            digest_pkg.run(db, settings, now=now + ttl - timedelta(seconds=1))
         assert handler.envelopes == []
 
         handler.fail_next = 1
         with pytest.raises(DigestSendError, match="451"):
-            digest_pkg.run(db, settings, now=now + ttl + timedelta(seconds=1), quiet=True)
+            digest_pkg.run(db, settings, now=now + ttl + timedelta(seconds=1))
         assert handler.envelopes == []
         assert db.execute("SELECT status, attempts, claimed_by FROM digest_sends").fetchall() == [("failed", 2, None)]
 
-        report = digest_pkg.run(db, settings, now=now + ttl + timedelta(minutes=1), quiet=True)
+        report = digest_pkg.run(db, settings, now=now + ttl + timedelta(minutes=1))
         assert [(s.recipient, s.status) for s in report.sends] == [("desk@example.org", "sent")]
         assert len(handler.envelopes) == 1
-        digest_pkg.run(db, settings, now=now + timedelta(hours=1), quiet=True)  # done: nothing more
+        digest_pkg.run(db, settings, now=now + timedelta(hours=1))  # done: nothing more
         assert len(handler.envelopes) == 1
     finally:
         db.close()

@@ -204,16 +204,16 @@ def test_pipeline_stage_sends_the_complete_previous_day_once(tmp_path, digest_db
     assert send_day(settings, now=noon).isoformat() == "2026-11-22"
     assert send_day(settings.replace(digest__send_day="today"), now=noon).isoformat() == "2026-11-23"
     db = open_db(digest_db)
-    report = digest_pkg.run(db, settings, now=noon, quiet=True)
+    report = digest_pkg.run(db, settings, now=noon)
     yesterday = send_day(settings, now=noon).isoformat()
     assert [s.status for s in report.sends] == ["sent"]
     assert len(handler.envelopes) == 1
     assert yesterday in _parse(handler.envelopes[0])["Subject"]
     assert any(Path(f).name.startswith(f"digest-{report.day}") for f in report.files)
-    digest_pkg.run(db, settings, now=noon, quiet=True)
+    digest_pkg.run(db, settings, now=noon)
     assert len(handler.envelopes) == 1  # never twice for one (day, recipient)
     # send_day = "today": the digest the stage just built (today's) is the one sent
-    today_run = digest_pkg.run(db, settings.replace(digest__send_day="today", digest__recipients=["night@example.org"]), now=noon, quiet=True)
+    today_run = digest_pkg.run(db, settings.replace(digest__send_day="today", digest__recipients=["night@example.org"]), now=noon)
     assert [(s.recipient, s.status) for s in today_run.sends] == [("night@example.org", "sent")]
     assert len(handler.envelopes) == 2
     assert f"{today_run.day}:" in _parse(handler.envelopes[-1])["Subject"]

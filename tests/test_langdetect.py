@@ -55,11 +55,11 @@ def test_stage_sets_language_when_confident_and_keeps_outlet_language_otherwise(
             [f"https://example.org/{i}", title, summary, now, now, hashlib.sha256(title.encode()).hexdigest()],
         )
     db.conn.commit()
-    report = langdetect.run(db, settings, now=NOW, quiet=True)
-    assert report.checked == 6 and report.changed == 5 and report.low_confidence == 1
+    report = langdetect.run(db, settings, now=NOW)
+    assert report.checked == 6 and report.relabelled == 5 and report.low_confidence == 1
     got = db.execute("SELECT language, detected_language, language_confidence FROM articles ORDER BY id").fetchall()
     assert [g[0] for g in got] == ["es"] * 5 + ["en"]  # the one-word title keeps the outlet's language
     assert all(g[2] >= settings.translation.min_language_confidence for g in got[:5])
-    again = langdetect.run(db, settings, now=NOW, quiet=True)
+    again = langdetect.run(db, settings, now=NOW)
     assert again.checked == 0
 

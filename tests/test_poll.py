@@ -53,7 +53,7 @@ def count(db_path: Path, sql: str) -> int:
 def run_poll(settings: Settings, **kw: object) -> poll.PollReport:
     db = open_db(settings.db_path)
     try:
-        return poll.run(db, settings, now=utcnow(), quiet=True, **kw)  # type: ignore[arg-type]
+        return poll.run(db, settings, now=utcnow(), **kw)  # type: ignore[arg-type]
     finally:
         db.close()
 
@@ -295,7 +295,7 @@ def test_disk_full_keeps_old_validators_and_next_run_stores(
         from monitor.errors import DiskFull
 
         with pytest.raises(DiskFull):
-            poll.run(db, settings, now=utcnow(), quiet=True, force=True)
+            poll.run(db, settings, now=utcnow(), force=True)
         assert db.execute("SELECT etag FROM feeds").fetchone()[0] == '"v1"'
         assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 1
     finally:

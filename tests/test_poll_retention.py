@@ -36,7 +36,7 @@ def polled(
 def poll_at(settings: Settings, now: datetime) -> None:
     db = open_db(settings.db_path)
     try:
-        pipeline.run_stage(db, settings, "poll", now=now, quiet=True, force=True)
+        pipeline.run_stage(db, settings, "poll", now=now, force=True)
     finally:
         db.close()
 

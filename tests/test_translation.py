@@ -55,7 +55,7 @@ class Counting:
 
 def test_stage_writes_one_row_per_article_offline_and_rerun_does_nothing(argos_installed: Settings, db: Any, no_network: list[str]) -> None:
     ids = add_articles(db, SPANISH, ENGLISH)
-    report = stage.run(db, argos_installed, now=NOW, quiet=True)
+    report = stage.run(db, argos_installed, now=NOW)
     assert report.engine == "argos"
     rows = db.execute("SELECT article, language, title, engine, rough, model FROM article_translations ORDER BY article").fetchall()
     assert [r[0] for r in rows] == ids
@@ -73,7 +73,7 @@ def test_stage_writes_one_row_per_article_offline_and_rerun_does_nothing(argos_i
 
     before = db.execute("SELECT * FROM article_translations ORDER BY id").fetchall()
     counting = Counting(get_translator(argos_installed))
-    again = stage.run(db, argos_installed, now=NOW, quiet=True, translator=counting)
+    again = stage.run(db, argos_installed, now=NOW, translator=counting)
     assert counting.calls == 0 and again.translated == 0 and again.pending == 0
     assert db.execute("SELECT * FROM article_translations ORDER BY id").fetchall() == before
     assert no_network == []
@@ -82,18 +82,18 @@ def test_stage_writes_one_row_per_article_offline_and_rerun_does_nothing(argos_i
 def test_identical_texts_are_translated_once_and_changed_articles_again(argos_installed: Settings, db: Any) -> None:
     a = add_article(db, "milenio", "Sheinbaum rechaza la intervención", "Resumen idéntico.")
     counting = Counting(get_translator(argos_installed))
-    stage.run(db, argos_installed, now=NOW, quiet=True, translator=counting)
+    stage.run(db, argos_installed, now=NOW, translator=counting)
     assert counting.texts == 2
     # the same texts in another outlet's article (a re-poll, a wire story) come from the cache
     b = add_article(db, "milenio", "Sheinbaum rechaza la intervención", "Resumen idéntico.")
-    report = stage.run(db, argos_installed, now=NOW, quiet=True, translator=counting)
+    report = stage.run(db, argos_installed, now=NOW, translator=counting)
     assert counting.calls == 1 and report.cache_hits == 2 and report.translated == 1
     rows = dict(db.execute("SELECT article, title FROM article_translations").fetchall())
     assert rows[a] == rows[b]
     # an edited article is retranslated (only its new text reaches the engine)
     db.conn.execute("UPDATE articles SET summary = 'Resumen nuevo.', content_hash = 'changed' WHERE id = ?", [b])
     db.conn.commit()
-    report = stage.run(db, argos_installed, now=NOW, quiet=True, translator=counting)
+    report = stage.run(db, argos_installed, now=NOW, translator=counting)
     assert report.translated == 1 and counting.calls == 2 and counting.texts == 3
 
 
@@ -111,12 +111,12 @@ def test_content_is_clipped_and_a_new_limit_retranslates(argos_installed: Settin
     art = add_article(db, "milenio", "Titular", "", content)
     small = argos_installed.replace(translation__max_content_chars=100)
     counting = Counting(get_translator(small))
-    assert stage.run(db, small, now=NOW, quiet=True, translator=counting).translated == 1
+    assert stage.run(db, small, now=NOW, translator=counting).translated == 1
     clipped = stage.clip(content, 100)
     assert clipped in counting.seen and len(clipped) <= 100 and content.strip() not in counting.seen
-    assert stage.run(db, small, now=NOW, quiet=True, translator=counting).translated == 0
+    assert stage.run(db, small, now=NOW, translator=counting).translated == 0
     bigger = argos_installed.replace(translation__max_content_chars=300)
-    assert stage.run(db, bigger, now=NOW, quiet=True, translator=counting).translated == 1  # source_hash covers the limit
+    assert stage.run(db, bigger, now=NOW, translator=counting).translated == 1  # source_hash covers the limit
     assert stage.clip(content, 300) in counting.seen
     assert db.execute("SELECT count(*) FROM article_translations WHERE article = ?", [art]).fetchone()[0] == 1
 
@@ -138,27 +138,27 @@ def test_interrupted_run_resumes_where_it_stopped(argos_installed: Settings, db:
     ids = [add_article(db, "milenio", f"Titular distinto número {i}", f"Resumen {i}.") for i in range(6)]
     inner = get_translator(settings)
     with pytest.raises(KeyboardInterrupt):
-        stage.run(db, settings, now=NOW, quiet=True, translator=Counting(inner, fail_after=2))
+        stage.run(db, settings, now=NOW, translator=Counting(inner, fail_after=2))
     kept = [r[0] for r in db.execute("SELECT article FROM article_translations ORDER BY article")]
     assert kept == ids[:4]  # two committed batches of two articles survive
     counting = Counting(inner)
-    report = stage.run(db, settings, now=NOW, quiet=True, translator=counting)
+    report = stage.run(db, settings, now=NOW, translator=counting)
     assert report.translated == 2 and counting.texts == 4
     assert db.execute("SELECT count(*) FROM article_translations").fetchone()[0] == 6
 
     # --limit N then the rest
     more = [add_article(db, "nyt", f"Headline number {i}", "") for i in range(3)]
-    assert stage.run(db, settings, now=NOW, quiet=True, limit=1).translated == 1
-    assert stage.run(db, settings, now=NOW, quiet=True).translated == 2
+    assert stage.run(db, settings, now=NOW, limit=1).translated == 1
+    assert stage.run(db, settings, now=NOW).translated == 2
     assert {r[0] for r in db.execute("SELECT article FROM article_translations")} >= set(more)
 
 
 def test_refresh_replaces_rough_rows_with_argos(argos_installed: Settings, db: Any) -> None:
     ids = add_articles(db, SPANISH, ENGLISH)
-    stage.run(db, argos_installed, now=NOW, quiet=True, engine="apertium")
+    stage.run(db, argos_installed, now=NOW, engine="apertium")
     assert {r[0] for r in db.execute("SELECT engine FROM article_translations")} == {"apertium"}
-    assert stage.run(db, argos_installed, now=NOW, quiet=True).translated == 0  # plain re-run keeps them
-    report = stage.run(db, argos_installed, now=NOW, quiet=True, refresh=True)
+    assert stage.run(db, argos_installed, now=NOW).translated == 0  # plain re-run keeps them
+    report = stage.run(db, argos_installed, now=NOW, refresh=True)
     assert report.translated == len(ids)
     assert {r[0] for r in db.execute("SELECT engine FROM article_translations")} == {"argos"}
     assert db.execute("SELECT sum(rough) FROM article_translations").fetchone()[0] == 0
@@ -167,7 +167,7 @@ def test_refresh_replaces_rough_rows_with_argos(argos_installed: Settings, db: A
 def test_translations_are_searchable(argos_installed: Settings, db: Any) -> None:
     add_outlets(db)
     art = add_article(db, "nyt", "Pentagon weighs strikes", "")
-    stage.run(db, argos_installed, now=NOW, quiet=True, engine="apertium")
+    stage.run(db, argos_installed, now=NOW, engine="apertium")
     hits = db.execute(
         "SELECT t.article FROM article_translations_fts f JOIN article_translations t ON t.id = f.rowid "
         "WHERE article_translations_fts MATCH 'pentagono'"

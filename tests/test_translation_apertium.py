@@ -66,7 +66,7 @@ def test_items_never_mix_and_empty_items_stay_empty(settings: Settings) -> None:
 
 def test_stage_with_apertium_marks_rows_rough(settings: Settings, db: Any) -> None:
     art = add_article(db, "milenio", "La Marina detuvo a un jefe del CJNG en Jalisco", "")
-    report = stage.run(db, settings, now=NOW, quiet=True, engine="apertium")
+    report = stage.run(db, settings, now=NOW, engine="apertium")
     assert report.engine == "apertium" and report.translated == 1
     row = db.execute("SELECT language, title, rough, engine, model FROM article_translations WHERE article = ?", [art]).fetchone()
     assert row[0] == "en" and row[2] == 1 and row[3] == "apertium" and row[4].startswith("apertium-eng-spa")

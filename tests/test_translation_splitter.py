@@ -84,7 +84,7 @@ def test_stage_splits_with_the_bundled_minisbd_model_offline(
     ids = add_articles(db, SPANISH, ENGLISH)
     translator = get_translator(configured)
     assert isinstance(translator, ArgosTranslator)
-    report = stage.run(db, configured, now=NOW, quiet=True, translator=translator)
+    report = stage.run(db, configured, now=NOW, translator=translator)
     assert report.engine == "argos" and report.translated == len(ids) and report.engine_calls == 2
     sentences, batches = expected_counts(rule_sentences, 2)
     assert (translator.stats.sentences, translator.stats.batches) == (sentences, batches)
@@ -94,7 +94,7 @@ def test_stage_splits_with_the_bundled_minisbd_model_offline(
     multi = rows[1][1]  # two paragraphs in, two paragraphs out
     assert multi.count("\n") == 1
     # a re-run decodes nothing and loads no splitter work
-    again = stage.run(db, configured, now=NOW, quiet=True, translator=translator)
+    again = stage.run(db, configured, now=NOW, translator=translator)
     assert again.translated == 0 and translator.stats.sentences == sentences
     assert no_network == []
 
@@ -104,7 +104,7 @@ def test_builtin_mode_ignores_the_bundled_model(argos_splitter_files: dict[str, 
     configured = settings.replace(translation__splitter="builtin", translation__batch_size=2)
     add_articles(db, SPANISH, ENGLISH)
     translator = ArgosTranslator(configured.translation)
-    stage.run(db, configured, now=NOW, quiet=True, translator=translator)
+    stage.run(db, configured, now=NOW, translator=translator)
     assert (translator.stats.sentences, translator.stats.batches) == expected_counts(builtin_split, 2)
 
 
@@ -112,7 +112,7 @@ def test_stage_report_counts_the_sentences_the_splitter_made(argos_splitter_file
     install(argos_splitter_files["es-en"], argos_splitter_files["en-es"])
     configured = settings.replace(translation__splitter="minisbd")
     add_articles(db, SPANISH, ENGLISH)
-    report = stage.run(db, configured, now=NOW, quiet=True)
+    report = stage.run(db, configured, now=NOW)
     texts = [x for pair in SPANISH + ENGLISH for x in pair if x]
     assert report.sentences == sum(len(rule_sentences(p)) for t in texts for p in split_paragraphs(t))
 
@@ -170,7 +170,7 @@ def test_install_splitter_models_into_a_fresh_data_dir_then_translate_offline(
     ids = add_articles(db, SPANISH, ENGLISH)
     translator = get_translator(configured)
     assert isinstance(translator, ArgosTranslator)
-    report = stage.run(db, configured, now=NOW, quiet=True, translator=translator)
+    report = stage.run(db, configured, now=NOW, translator=translator)
     assert report.translated == len(ids)
     assert (translator.stats.sentences, translator.stats.batches) == expected_counts(rule_sentences, 2)
 

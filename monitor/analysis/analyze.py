@@ -16,14 +16,14 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlite_utils
 
 from monitor.analysis.debate import Debate, Pattern, load_debate
 from monitor.analysis.textnorm import Token, is_stopword, sentences, tokens
-from monitor.cli.console import progress
 from monitor.config.settings import Settings
+from monitor.models import Progress, StageReport, track
 from monitor.store.db import has_table, iso, write_transaction
 
 TITLE_BOOST = 1.5
@@ -90,13 +90,24 @@ class AnalysisResult:
 
 
 @dataclass
-class AnalyzeReport:
+class AnalyzeReport(StageReport):
+    stage: ClassVar[str] = "analyze"
     debate: str = ""
     debate_hash: str = ""
     examined: int = 0  # articles needing analysis
     analysed: int = 0
     relevant: int = 0
     skipped_unchanged: int = 0
+
+    @property
+    def changed(self) -> int:
+        return self.analysed
+
+    def describe(self) -> str:
+        return (
+            f"{self.analysed} analysed ({self.relevant} relevant), {self.skipped_unchanged} unchanged; "
+            f"debate {self.debate} ({self.debate_hash})"
+        )
 
 
 def make_side(language: str, original: bool, title: str, summary: str, content: str) -> Side:
@@ -458,7 +469,9 @@ def frames_over_threshold(db: sqlite_utils.Database, ids: list[int]) -> dict[int
     return out
 
 
-def run(db: sqlite_utils.Database, settings: Settings, *, now: datetime, quiet: bool = False) -> AnalyzeReport:
+def run(
+    db: sqlite_utils.Database, settings: Settings, *, now: datetime, progress: Progress | None = None
+) -> AnalyzeReport:
     """Analyse every new or changed article (or all of them when the debate file changed), stamped `now`."""
     debate = load_debate(settings.debate_path)
     report = AnalyzeReport(debate=debate.id, debate_hash=debate.hash[:12])
@@ -468,7 +481,7 @@ def run(db: sqlite_utils.Database, settings: Settings, *, now: datetime, quiet: 
     report.skipped_unchanged = int(total) - len(ids)
     if not ids:
         return report
-    with progress("analyze", len(ids), quiet) as advance:
+    with track(progress, "analyze", len(ids)) as advance:
         for start in range(0, len(ids), BATCH):
             batch = load_articles(db, ids[start : start + BATCH])
             results = [(text.id, h, stamp, analyze_article(debate, text)) for text, h, stamp in batch]

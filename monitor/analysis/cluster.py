@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import ClassVar
 
 import numpy as np
 import sqlite_utils
@@ -34,8 +35,8 @@ from scipy import sparse
 
 from monitor.analysis import concepts
 from monitor.analysis.textnorm import is_stopword, tokens
-from monitor.cli.console import progress
 from monitor.config.settings import Settings
+from monitor.models import Progress, StageReport, track
 from monitor.store.db import has_table, iso, parse_iso, write_transaction
 
 ACTOR_REPEAT = 2  # an actor counts like a word said twice
@@ -65,13 +66,24 @@ class Assignment:
 
 
 @dataclass
-class ClusterReport:
+class ClusterReport(StageReport):
+    stage: ClassVar[str] = "cluster"
     new_articles: int = 0
     joined: int = 0  # joined an existing story
     new_stories: int = 0
     merged: int = 0
     removed: int = 0  # articles no longer relevant, taken out of their story
     stories_updated: int = 0
+
+    @property
+    def changed(self) -> int:
+        return self.new_articles + self.removed
+
+    def describe(self) -> str:
+        return (
+            f"{self.new_articles} new articles, {self.joined} joined stories, {self.new_stories} new stories, "
+            f"{self.merged} merged, {self.removed} removed"
+        )
 
 
 def doc_terms(
@@ -442,7 +454,9 @@ def refresh_story(db: sqlite_utils.Database, story: int, now: str) -> None:
     )
 
 
-def run(db: sqlite_utils.Database, settings: Settings, *, now: datetime, quiet: bool = False) -> ClusterReport:
+def run(
+    db: sqlite_utils.Database, settings: Settings, *, now: datetime, progress: Progress | None = None
+) -> ClusterReport:
     """Place every relevant article not yet in a story; update the stories touched (stamped `now`)."""
     report = ClusterReport()
     stamp = iso(now)
@@ -478,7 +492,7 @@ def run(db: sqlite_utils.Database, settings: Settings, *, now: datetime, quiet: 
         for r in new_rows + existing
     ]
     report.new_articles = len(new_rows)
-    with progress("cluster", len(new_rows), quiet) as advance:
+    with track(progress, "cluster", len(new_rows)) as advance:
         result = assign(
             docs, window_s, settings.analysis.similarity, settings.analysis.merge_similarity, lambda n: advance(n)
         )

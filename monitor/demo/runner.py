@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.config.settings import Settings
+from monitor.models import Progress
 from monitor.store.db import open_db, utcnow
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ def demo_settings(workdir: Path, base: Settings | None = None) -> Settings:
 def build_demo_db(
     workdir: Path,
     base: Settings | None = None,
-    quiet: bool = True,
+    progress: Progress | None = None,
     on_stage: Callable[[str, Any | None, str | None], None] | None = None,
 ) -> tuple[Settings, pipeline.RunReport]:
     """Serve the sample feeds and run every stage into `workdir/demo.db`."""
@@ -100,7 +101,7 @@ def build_demo_db(
         demo_registry(base_url, Path(settings.feeds))
         db = open_db(settings.db_path)
         try:
-            report = pipeline.run_all(db, settings, now=utcnow(), quiet=quiet, on_stage=on_stage)
+            report = pipeline.run_all(db, settings, now=utcnow(), progress=progress, on_stage=on_stage)
         finally:
             db.close()
     return settings, report

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import sqlite_utils
 
-from monitor.cli.console import log
 from monitor.config.settings import Settings
 from monitor.days import parse_day
 from monitor.digest.files import write_atomic
@@ -23,12 +23,14 @@ from monitor.digest.render import EXTENSIONS, FORMATS, render
 from monitor.digest.send import SendResult, send_digest
 from monitor.digest.storage import content_hash, load_digest, save_digest
 from monitor.errors import ConfigError, DigestSendError, UsageError
+from monitor.models import Progress, StageReport, note
 
 FILE_FORMATS = ("html", "text", "markdown")  # what `monitor run` and --send write next to the database
 
 
 @dataclass
-class DigestReport:
+class DigestReport(StageReport):
+    stage: ClassVar[str] = "digest"
     day: str
     lang: str
     subject: str
@@ -41,6 +43,14 @@ class DigestReport:
     @property
     def failed(self) -> list[SendResult]:
         return [s for s in self.sends if s.status == "failed"]
+
+    @property
+    def changed(self) -> int:
+        """1 when the digest's content changed, plus one per message sent."""
+        return int(self.stored) + sum(s.status == "sent" for s in self.sends)
+
+    def describe(self) -> str:
+        return f"{self.day}: {self.stories} stories, {self.articles} articles -> {', '.join(self.files) or 'no files'}"
 
 
 @dataclass
@@ -159,7 +169,9 @@ def send_day(settings: Settings, now: datetime) -> date:
     return today - timedelta(days=1) if choice == "yesterday" else today
 
 
-def run(db: sqlite_utils.Database, settings: Settings, *, now: datetime, quiet: bool = False) -> DigestReport:
+def run(
+    db: sqlite_utils.Database, settings: Settings, *, now: datetime, progress: Progress | None = None
+) -> DigestReport:
     """Pipeline stage: today's digest (settings.digest.timezone) written as files next to the database
     (or to [digest] out_dir); when [digest] send is true and recipients are set, the digest of
     [digest] send_day (default yesterday, the complete day) is written and sent, once per recipient
@@ -176,10 +188,9 @@ def run(db: sqlite_utils.Database, settings: Settings, *, now: datetime, quiet: 
         to_send = produced if send_on == day else produce(db, settings, send_on, now=now)
         sent = deliver(db, settings, to_send, now=now, out_dir=out_dir, send=True)
         report.sends = sent.sends
-    if not quiet:
-        log(f"digest {report.day}: {report.stories} stories, {report.articles} articles -> {', '.join(report.files)}")
-        for s in report.sends:
-            log(f"digest {sent.day if sent else report.day}: {s.recipient}: {s.status}" + (f" ({s.error})" if s.error else ""))
+    note(progress, "digest", f"digest {report.describe()}")
+    for s in report.sends:
+        note(progress, "digest", f"digest {sent.day if sent else report.day}: {s.recipient}: {s.status}" + (f" ({s.error})" if s.error else ""))
     raise_for_failures(sent or report)
     if sent is not None:
         raise_for_unfinished(sent)

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
-from monitor.cli.console import log, progress
 from monitor.config.settings import Settings
 from monitor.errors import DiskFull, FeedError, StorageError, UsageError
 from monitor.ingest import feed_health
@@ -27,7 +26,7 @@ from monitor.ingest.parse import parse_feed
 from monitor.ingest.registry import load_registry, sync_registry
 from monitor.ingest.urls import redact, redact_text
 from monitor.ingest.workers import DbWorker, ParseWorkers
-from monitor.models import FeedJob, Outlet, ParsedFeed, PollReport
+from monitor.models import FeedJob, Outlet, ParsedFeed, PollReport, Progress, note, track
 from monitor.store import leases, retention
 from monitor.store.db import parse_iso, utcnow
 
@@ -148,8 +147,7 @@ async def _record_unexpected(
     db_call: DbWorker,
 ) -> datetime | None:
     """Record an unexpected exception as this feed's failure (feed health and the fetch log)."""
-    error = UnexpectedFeedError(f"unexpected {type(exc).__name__}: {exc}"[:500])
-    log(f"feed_id={job.feed_id} outlet={job.outlet.id} event=error kind=internal error={str(error)!r}")
+    error = UnexpectedFeedError(f"unexpected {type(exc).__name__}: {exc}"[:500])  # reported in report.errors
     return await db_call(feed_health.record_failure, db, settings, job, error, started, report)
 
 
@@ -162,6 +160,7 @@ async def _poll_host(
     force: bool,
     report: PollReport,
     advance: Callable[..., None],
+    say: Callable[[str], None],
     disk_full: list[DiskFull],
     db_call: DbWorker,
     parse_call: ParseWorkers,
@@ -174,7 +173,7 @@ async def _poll_host(
             why = await db_call(leases.claim, db, job, owner, settings, force)
             if why:
                 report.skipped += 1
-                log(f"feed_id={job.feed_id} outlet={job.outlet.id} event=skipped reason={why!r}")
+                say(f"feed_id={job.feed_id} outlet={job.outlet.id} event=skipped reason={why!r}")
                 advance(1, job.outlet.id)
                 continue
             host_until = await _poll_feed(db, settings, fetcher, job, report, db_call, parse_call)
@@ -195,7 +194,7 @@ async def _poll_host(
             # Retry-After applies to the whole host: the rest of its feeds wait.
             for later in jobs[position + 1 :]:
                 report.skipped += 1
-                log(f"feed_id={later.feed_id} outlet={later.outlet.id} event=skipped reason='host rate limited'")
+                say(f"feed_id={later.feed_id} outlet={later.outlet.id} event=skipped reason='host rate limited'")
                 advance(1, later.outlet.id)
             return
 
@@ -207,6 +206,7 @@ async def _poll_all(
     force: bool,
     report: PollReport,
     advance: Callable[..., None],
+    say: Callable[[str], None],
 ) -> list[DiskFull]:
     by_host: dict[str, list[FeedJob]] = defaultdict(list)
     for job in jobs:
@@ -220,7 +220,8 @@ async def _poll_all(
             await asyncio.gather(
                 *(
                     _poll_host(
-                        db, settings, fetcher, host_jobs, owner, force, report, advance, disk_full, db_call, parse_call
+                        db, settings, fetcher, host_jobs, owner, force, report, advance, say, disk_full, db_call,
+                        parse_call,
                     )
                     for host_jobs in by_host.values()
                 )
@@ -236,7 +237,7 @@ def run(
     settings: Settings,
     *,
     now: datetime,
-    quiet: bool = False,
+    progress: Progress | None = None,
     force: bool = False,
     outlets: list[str] | None = None,
 ) -> PollReport:
@@ -249,20 +250,23 @@ def run(
     sync_registry(db, registry)
     jobs, skipped = select_jobs(db, settings, now, force=force, outlet_ids=outlets)
     report = PollReport(feeds_total=len(jobs) + skipped, skipped=skipped)
-    with progress("polling feeds", total=len(jobs), quiet=quiet) as advance:
-        disk_full = asyncio.run(_poll_all(db, settings, jobs, force, report, advance))
+    def say(message: str) -> None:
+        note(progress, "poll", message)
+
+    with track(progress, "poll", len(jobs)) as advance:
+        disk_full = asyncio.run(_poll_all(db, settings, jobs, force, report, advance, say))
     if disk_full:
         raise disk_full[0]
-    _prune_logs(db, settings, now, quiet)
+    _prune_logs(db, settings, now, say)
     return report
 
 
-def _prune_logs(db: sqlite_utils.Database, settings: Settings, now: datetime, quiet: bool) -> None:
+def _prune_logs(db: sqlite_utils.Database, settings: Settings, now: datetime, say: Callable[[str], None]) -> None:
     """The end of every poll: fetch and run log rows older than `[poll] retention_days` go."""
     try:
         pruned = retention.prune(db, settings, now=now)
     except StorageError as exc:  # the feeds are stored; the log is pruned by a later poll
-        log(f"event=prune_failed error={str(exc)!r}")
+        say(f"event=prune_failed error={str(exc)!r}")
         return
-    if (pruned.runs or pruned.fetches) and not quiet:
-        log(f"event=pruned runs={pruned.runs} fetches={pruned.fetches} before={pruned.cutoff}")
+    if pruned.runs or pruned.fetches:
+        say(f"event=pruned runs={pruned.runs} fetches={pruned.fetches} before={pruned.cutoff}")

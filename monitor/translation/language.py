@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlite_utils
 
-from monitor.cli.console import progress
 from monitor.config.settings import Settings
+from monitor.models import Progress, StageReport, track
 from monitor.store.db import write_transaction
 
 DEFAULT_LANGUAGES = ("en", "es")
@@ -52,11 +52,16 @@ def article_text(title: str, summary: str | None, content: str | None, limit: in
 
 
 @dataclass
-class LanguageReport:
-    checked: int = 0
-    changed: int = 0  # articles whose language differs from the outlet's
+class LanguageReport(StageReport):
+    stage: ClassVar[str] = "language"
+    checked: int = 0  # articles whose language was detected (each row written once)
+    relabelled: int = 0  # articles whose language differs from the outlet's
     by_language: dict[str, int] = field(default_factory=dict)
     low_confidence: int = 0  # kept the outlet's language
+
+    @property
+    def changed(self) -> int:
+        return self.checked
 
 
 def registry_languages(db: sqlite_utils.Database) -> tuple[str, ...]:
@@ -64,7 +69,9 @@ def registry_languages(db: sqlite_utils.Database) -> tuple[str, ...]:
     return tuple(sorted({r[0] for r in rows if r[0]} | set(DEFAULT_LANGUAGES)))
 
 
-def run(db: sqlite_utils.Database, settings: Settings, *, now: datetime, quiet: bool = False) -> LanguageReport:
+def run(
+    db: sqlite_utils.Database, settings: Settings, *, now: datetime, progress: Progress | None = None
+) -> LanguageReport:
     """Detect the language of every article not yet checked. Re-running changes nothing."""
     report = LanguageReport()
     languages = registry_languages(db)
@@ -72,7 +79,7 @@ def run(db: sqlite_utils.Database, settings: Settings, *, now: datetime, quiet: 
     total = db.execute("SELECT count(*) FROM articles WHERE detected_language IS NULL").fetchone()[0]
     if not total:
         return report
-    with progress("language", total, quiet) as advance:
+    with track(progress, "language", total) as advance:
         while True:
             rows = db.execute(
                 "SELECT id, title, summary, content_text, outlet_language FROM articles "
@@ -88,7 +95,7 @@ def run(db: sqlite_utils.Database, settings: Settings, *, now: datetime, quiet: 
                 report.checked += 1
                 report.by_language[chosen] = report.by_language.get(chosen, 0) + 1
                 report.low_confidence += conf < threshold
-                report.changed += chosen != outlet_lang
+                report.relabelled += chosen != outlet_lang
                 updates.append((lang, conf, chosen, art_id))
             with write_transaction(db):
                 db.conn.executemany(

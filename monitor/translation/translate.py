@@ -17,12 +17,12 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlite_utils
 
-from monitor.cli.console import log, progress
 from monitor.config.settings import Settings
+from monitor.models import Progress, StageReport, note, track
 from monitor.store.db import iso, write_transaction
 from monitor.translation import ENGINE_RANK, Translator, choose_engine, translator_for
 from monitor.translation.language import registry_languages
@@ -30,7 +30,8 @@ from monitor.translation.sentences import count_sentences
 
 
 @dataclass
-class TranslateReport:
+class TranslateReport(StageReport):
+    stage: ClassVar[str] = "translate"
     engine: str = "none"
     model: str = ""
     reason: str = ""  # why this engine (and what to do for a better one)
@@ -48,7 +49,11 @@ class TranslateReport:
     sentences_per_s: float = 0.0
     languages: dict[str, int] = field(default_factory=dict)  # rows written per target language
 
-    def summary(self) -> str:
+    @property
+    def changed(self) -> int:
+        return self.translated + self.removed
+
+    def describe(self) -> str:
         if self.engine == "none":
             return f"no translation engine: {self.reason}" + (f"; {self.pending} untranslated" if self.pending else "")
         if not self.pending:
@@ -132,7 +137,7 @@ def run(
     settings: Settings,
     *,
     now: datetime,
-    quiet: bool = False,
+    progress: Progress | None = None,
     limit: int | None = None,
     engine: str | None = None,
     refresh: bool = False,
@@ -153,7 +158,7 @@ def run(
         report.removed = len(obsolete)
     if translator.engine == "none":
         if report.pending:
-            log(f"translate: {report.reason or 'no engine'}")
+            note(progress, "translate", f"translate: {report.reason or 'no engine'}")
         return report
     by_article: dict[int, list[_Job]] = defaultdict(list)
     for job in jobs:
@@ -162,9 +167,9 @@ def run(
     report.pending = sum(len(by_article[a]) for a in articles)
     if not articles:
         return report
-    log(f"translate: engine {translator.engine} ({translator.model}); {report.reason}".rstrip("; "))
+    note(progress, "translate", f"translate: engine {translator.engine} ({translator.model}); {report.reason}".rstrip("; "))
     step = max(1, settings.translation.commit_every)
-    with progress("translate", len(articles), quiet) as advance:
+    with track(progress, "translate", len(articles)) as advance:
         for start in range(0, len(articles), step):
             chunk = articles[start : start + step]
             _translate_chunk(db, translator, settings, [j for a in chunk for j in by_article[a]], report, iso(now))

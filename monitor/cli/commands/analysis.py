@@ -11,7 +11,7 @@ import sqlite_utils
 
 from monitor.analysis.compare import Comparison, compare
 from monitor.analysis.stories import StoryView, list_stories
-from monitor.cli.console import print_json
+from monitor.cli.console import print_json, stage_progress
 from monitor.days import day_range
 from monitor.store.db import open_db, utcnow
 
@@ -48,14 +48,11 @@ def analyze(ctx: click.Context, as_json: bool) -> None:
     """
     from monitor.pipeline import run_named  # the stages are slow to import: only when one runs
 
-    report = run_named(ctx.obj.settings, "analyze", now=utcnow(), quiet=as_json)
+    report = run_named(ctx.obj.settings, "analyze", now=utcnow(), progress=stage_progress(as_json))
     if as_json:
         print_json(report)
     else:
-        click.echo(
-            f"analyze: {report.analysed} analysed ({report.relevant} relevant), "
-            f"{report.skipped_unchanged} unchanged; debate {report.debate} ({report.debate_hash})"
-        )
+        click.echo(f"analyze: {report.describe()}")
 
 
 @click.command()
@@ -71,14 +68,11 @@ def cluster(ctx: click.Context, as_json: bool) -> None:
     """
     from monitor.pipeline import run_named
 
-    report = run_named(ctx.obj.settings, "cluster", now=utcnow(), quiet=as_json)
+    report = run_named(ctx.obj.settings, "cluster", now=utcnow(), progress=stage_progress(as_json))
     if as_json:
         print_json(report)
     else:
-        click.echo(
-            f"cluster: {report.new_articles} new articles, {report.joined} joined stories, "
-            f"{report.new_stories} new stories, {report.merged} merged, {report.removed} removed"
-        )
+        click.echo(f"cluster: {report.describe()}")
 
 
 def _story_text(v: StoryView) -> list[str]:

@@ -9,37 +9,20 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from monitor.cli.console import is_tty, print_json
+from monitor.cli.console import is_tty, print_json, stage_progress
 from monitor.config import settings as settings_mod
 from monitor.ingest.urls import redact, redact_text
-from monitor.models import PollReport
-from monitor.store.db import iso, open_db, to_jsonable, utcnow
+from monitor.models import PollReport, StageReport
+from monitor.store.db import iso, open_db, utcnow
 
 
 def _app(ctx: click.Context) -> Any:
     return ctx.obj
 
 
-def poll_summary(report: PollReport) -> str:
-    return (
-        f"{report.feeds_total} feeds: {report.fetched} fetched, {report.not_modified} not modified, "
-        f"{report.unchanged} unchanged, {report.skipped} skipped until next check, {report.failed} failed"
-        + (f", {report.gone} gone" if report.gone else "")
-        + f"; {report.new_articles} new and {report.updated_articles} updated articles"
-    )
-
-
-def summarize(name: str, report: Any) -> str:
-    """One line for a stage's report: its own summary() if it has one, else its numeric fields."""
-    if isinstance(report, PollReport):
-        return poll_summary(report)
-    if hasattr(report, "summary") and callable(report.summary):
-        return str(report.summary())
-    data = to_jsonable(report)
-    if isinstance(data, dict):
-        parts = [f"{k}={v}" for k, v in data.items() if isinstance(v, int | float | str) and not isinstance(v, bool)]
-        return ", ".join(parts[:8])
-    return str(data)
+def summarize(name: str, report: StageReport) -> str:
+    """One line for a stage's report (every stage report says it itself)."""
+    return report.describe()
 
 
 def offline_hint(report: PollReport) -> str | None:
@@ -78,12 +61,12 @@ def poll(ctx: click.Context, force: bool, outlets: tuple[str, ...], allow_privat
     from monitor import pipeline  # the stages are slow to import: only for the commands that run them
 
     report = pipeline.run_named(
-        settings, "poll", now=utcnow(), quiet=as_json, force=force, outlets=list(outlets) or None
+        settings, "poll", now=utcnow(), progress=stage_progress(as_json), force=force, outlets=list(outlets) or None
     )
     if as_json:
         print_json(report)
     else:
-        click.echo(poll_summary(report))
+        click.echo(report.describe())
         for err in report.errors[:20]:
             click.echo(f"  failed: {err['outlet']} {redact(err['url'])}: {redact_text(err['error'])}", err=True)
         if len(report.errors) > 20:
@@ -126,7 +109,7 @@ def run(ctx: click.Context, allow_private: bool, as_json: bool) -> None:
                 click.echo(hint, err=True)
 
     try:
-        result = pipeline.run_all(db, settings, now=utcnow(), quiet=as_json, on_stage=on_stage)
+        result = pipeline.run_all(db, settings, now=utcnow(), progress=stage_progress(as_json), on_stage=on_stage)
     finally:
         db.close()
     if as_json:

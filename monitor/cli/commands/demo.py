@@ -10,6 +10,7 @@ import click
 
 from monitor.cli import demo_report
 from monitor.cli.commands.core import summarize
+from monitor.cli.console import stage_progress
 from monitor.demo import runner as demo_mod
 from monitor.store.db import open_db, utcnow
 
@@ -54,7 +55,7 @@ def demo(workdir: str | None) -> None:
             click.echo(f"{name}: {summarize(name, report)}")
 
     click.echo(f"Serving the sample feeds on loopback; database and files in {folder}")
-    settings, result = demo_mod.build_demo_db(folder, base.replace(db="", feeds=""), quiet=False, on_stage=on_stage)
+    settings, result = demo_mod.build_demo_db(folder, base.replace(db="", feeds=""), progress=stage_progress(), on_stage=on_stage)
     db = open_db(settings.db_path)
     try:
         demo_report.print_articles(db)

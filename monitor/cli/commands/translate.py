@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from monitor.cli.console import is_tty, print_json, progress
+from monitor.cli.console import is_tty, print_json, progress, stage_progress
 from monitor.errors import MonitorError
 from monitor.store.db import utcnow
 from monitor.translation import ENGINES, apertium, argos, choose_engine, packages
@@ -36,12 +36,13 @@ def translate(ctx: click.Context, limit: int | None, engine: str | None, refresh
 
     settings = ctx.obj.settings
     now = utcnow()
-    run_named(settings, "language", now=now, quiet=as_json)
-    report = run_named(settings, "translate", now=now, quiet=as_json, limit=limit, engine=engine, refresh=refresh)
+    progress = stage_progress(as_json)
+    run_named(settings, "language", now=now, progress=progress)
+    report = run_named(settings, "translate", now=now, progress=progress, limit=limit, engine=engine, refresh=refresh)
     if as_json:
         print_json(report)
     else:
-        click.echo(report.summary())
+        click.echo(report.describe())
 
 
 def models_state(settings: Any) -> dict[str, Any]:
