@@ -10,7 +10,6 @@ out (text, Markdown, HTML) or dump it (JSON). Links are kept only when they are 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -26,6 +25,7 @@ from monitor.config.settings import Settings
 from monitor.days import day_bounds, zone
 from monitor.digest import i18n
 from monitor.ingest.urls import http_url, redact, redact_text
+from monitor.mail import one_line
 from monitor.store.db import has_table, iso, parse_iso, to_jsonable, utcnow
 
 THIN_ARTICLES = 5  # fewer relevant articles than this: the digest says the day is thin
@@ -245,14 +245,6 @@ class Digest:
 
 
 # --- small helpers -------------------------------------------------------------------------------
-
-_HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]+")
-
-
-def one_line(text: str) -> str:
-    """Collapse line breaks, Unicode separators and control characters into single spaces."""
-    return re.sub(r"\s+", " ", _HEADER_UNSAFE.sub(" ", text)).strip()
-
 
 def _label(lang: str, en: str, es: str) -> tuple[str, str]:
     """(label in lang, label in the other language); either falls back to the other when empty."""

@@ -49,8 +49,8 @@ import sqlite_utils
 from monitor.analysis.analyze import frames_json_sql
 from monitor.config.settings import Settings
 from monitor.digest.claims import Clock, claim_ttl, claimant
-from monitor.digest.model import one_line
 from monitor.errors import ConfigError, MonitorError
+from monitor.mail import check_address, connect, describe, one_line
 from monitor.store.db import BUSY_TIMEOUT_S, has_table, iso, parse_iso, utcnow, write_transaction
 
 SINKS = ("log", "webhook", "email")
@@ -58,6 +58,7 @@ KINDS = ("terms", "breaking")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _COMMON_KEYS = {"name", "kind", "sinks", "webhook", "email", "countries"}
+LINE_LIMIT = 300  # characters of a title, label or headline in an alert
 _TERM_KEYS = _COMMON_KEYS | {"terms", "frames"}
 _BREAKING_KEYS = _COMMON_KEYS | {"min_articles", "within_min", "second_country"}
 SEARCH_LIMIT = 1000  # most matches of one rule looked at per evaluation (newest first)
@@ -171,8 +172,6 @@ def parse_rule(data: Any, index: int, settings: Settings) -> Rule:
     if "email" in sinks:
         if not email:
             raise _fail(index, name, "the email sink needs recipients: set 'email' = [\"desk@example.org\"] or [digest] recipients")
-        from monitor.digest.send import check_address
-
         for address in email:
             try:
                 check_address(address, "address")
@@ -245,12 +244,6 @@ def slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    """`one_line` (the digest's header-safe collapse), cut to `limit` characters."""
-    text = one_line(str(text))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _article_link(settings: Settings, article_id: int, url: str | None) -> str:
     if settings.serve.public_url:
         return f"{settings.serve.public_url.rstrip('/')}/article/{article_id}"
@@ -262,8 +255,8 @@ def _story_link(settings: Settings, story_id: int) -> str:
 
 
 def article_message(settings: Settings, rule: Rule, row: dict[str, Any], reason: str) -> dict[str, Any]:
-    title = _one_line(row["title"])
-    translated = _one_line(row["title_translated"]) if row.get("title_translated") else ""
+    title = one_line(str(row["title"]), LINE_LIMIT)
+    translated = one_line(str(row["title_translated"]), LINE_LIMIT) if row.get("title_translated") else ""
     link = _article_link(settings, row["id"], row.get("url"))
     lines = [f"[{rule.name}] {row['country']} · {row['outlet_name']}: {title}"]
     if translated:
@@ -287,11 +280,11 @@ def article_message(settings: Settings, rule: Rule, row: dict[str, Any], reason:
 
 
 def story_message(settings: Settings, rule: Rule, story: dict[str, Any], reason: str) -> dict[str, Any]:
-    label = _one_line(story["label_en"] or story["label_es"] or f"story {story['id']}")
+    label = one_line(str(story["label_en"] or story["label_es"] or f"story {story['id']}"), LINE_LIMIT)
     link = _story_link(settings, story["id"])
     lines = [f"[{rule.name}] Story #{story['id']} “{label}”: {reason}"]
     if story.get("headline"):
-        lines.append(_one_line(story["headline"]))
+        lines.append(one_line(str(story["headline"]), LINE_LIMIT))
     if link:
         lines.append(link)
     return {
@@ -539,7 +532,7 @@ def _subject(message: dict[str, Any]) -> str:
         text = f"[{message['rule']}] Breaking: {label}"
     else:
         text = f"[{message['rule']}] {message.get('country', '')} {message.get('title', '')}"
-    return _one_line(text, 200)  # no newline can reach a header
+    return one_line(text, 200)  # no newline can reach a header
 
 
 def email_message(settings: Settings, recipients: list[str], message: dict[str, Any]) -> EmailMessage:
@@ -560,18 +553,16 @@ def email_message(settings: Settings, recipients: list[str], message: dict[str, 
 
 def send_email(settings: Settings, recipients: list[str], message: dict[str, Any]) -> None:
     """Send one alert by email through the digest's SMTP connection ([smtp] settings, same TLS and login)."""
-    from monitor.digest.send import _connect, _describe
-
     msg = email_message(settings, recipients, message)
     try:
-        client = _connect(settings)
+        client = connect(settings)
         try:
             client.send_message(msg)
         finally:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 client.quit()
     except (OSError, smtplib.SMTPException) as exc:
-        raise SinkError(f"email: {_describe(exc, settings)}") from None
+        raise SinkError(f"email: {describe(exc, settings)}") from None
     except ConfigError as exc:
         raise SinkError(f"email: {exc}") from None
 
