@@ -12,7 +12,7 @@ migrations and FTS triggers. Then, for a set of queries of different selectivity
   raw        SELECT rowid FROM <index> WHERE <index> MATCH ? ORDER BY rank LIMIT 20, on articles_fts
              and on article_translations_fts (the minimum work a cross-language search needs;
              the issue's baseline)
-  raw-bm25   the same ranked by bm25(<index>, 3.0, 1.0) as a function: the fastest ranked form
+  raw-bm25   the same ranked by bm25(<index>, <the engine's column weights>) as a function: the fastest ranked form
              FTS5 has (reading the `rank` column costs more), a stricter baseline
   search     monitor.search.engine.search(..., translate=False, forms=False): the same terms, merged,
              ranked with recency, each article once, with details and highlighted snippets
@@ -41,7 +41,7 @@ import sqlite_utils
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.config.settings import Settings
-from monitor.search.engine import search
+from monitor.search.engine import BODY_WEIGHT, SUMMARY_WEIGHT, TITLE_WEIGHT, search
 from monitor.search.query import fts_quote, parse_query
 from monitor.store.db import open_db, write_transaction
 
@@ -175,7 +175,8 @@ QUERIES = [
 
 
 RAW_SQL = "SELECT rowid FROM {t} WHERE {t} MATCH ? ORDER BY rank LIMIT ?"  # the issue's baseline
-RAW_BM25_SQL = "SELECT rowid, bm25({t}, 3.0, 1.0) AS r FROM {t} WHERE {t} MATCH ? ORDER BY r LIMIT ?"
+WEIGHTS = f"{TITLE_WEIGHT}, {SUMMARY_WEIGHT}, {BODY_WEIGHT}"  # the engine's bm25 column weights: title, summary, body
+RAW_BM25_SQL = "SELECT rowid, bm25({t}, " + WEIGHTS + ") AS r FROM {t} WHERE {t} MATCH ? ORDER BY r LIMIT ?"
 INDEXES = ("articles_fts", "article_translations_fts")
 TARGET = 1.3
 
@@ -232,7 +233,7 @@ def _report(rows: list[Row], path: Path, size_mb: float, args: argparse.Namespac
     print()
     print("ms per query, median and p95 of", args.repeat, "interleaved runs:")
     print(f"  raw      = FTS5 `MATCH ? ORDER BY rank LIMIT {args.limit}` on articles_fts and article_translations_fts")
-    print("  raw-bm25 = the same ranked by bm25(3.0, 1.0) called as a function (FTS5's fastest ranked form)")
+    print(f"  raw-bm25 = the same ranked by bm25({WEIGHTS}) called as a function (FTS5's fastest ranked form)")
     print("  search   = search(translate=False, forms=False): same terms, merged, recency, details, snippets")
     print("  +forms   = search() default: plain words also match plural/singular forms (more terms)")
     print()
