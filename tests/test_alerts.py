@@ -227,6 +227,16 @@ def test_messages_escape_slack_markup(settings: Settings) -> None:
     assert "<script>x</script>" in email.get_content() and "\n" not in email["Subject"]
 
 
+def test_email_body_is_the_title_as_written_even_when_it_looks_escaped(settings: Settings) -> None:
+    """The Slack escaping is undone exactly once: a title that itself holds entities reads as written."""
+    [rule] = alerts.load_rules(settings.replace(alerts=[{"name": "x", "terms": "cartel"}]))
+    title = "AT&amp;T &lt;b&gt; &copy R&D <tag> &#39;q&#39;"
+    row = {"id": 7, "outlet": "o", "outlet_name": "Outlet", "country": "MX", "title": title,
+           "title_translated": None, "url": "https://example.org/a", "published": "2026-11-22T10:00:00+00:00"}
+    email = alerts.email_message(settings, ["a@example.org"], alerts.article_message(settings, rule, row, "why"))
+    assert f"Outlet: {title}\n" in email.get_content()
+
+
 def test_alerts_test_command_shows_matches_without_recording(demo_db_copy: Path, tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text(

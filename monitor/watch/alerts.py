@@ -29,6 +29,7 @@ recipients, through the `[smtp]` settings the digest uses).
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import re
 import smtplib
@@ -543,7 +544,7 @@ def email_message(settings: Settings, recipients: list[str], message: dict[str, 
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain="us-mx-monitor")
     body = (
-        message["text"].replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+        html.unescape(message["text"])  # the Slack escaping undone: e-mail is plain text
         + f"\n\nWhy: {message.get('reason', '')}\n"
         + "\n-- \nSent by `monitor watch`; edit [[alerts]] in your monitor config to change this alert.\n"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import timedelta
 from typing import Any
 
@@ -152,7 +153,7 @@ def alerts_test(app: Any, rule: str, hours: int | None, as_json: bool) -> None:
     click.echo(f"{len(matches)} match(es) since {since:%Y-%m-%d %H:%M} UTC" + (":" if matches else ""))
     for m in matches:
         mark = "already fired" if m.already_fired else "would fire   "
-        text = m.message["text"].replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").split("\n")[0]
+        text = html.unescape(m.message["text"]).split("\n")[0]
         click.echo(f"  {mark}  {m.subject_kind} {m.subject_id}  {text}  ({m.reason})")
 
 
