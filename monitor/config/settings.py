@@ -133,7 +133,7 @@ class AnalysisSettings:
 class DigestSettings:
     timezone: str = opt("America/Mexico_City", check=_known_zone)
     lang: str = opt("en", choices=("en", "es"))  # language of the surrounding text
-    out_dir: str = ""  # where `monitor run` writes digest files; empty: next to the database
+    out_dir: str = ""  # where `monitor run` writes digest files; empty: `digests/` beside the database
     max_stories: int = opt(10, min=1)
     send: bool = False  # `monitor run` sends the digest when true and recipients are set
     # which day `monitor run` / `monitor watch` send: "yesterday" (the complete day: the morning
@@ -178,7 +178,7 @@ class ServeSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    db: str = ""  # empty: db/monitor.db in a checkout, else the user's data dir
+    db: str = ""  # empty: monitor.db in the user's data folder (monitor.config.paths.data_home)
     feeds: str = ""  # outlet registry; empty: the bundled feeds/outlets.toml
     debate: str = ""  # debate definition; empty: the bundled feeds/debates/us-mx-cartels.toml
     poll: PollSettings = field(default_factory=PollSettings)
@@ -196,6 +196,16 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return Path(self.db) if self.db else paths.default_db_path()
+
+    @property
+    def digest_dir(self) -> Path:
+        """Where digest files are written: [digest] out_dir, else `digests/` beside the database."""
+        return Path(self.digest.out_dir) if self.digest.out_dir else paths.digests_dir(self.db_path)
+
+    @property
+    def models_dir(self) -> Path:
+        """Translation models (Argos packages, splitter models): `MONITOR_DATA_DIR` or the user's data folder."""
+        return paths.models_dir()
 
     @property
     def feeds_path(self) -> Path:
@@ -322,6 +332,8 @@ def load(config_path: str | Path | None = None, env: Mapping[str, str] | None = 
                 if not isinstance(value, dict):
                     raise ConfigError(f"{p}: [{key}] must be a table")
                 top[key] = _apply(getattr(settings, key), value, f"{p}: [{key}]")
+                if key == "digest" and top[key].out_dir and not Path(top[key].out_dir).is_absolute():
+                    top[key] = dataclasses.replace(top[key], out_dir=str(p.parent / top[key].out_dir))
             elif key in ("db", "feeds", "debate"):
                 top[key] = str((p.parent / value) if not Path(value).is_absolute() else value)
             elif key == "alerts":
@@ -353,11 +365,21 @@ def load(config_path: str | Path | None = None, env: Mapping[str, str] | None = 
     return settings
 
 
+def data_locations(settings: Settings) -> dict[str, str]:
+    """Where this monitor reads and writes the user's data: shown by `monitor config` and `monitor status`."""
+    return {
+        "database": str(settings.db_path),
+        "models": str(settings.models_dir),
+        "digests": str(settings.digest_dir),
+    }
+
+
 def as_dict(settings: Settings) -> dict[str, Any]:
     """The effective settings as plain data (no secrets), for `monitor config --show`."""
     data = dataclasses.asdict(settings)
     data["db"] = str(settings.db_path)
     data["feeds"] = str(settings.feeds_path)
     data["debate"] = str(settings.debate_path)
+    data["digest"]["out_dir"] = str(settings.digest_dir)
     data["smtp"]["password"] = "(set)" if settings.smtp_password else "(not set)"
     return data

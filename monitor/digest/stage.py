@@ -75,7 +75,8 @@ def produce(db: sqlite_utils.Database, settings: Settings, day: date, *, now: da
 
 
 def default_out_dir(settings: Settings) -> Path:
-    return Path(settings.digest.out_dir) if settings.digest.out_dir else settings.db_path.parent
+    """[digest] out_dir, else `digests/` beside the database (created when the first file is written)."""
+    return settings.digest_dir
 
 
 def file_name(day: str, lang: str, fmt: str) -> str:
@@ -172,8 +173,8 @@ def send_day(settings: Settings, now: datetime) -> date:
 def run(
     db: sqlite_utils.Database, settings: Settings, *, now: datetime, progress: Progress | None = None
 ) -> DigestReport:
-    """Pipeline stage: today's digest (settings.digest.timezone) written as files next to the database
-    (or to [digest] out_dir); when [digest] send is true and recipients are set, the digest of
+    """Pipeline stage: today's digest (settings.digest.timezone) written as files to `digests/` beside
+    the database (or to [digest] out_dir); when [digest] send is true and recipients are set, the digest of
     [digest] send_day (default yesterday, the complete day) is written and sent, once per recipient
     and language across processes; a failed or interrupted send raises DigestSendError after the
     rest is done and is retried by the next run."""

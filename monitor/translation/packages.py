@@ -1,6 +1,6 @@
 """Argos model packages on disk: where they live, which are installed, installing them.
 
-Everything lives under `monitor.config.paths.data_home() / "argos"`:
+Everything lives under `monitor.config.paths.models_dir()` (`argos/` in the user's data folder):
 `packages/<name>/` (one folder per installed `.argosmodel`), `minisbd/<lang>.onnx` (sentence
 splitter models), and the `xdg/` data/config/cache dirs argostranslate creates at import time.
 `import_argos()` points argostranslate there BEFORE its first import (it reads its settings from
@@ -31,7 +31,7 @@ SPLITTER_SUFFIX = ".onnx"
 
 
 def argos_home() -> Path:
-    return paths.data_home() / "argos"
+    return paths.models_dir()
 
 
 def packages_dir() -> Path:

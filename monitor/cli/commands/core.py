@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from monitor.cli.console import is_tty, print_json, stage_progress
+from monitor.config import paths
 from monitor.config import settings as settings_mod
 from monitor.ingest.urls import redact, redact_text
 from monitor.models import PollReport, StageReport
@@ -23,6 +24,19 @@ def _app(ctx: click.Context) -> Any:
 def summarize(name: str, report: StageReport) -> str:
     """One line for a stage's report (every stage report says it itself)."""
     return report.describe()
+
+
+def legacy_hint(settings: settings_mod.Settings) -> None:
+    """Point at a database an older monitor left inside the checkout (never moved automatically)."""
+    hint = paths.legacy_db_hint(settings.db_path)
+    if hint:
+        click.echo(hint, err=True)
+
+
+def echo_locations(locations: dict[str, str], prefix: str = "") -> None:
+    """`database: PATH`, `models: PATH`, `digests: PATH`, one per line."""
+    for name, where in locations.items():
+        click.echo(f"{prefix}{name + ':':<10} {where}")
 
 
 def offline_hint(report: PollReport) -> str | None:
@@ -95,6 +109,7 @@ def run(ctx: click.Context, allow_private: bool, as_json: bool) -> None:
     settings = _app(ctx).settings
     if allow_private:
         settings = settings.replace(poll__allow_private=True)
+    legacy_hint(settings)
     db = open_db(settings.db_path)
 
     def on_stage(name: str, report: Any, error: str | None) -> None:
@@ -146,6 +161,7 @@ def status_data(db: Any, settings: settings_mod.Settings) -> dict[str, Any]:
     last_runs = list(db.query("SELECT stage, max(finished_at) AS finished_at FROM runs GROUP BY stage ORDER BY stage"))
     return {
         "database": str(path),
+        "locations": settings_mod.data_locations(settings),
         "size_bytes": size,
         "articles": sum(by_country.values()),
         "articles_by_country": by_country,
@@ -161,7 +177,10 @@ def status_data(db: Any, settings: settings_mod.Settings) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print status as JSON.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """Database size, article counts by country and day, failing feeds with their last error.
+    """Database size, where the data lives, article counts by country and day, failing feeds.
+
+    The database, translation models and digest files live in the user's data folder
+    (MONITOR_DATA_DIR, else e.g. ~/.local/share/us-mx-monitor) unless --db / [digest] out_dir say.
 
     \b
     Examples:
@@ -179,6 +198,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         return
     console = Console(highlight=False) if is_tty() else None
     click.echo(f"database: {data['database']} ({data['size_bytes'] / 1e6:.1f} MB)")
+    echo_locations({k: v for k, v in data["locations"].items() if k != "database"})
     click.echo(
         f"articles: {data['articles']} ("
         + ", ".join(f"{c} {n}" for c, n in sorted(data["articles_by_country"].items()))
@@ -209,15 +229,22 @@ def status(ctx: click.Context, as_json: bool) -> None:
 def config_cmd(ctx: click.Context, show: bool, as_json: bool) -> None:
     """Print the effective configuration (defaults, then --config file, then MONITOR_* variables).
 
+    Starts with where the database, translation models and digest files are.
+
     \b
     Examples:
       monitor config --show
       MONITOR_POLL_CONCURRENCY=4 monitor config --json
     """
-    data = settings_mod.as_dict(_app(ctx).settings)
+    settings = _app(ctx).settings
+    data = settings_mod.as_dict(settings)
+    locations = settings_mod.data_locations(settings)
+    legacy_hint(settings)
     if as_json:
-        print_json(data)
+        print_json({**data, "locations": locations})
         return
+    click.echo("# where your data lives")
+    echo_locations(locations, prefix="#   ")
     for key, value in data.items():
         if isinstance(value, dict):
             click.echo(f"[{key}]")
