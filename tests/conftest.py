@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import CodeType
 
@@ -94,6 +96,21 @@ def pytest_runtest_call(item: pytest.Item) -> None:
 def pytest_report_header() -> str | None:
     message = shared_missing()
     return f"WARNING: {message}: the tests that read it will fail" if message else None
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_user_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The real user's data folder is never read or written, by a test or by any process it starts:
+    XDG_DATA_HOME (what platformdirs reads on Linux) points into a per-session folder before the
+    first test runs; on macOS, where it is ignored, HOME does too. Each test also gets its own
+    MONITOR_DATA_DIR (below), so this is the net under it (e.g. a subprocess that drops MONITOR_*)."""
+    folder = tmp_path_factory.mktemp("user-data")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("XDG_DATA_HOME", str(folder / "xdg-data"))
+    if sys.platform == "darwin":
+        mp.setenv("HOME", str(folder / "home"))
+    yield folder
+    mp.undo()
 
 
 @pytest.fixture(autouse=True)

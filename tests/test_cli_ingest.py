@@ -132,7 +132,7 @@ def test_monitor_run_is_the_whole_pipeline_once(loaded: tuple[list[str], FeedSer
 
     assert list(report["stages"]) == [name for name, _ in STAGES]
     assert report["stages"]["poll"]["skipped"] == 2  # polled by the fixture moments ago: not due yet
-    assert list(tmp_path.glob("digest-*.html"))  # today's digest written next to the database
+    assert list((tmp_path / "digests").glob("digest-*.html"))  # today's digest: digests/ beside the database
 
 
 def test_offline_hint_only_when_every_feed_failed_to_connect() -> None:
