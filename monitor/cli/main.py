@@ -58,7 +58,7 @@ class MonitorGroup(click.Group):
 @click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="us-mx-news-monitor")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config file (or MONITOR_CONFIG).")
-@click.option("--db", "db_path", help="SQLite database file (or MONITOR_DB). Default: db/monitor.db in a checkout.")
+@click.option("--db", "db_path", help="SQLite database file (or MONITOR_DB). Default: monitor.db in your data folder (see `monitor config`).")
 @click.option("--feeds", "feeds_path", help="Outlet registry TOML replacing the bundled one (or MONITOR_FEEDS).")
 @click.option("--debate", "debate_path", help="Debate definition TOML (or MONITOR_DEBATE).")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and debug detail.")
