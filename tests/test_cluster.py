@@ -208,6 +208,8 @@ def test_rough_translations_still_make_one_story(
     assert _story_of(news_db, en) != _story_of(news_db, es)
     with write_transaction(news_db):
         news_db.execute("DELETE FROM story_articles")
+        for table in cluster.STORY_TABLES:
+            news_db.execute(f"DELETE FROM {table}")
         news_db.execute("DELETE FROM stories")
     # ... the concepts of the originals do
     _run(news_db, settings)
