@@ -435,7 +435,8 @@ SNIPPET_TEXTS = [
 
 def test_snippet_precheck_never_drops_a_match() -> None:
     """The substring pre-check that skips texts without a match agrees with token-by-token matching."""
-    from monitor.search.engine import Highlighter, _fold_text
+    from monitor.analysis.textnorm import fold
+    from monitor.search.engine import Highlighter
 
     for text in SNIPPET_TEXTS:
         tokens = re.findall(r"[^\W_]+", text)
@@ -445,6 +446,6 @@ def test_snippet_precheck_never_drops_a_match() -> None:
         for words in cases:
             expected = _snippet_by_tokens(words, text)
             snippet = Highlighter(words).snippet(text)
-            assert (snippet is not None) == expected, (words, text, _fold_text(text))
+            assert (snippet is not None) == expected, (words, text, fold(text))
             if expected:
                 assert MARK_START in snippet and MARK_END in snippet

@@ -22,7 +22,6 @@ import re
 import sqlite3
 import threading
 import time
-import unicodedata
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -35,6 +34,7 @@ from typing import Any
 import sqlite_utils
 
 from monitor.analysis.analyze import frames_json_sql
+from monitor.analysis.textnorm import fold
 from monitor.config.settings import Settings
 from monitor.search.query import (
     STOPWORDS,
@@ -722,26 +722,9 @@ def _source_sql(tables: frozenset[str], fast: bool, cond: str, order: str) -> tu
     return tuple(out)
 
 
-@lru_cache(maxsize=8192)
-def _fold(word: str) -> str:
-    """Case- and accent-fold a word the way FTS5 unicode61 remove_diacritics 2 does (near enough)."""
-    if word.isascii():
-        return word.lower()
-    decomposed = unicodedata.normalize("NFKD", word.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-_COMBINING_RE = re.compile("[\u0300-\u036f]")  # the combining accents of Latin script, after NFKD
-
-
-def _fold_text(text: str) -> str:
-    """`_fold` applied to a whole text at C speed: each word's fold is a substring of the result."""
-    if text.isascii():
-        return text.lower()
-    folded = _COMBINING_RE.sub("", unicodedata.normalize("NFKD", text.lower()))
-    if not folded.isascii() and any(unicodedata.combining(ch) for ch in set(folded)):
-        folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return folded
+# Words of a query and of snippets are folded as analysis folds them (FTS5 unicode61 remove_diacritics 2
+# does near enough the same); a word's fold is cached, a whole text's is not.
+_fold = lru_cache(maxsize=8192)(fold)
 
 
 class Highlighter:
@@ -757,7 +740,7 @@ class Highlighter:
 
     def could_match(self, text: str) -> bool:
         """False when no word of `text` can match (a substring test on the folded text, no tokenizing)."""
-        folded = _fold_text(text)
+        folded = fold(text)
         return any(w in folded for w in self.exact) or any(p in folded for p in self.prefixes)
 
     def snippet(self, text: str, words: int = 32) -> str | None:
