@@ -120,6 +120,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if key.startswith("MONITOR_"):
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("MONITOR_DATA_DIR", str(tmp_path / "data"))
+    # no test downloads translation models from the internet; tests/test_model_index.py turns it on
+    monkeypatch.setenv("MONITOR_TRANSLATION_AUTO_INSTALL", "0")
     for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(proxy, raising=False)
 
@@ -139,4 +141,4 @@ def db(db_path: Path):
 @pytest.fixture
 def settings(db_path: Path) -> settings_mod.Settings:
     """Defaults with a temporary database, private addresses allowed (tests use loopback)."""
-    return settings_mod.Settings(db=str(db_path)).replace(poll__allow_private=True)
+    return settings_mod.Settings(db=str(db_path)).replace(poll__allow_private=True, translation__auto_install=False)

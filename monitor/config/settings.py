@@ -69,6 +69,15 @@ def _problem(value: Any, rules: Mapping[str, Any]) -> str | None:
     return None
 
 
+ARGOS_INDEX_URL = "https://raw.githubusercontent.com/argosopentech/argospm-index/main/index.json"
+
+
+def _http_url(value: str) -> str | None:
+    if re.fullmatch(r"https?://[^\s/]+\S*", value.strip(), flags=re.IGNORECASE):
+        return None
+    return "must be an http:// or https:// URL"
+
+
 def _hh_mm(value: str) -> str | None:
     if re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()) or value.strip().lower() == "off":
         return None
@@ -110,6 +119,12 @@ class TranslationSettings:
     min_language_confidence: float = opt(0.80, min=0.0, max=1.0)  # detected language replaces the outlet's only at or above this
     commit_every: int = opt(64, min=1)  # articles translated per committed batch (an interrupted run keeps these)
     apertium_timeout_s: float = opt(120.0, above=0.0)  # one apertium process (one batch of texts)
+    # first run: download the Argos package of a pair no installed engine covers, from index_url
+    # (monitor.translation.index: the feed fetcher's SSRF guard, size limit, checksum, atomic install)
+    auto_install: bool = True
+    index_url: str = opt(ARGOS_INDEX_URL, check=_http_url)  # the package index (JSON); private addresses need allow_private
+    max_package_mb: int = opt(512, min=1)  # a model package larger than this is refused
+    download_timeout_s: float = opt(1800.0, above=0.0)  # total time for one package download
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ splitter models), and the `xdg/` data/config/cache dirs argostranslate creates a
 the environment only then), and restores the environment afterwards.
 
 Offline safety: listing and loading never touch the network; a folder without `metadata.json`
-is skipped (argostranslate's own lookup raises for every package then). The only network code is
-`download_index_packages()`, used by `monitor models install` without `--from`.
+is skipped (argostranslate's own lookup raises for every package then). Nothing here downloads:
+`monitor.translation.index` fetches packages from the index and installs them with `install_file()`
+(argostranslate's own network functions are never called).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -149,12 +149,12 @@ def newest_packages() -> dict[tuple[str, str], InstalledPackage]:
     chosen: dict[tuple[str, str], InstalledPackage] = {}
     for pkg in installed_packages():
         key = (pkg.from_code, pkg.to_code)
-        if key not in chosen or _version_key(pkg.version) > _version_key(chosen[key].version):
+        if key not in chosen or version_key(pkg.version) > version_key(chosen[key].version):
             chosen[key] = pkg
     return chosen
 
 
-def _version_key(version: str) -> tuple[int, ...]:
+def version_key(version: str) -> tuple[int, ...]:
     parts = []
     for piece in version.replace("_", ".").split("."):
         parts.append(int(piece) if piece.isdigit() else 0)
@@ -230,54 +230,4 @@ def install_file(file: Path) -> str:
     return f"{top} ({meta.get('from_code')}->{meta.get('to_code')} {meta.get('package_version', '?')}) -> {target}"
 
 
-# --- the only network code: `monitor models install` without --from -------------------------
-
-PAIRS = (("es", "en"), ("en", "es"))
-
-
-def download_index_packages(
-    pairs: tuple[tuple[str, str], ...] = PAIRS, report: Callable[[str], None] = print
-) -> list[str]:
-    """Download the es<->en packages and their MiniSBD splitter models, then install them.
-
-    Needs network access. Raises TranslationError with a one-line explanation when offline.
-    """
-    package = import_argos()
-    import argostranslate.settings as argos_settings
-
-    index = Path(argos_settings.local_package_index)
-    index.unlink(missing_ok=True)  # a stale index must not hide a failed download
-    package.update_package_index()  # logs and returns on failure
-    if not index.is_file():
-        # never call get_available_packages() without an index: it recurses on the failing download
-        raise TranslationError(
-            "cannot reach the Argos package index (offline?); on an offline machine copy the "
-            ".argosmodel files over and run `monitor models install --from FILE ...`"
-        )
-    try:
-        available = package.get_available_packages()
-    except (OSError, ValueError) as exc:
-        raise TranslationError(f"the Argos package index is unreadable: {exc}") from exc
-    done: list[str] = []
-    for source, target in pairs:
-        match = [p for p in available if p.from_code == source and p.to_code == target]
-        if not match:
-            raise TranslationError(f"the Argos index has no {source}->{target} package")
-        best = max(match, key=lambda p: _version_key(str(p.package_version)))
-        report(f"downloading {best.code if hasattr(best, 'code') else source + '->' + target} ...")
-        try:
-            downloaded = Path(best.download())
-        except Exception as exc:
-            raise TranslationError(f"download of {source}->{target} failed: {exc}") from exc
-        done.append(install_file(downloaded))
-    import minisbd.models as sbd_models
-
-    sbd_models.cache_dir = str(splitter_dir())
-    for lang in sorted({s for s, _ in pairs}):
-        report(f"downloading sentence splitter {lang}.onnx ...")
-        try:
-            path = sbd_models.get_model_file(lang)
-        except Exception as exc:
-            raise TranslationError(f"download of the {lang} sentence splitter failed: {exc}") from exc
-        done.append(f"sentence splitter {lang} -> {path}")
-    return done
+PAIRS = (("es", "en"), ("en", "es"))  # what the argos engine needs; downloads: monitor.translation.index

@@ -147,6 +147,9 @@ def run(
     stamped with `now`."""
     report = TranslateReport()
     if translator is None:
+        from monitor.translation.index import install_missing
+
+        install_missing(db, settings, engine, progress)  # a pair without a model: from the index, when auto_install
         choice = choose_engine(settings, engine)
         report.reason = choice.reason
         translator = translator_for(settings, choice)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from monitor.cli.console import is_tty, print_json, progress, stage_progress
+from monitor.cli.console import print_json, progress, stage_progress
 from monitor.errors import MonitorError
 from monitor.store.db import utcnow
 from monitor.translation import ENGINES, apertium, argos, choose_engine, packages
@@ -17,13 +17,18 @@ from monitor.translation import ENGINES, apertium, argos, choose_engine, package
 @click.option("--limit", type=click.IntRange(min=0), help="Translate at most N articles this run.")
 @click.option("--engine", type=click.Choice(ENGINES), help="Override translation.engine for this run.")
 @click.option("--refresh", is_flag=True, help="Also redo rows made by a worse engine or an older model.")
+@click.option("--allow-private", is_flag=True, help="Allow a loopback/private model index, as for feeds (tests).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
-def translate(ctx: click.Context, limit: int | None, engine: str | None, refresh: bool, as_json: bool) -> None:
+def translate(
+    ctx: click.Context, limit: int | None, engine: str | None, refresh: bool, allow_private: bool, as_json: bool
+) -> None:
     """Translate new and changed articles (title, summary, start of content) into the other language.
 
     Detects languages first (for articles not yet checked). Uses the cache, so a re-run on
-    unchanged data translates nothing; an interrupted run keeps its finished batches.
+    unchanged data translates nothing; an interrupted run keeps its finished batches. A language
+    pair without an installed model is first downloaded from the Argos package index
+    ([translation] auto_install, index_url); offline, the run goes on with apertium or untranslated.
 
     \b
     Examples:
@@ -35,6 +40,8 @@ def translate(ctx: click.Context, limit: int | None, engine: str | None, refresh
     from monitor.pipeline import run_named  # the stages are slow to import: only when one runs
 
     settings = ctx.obj.settings
+    if allow_private:
+        settings = settings.replace(poll__allow_private=True)
     now = utcnow()
     progress = stage_progress(as_json)
     run_named(settings, "language", now=now, progress=progress)
@@ -129,12 +136,17 @@ def models_list(ctx: click.Context, as_json: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="A local .argosmodel package or MiniSBD <lang>.onnx splitter (repeatable). Works offline.",
 )
+@click.option("--allow-private", is_flag=True, help="Allow a loopback/private model index, as for feeds (tests).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was installed as JSON.")
-def models_install(files: tuple[Path, ...], as_json: bool) -> None:
+@click.pass_context
+def models_install(ctx: click.Context, files: tuple[Path, ...], allow_private: bool, as_json: bool) -> None:
     """Install the es->en and en->es models.
 
-    Without --from, downloads them (and their sentence splitters) from the Argos package index:
-    the only command that uses the network. Offline, copy the .argosmodel files over and use --from.
+    Without --from, downloads the newest es->en and en->es packages from the package index at
+    [translation] index_url (the Argos index), as `monitor translate` does on a first run: the
+    feeds' SSRF guard, [translation] max_package_mb, the index's checksum when it gives one, an
+    atomic install. Sentences are then split by the built-in rules; a MiniSBD model can be added
+    with --from <lang>.onnx. Offline, copy the .argosmodel files over and use --from.
 
     \b
     Examples:
@@ -151,14 +163,12 @@ def models_install(files: tuple[Path, ...], as_json: bool) -> None:
                 installed.append(packages.install_file(file))
                 advance(1, note=file.name)
     else:
-        with progress("download", len(packages.PAIRS) + 2, quiet=as_json or not is_tty()) as advance:
+        from monitor.translation import index
 
-            def report(line: str) -> None:
-                if not as_json:
-                    click.echo(line, err=True)
-                advance(1, note=line)
-
-            installed = packages.download_index_packages(report=report)
+        settings = ctx.obj.settings
+        if allow_private:
+            settings = settings.replace(poll__allow_private=True)
+        installed = index.install_pairs(settings, packages.PAIRS, stage_progress(as_json))
     if as_json:
         print_json({"installed": installed})
     else:
