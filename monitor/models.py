@@ -208,10 +208,13 @@ class StageReport:
         return 0
 
     def summary(self) -> dict[str, SummaryValue]:
-        """`stage`, then every scalar field (`errors` last); a list counts its items, a dict becomes `key:value,...`."""
+        """`stage`, then every scalar field; a list counts its items, a dict becomes `key:value,...`;
+        `errors` (counted) last, and only when there are some."""
         out: dict[str, SummaryValue] = {"stage": self.stage}
-        for f in sorted(fields(self), key=lambda f: f.name == "errors"):  # errors last
+        for f in sorted(fields(self), key=lambda f: f.name == "errors"):
             value = getattr(self, f.name)
+            if f.name == "errors" and not value:
+                continue
             if isinstance(value, bool | int | float | str):
                 out[f.name] = value
             elif isinstance(value, list | tuple):

@@ -8,6 +8,8 @@ depends on the time of day they run at."""
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import signal
 import sqlite3
@@ -26,9 +28,18 @@ import pytest
 
 from monitor.config.settings import Settings
 from monitor.errors import ConfigError
+from monitor.models import ProgressEvent, StageReport
 from monitor.store.db import iso, open_db, utcnow, write_transaction
 from monitor.watch import loop as watch
-from monitor.watch.loop import EventLog, StopFlag, digest_due, event_fields, run_watch
+from monitor.watch.loop import (
+    EventLog,
+    LogfmtFormatter,
+    StopFlag,
+    digest_due,
+    event_fields,
+    logfmt_line,
+    run_watch,
+)
 from tests.feedserver import FeedServer
 from tests.fixtures_alerts import SmtpServer, WebhookReceiver
 
@@ -58,10 +69,9 @@ class Events:
 
     def __init__(self) -> None:
         self.items: list[tuple[str, dict[str, Any]]] = []
-        self._fmt = EventLog()
 
     def __call__(self, event: str, **fields: Any) -> None:
-        assert "\n" not in self._fmt.line(event, **fields)
+        assert "\n" not in logfmt_line(event, fields, ts=utcnow())
         self.items.append((event, fields))
 
     def named(self, event: str) -> list[dict[str, Any]]:
@@ -384,7 +394,7 @@ def test_digest_after_its_time_is_done_once_and_the_loop_goes_on(
     assert report.digests == 1 and report.cycles == 3 and report.new_articles == 4
     assert events.items[-1][0] == "stopped" and events.named("stopped")[0]["cycles"] == 3
     assert _state(db_path, "digest_day") == DAY
-    assert (db_path.parent / f"digest-{DAY}.html").is_file()
+    assert (db_path.parent / "digests" / f"digest-{DAY}.html").is_file()  # digests/ beside the database
     assert [rcpt for _sender, rcpt in alert_smtp.envelopes] == [["editor@example.org"]]
 
     # a restart the same day (systemd, a deploy): the digest is not redone, nothing crashes
@@ -451,14 +461,14 @@ class socket_closed_port:
 
 
 @dataclass
-class CollidingReport:
+class CollidingReport(StageReport):
     """A stage report whose field names are the digest event's and the log line's own."""
 
+    stage = "digest"
     day: str
     sent: int
     event: str
     ts: str
-    stage: str
 
 
 def test_any_exception_in_any_step_is_logged_with_its_stage_and_the_loop_goes_on(
@@ -468,7 +478,7 @@ def test_any_exception_in_any_step_is_logged_with_its_stage_and_the_loop_goes_on
         raise KeyError("a bug, not a MonitorError")
 
     def colliding_digest(*_args: Any, now: datetime, **_kw: Any) -> CollidingReport:
-        return CollidingReport(day="2026-11-21", sent=3, event="digest", ts="yesterday", stage="digest")
+        return CollidingReport(day="2026-11-21", sent=3, event="digest", ts="yesterday")
 
     stages = dict(watch.STAGES)
     stages.update(cluster=buggy_cluster, digest=colliding_digest)
@@ -497,10 +507,68 @@ def test_event_fields_never_collide_and_are_deterministic() -> None:
         "report_event": "x", "report_ts": "t", "stories": 4,
     }
     assert event_fields(fixed, extra) == merged
-    line = EventLog(clock=lambda: datetime(2026, 11, 22, tzinfo=UTC)).line("digest", **merged)
+    line = logfmt_line("digest", {**merged, "level": "mine"}, ts=datetime(2026, 11, 22, tzinfo=UTC))
     keys = [part.split("=", 1)[0] for part in line.split(" ")]
-    assert keys == ["ts", "event", *merged]  # one `ts`, one `event`: the line stays greppable
-    assert line.startswith("ts=2026-11-22T00:00:00")
+    assert keys == ["ts", "level", "event", *merged, "report_level"]  # one of each: the line stays greppable
+    assert line.startswith("ts=2026-11-22T00:00:00+00:00 level=info event=digest ")
+
+
+def _logged(*events: tuple[str, dict[str, Any]]) -> list[str]:
+    """What the watcher's logger writes for `events` through a real stdlib handler and the formatter."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(LogfmtFormatter(clock=lambda: datetime(2026, 11, 22, 14, 5, tzinfo=UTC)))
+    logger = logging.getLogger("monitor.watch.test")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        emit = EventLog(logger)
+        for event, fields in events:
+            emit(event, **fields)
+    finally:
+        logger.removeHandler(handler)
+    return stream.getvalue().splitlines()
+
+
+def test_events_go_through_stdlib_logging_as_logfmt_lines_quoted_and_redacted() -> None:
+    lines = _logged(
+        ("poll", {"stage": "poll", "fetched": 3, "new_articles": 5}),
+        ("feed_error", {"outlet": "la-jornada", "url": "https://user:hunter2@feeds.example/rss?token=s3cret",
+                        "error": 'HTTP 500 "bad"\nsecond line', "skipped": None}),
+        ("stage_failed", {"stage": "cluster", "error": "KeyError: 'x'"}),
+    )
+    assert lines == [
+        "ts=2026-11-22T14:05:00+00:00 level=info event=poll stage=poll fetched=3 new_articles=5",
+        "ts=2026-11-22T14:05:00+00:00 level=warning event=feed_error outlet=la-jornada "
+        'url="https://***@feeds.example/rss?token=***" error="HTTP 500 \\"bad\\" second line"',
+        "ts=2026-11-22T14:05:00+00:00 level=warning event=stage_failed stage=cluster error=\"KeyError: 'x'\"",
+    ]
+
+
+def test_run_watch_logs_to_stderr_by_default_and_removes_its_handler(
+    watch_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_watch(watch_settings, max_cycles=1, tick_s=0.0, handle_signals=False)
+    err = capsys.readouterr().err
+    events = [line.split(" event=", 1)[1].split(" ", 1)[0] for line in err.splitlines() if " event=" in line]
+    assert events[0] == "start" and events[-1] == "stopped" and "poll" in events and "stage" in events, err
+    assert all(line.startswith("ts=") and " level=" in line for line in err.splitlines()), err
+    assert watch.LOGGER.handlers == []  # nothing left behind for the next run (or the application)
+
+
+def test_the_watchers_progress_logs_notes_and_long_work_by_quarters() -> None:
+    events = Events()
+    progress = watch.WatchProgress(events)
+    progress(ProgressEvent("translate", "note", note="translate: engine argos (1.9)"))
+    for stage, total in (("language", 4), ("translate", 400)):
+        progress(ProgressEvent(stage, "start", 0, total))
+        for done in range(total // 4, total + 1, total // 4):
+            progress(ProgressEvent(stage, "advance", done, total))
+        progress(ProgressEvent(stage, "done", total, total))
+    assert events.named("stage_note") == [{"stage": "translate", "note": "translate: engine argos (1.9)"}]
+    assert [(f["stage"], f["done"]) for f in events.named("progress")] == [  # short work: no progress lines
+        ("translate", 0), ("translate", 100), ("translate", 200), ("translate", 300), ("translate", 400)
+    ]
 
 
 def test_the_alert_dispatcher_follows_the_ticks_without_reading_the_clock() -> None:

@@ -17,15 +17,19 @@ Every tick (`watch.tick_s`) the watcher:
 Time is an input: the loop reads its clock (`clock`, default `store.utcnow`) once per tick and
 passes that `now` to every stage, the alert evaluation and the digest; tests freeze it.
 
-Every event is one greppable `key=value` line on stderr (`ts=... event=poll fetched=3 new=5`).
-A failing feed or stage (any exception) is logged with its stage name and the loop goes on; a
-report's fields never collide with an event's own (`event_fields`). SIGINT/SIGTERM stop it between steps:
+Every event is one greppable logfmt line on stderr (`ts=... level=info event=poll fetched=3 ...`),
+written through stdlib `logging` (the `monitor.watch` logger, `LogfmtFormatter`): values with
+spaces are quoted, feed credentials redacted. A stage's own line is its report's `summary()`;
+its progress and notes arrive through `WatchProgress`. A failing feed or stage (any exception)
+is logged with its stage name and the loop goes on; a report's fields never collide with an
+event's own (`event_fields`). SIGINT/SIGTERM stop it between steps:
 each stage writes in short transactions, so nothing is half-written, and the next run resumes.
 A second signal interrupts the step in progress (its open transaction is rolled back).
 """
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -33,8 +37,8 @@ import time as monotonic_time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, is_dataclass
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
@@ -43,6 +47,7 @@ import sqlite_utils
 from monitor.config.settings import Settings
 from monitor.errors import ConfigError
 from monitor.ingest.urls import redact_text
+from monitor.models import Milestones, PollReport, ProgressEvent, StageReport
 from monitor.pipeline import STAGES, StageFn, run_stage
 from monitor.store.db import iso, open_db, utcnow, write_transaction
 from monitor.watch import alerts
@@ -50,7 +55,10 @@ from monitor.watch import alerts
 DIGEST_STAGES = ("digest",)
 DIGEST_OFF = "off"  # [watch] digest_time = "off": the watcher sends no digest (e.g. cron does)
 Clock = Callable[[], datetime]
-RESERVED_FIELDS = ("ts", "event")  # every log line's own keys
+RESERVED_FIELDS = ("ts", "level", "event")  # every log line's own keys
+LOGGER = logging.getLogger("monitor.watch")
+ERROR_EVENTS = {"poll": "feed_error"}  # a report's `errors`, one line each; other stages: stage_error
+PROGRESS_MIN_TOTAL = 100  # shorter work gets no progress lines in the log, only its stage line
 
 
 def event_fields(fixed: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -70,33 +78,92 @@ def event_fields(fixed: Mapping[str, Any], extra: Mapping[str, Any] | None = Non
     return out
 
 
-class EventLog:
-    """One `ts=... event=NAME key=value ...` line per event (logfmt: values with spaces are quoted)."""
+def _logfmt_value(value: Any) -> str:
+    text = "" if value is None else redact_text(str(value)) or ""  # no feed credentials in logs
+    text = text.replace("\n", " ").replace("\r", " ")
+    if text == "" or any(c in text for c in ' "=\t'):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
 
-    def __init__(self, stream: TextIO | None = None, clock: Clock = utcnow):
-        self.stream = stream
+
+def logfmt_line(event: str, fields: Mapping[str, Any], *, ts: datetime, level: str = "info") -> str:
+    """`ts=... level=... event=NAME key=value ...`: values with spaces or quotes are quoted, None
+    values left out, a field named like the line's own keys renamed (`event_fields`)."""
+    parts = [f"ts={iso(ts)}", f"level={level}", f"event={event}"]
+    parts += [f"{k}={_logfmt_value(v)}" for k, v in event_fields(fields).items() if v is not None]
+    return " ".join(parts)
+
+
+def event_level(event: str) -> int:
+    """WARNING for what went wrong (failed, error, retry, gave up, traceback, stopping), else INFO."""
+    bad = ("_failed", "_error", "_retry", "_gave_up")
+    return logging.WARNING if event.endswith(bad) or event in ("traceback", "stopping") else logging.INFO
+
+
+class LogfmtFormatter(logging.Formatter):
+    """Formats the records `EventLog` makes (an event name and its fields) as one logfmt line; any
+    other record becomes `event=log message=...`. `ts` is the record's time (or `clock()`)."""
+
+    def __init__(self, clock: Clock | None = None):
+        super().__init__()
         self.clock = clock
-        self._lock = threading.Lock()
 
-    @staticmethod
-    def _value(value: Any) -> str:
-        text = "" if value is None else redact_text(str(value)) or ""  # no feed credentials in logs
-        text = text.replace("\n", " ").replace("\r", " ")
-        if text == "" or any(c in text for c in ' "=\t'):
-            return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        return text
+    def format(self, record: logging.LogRecord) -> str:
+        event = getattr(record, "event", None)
+        fields: Mapping[str, Any] = getattr(record, "fields", None) or {}
+        if event is None:
+            event, fields = "log", {"message": record.getMessage()}
+        ts = self.clock() if self.clock else datetime.fromtimestamp(record.created, UTC)
+        return logfmt_line(str(event), fields, ts=ts, level=record.levelname.lower())
 
-    def line(self, event: str, **fields: Any) -> str:
-        parts = [f"ts={iso(self.clock())}", f"event={event}"]
-        parts += [f"{k}={self._value(v)}" for k, v in event_fields(fields).items() if v is not None]
-        return " ".join(parts)
+
+class EventLog:
+    """The watcher's `emit(event, **fields)`: one record on `logger` (default `monitor.watch`)."""
+
+    def __init__(self, logger: logging.Logger = LOGGER):
+        self.logger = logger
 
     def __call__(self, event: str, **fields: Any) -> None:
-        text = self.line(event, **fields)
-        with self._lock:
-            stream = self.stream or sys.stderr
-            stream.write(text + "\n")
-            stream.flush()
+        self.logger.log(event_level(event), "%s", event, extra={"event": event, "fields": fields})
+
+
+@contextmanager
+def stderr_handler(logger: logging.Logger = LOGGER, stream: TextIO | None = None) -> Iterator[None]:
+    """While the block runs, `logger` writes logfmt lines to `stream` (default stderr), and only there,
+    unless the application configured a handler of its own."""
+    if logger.handlers:
+        yield
+        return
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(LogfmtFormatter())
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+class WatchProgress:
+    """The `progress` the watcher gives the stages: a stage's notes as `stage_note` lines and, for
+    long work (`PROGRESS_MIN_TOTAL` items or more), `progress` lines at every quarter."""
+
+    def __init__(self, emit: Callable[..., None]):
+        self.emit = emit
+        self.milestones = Milestones(0.25)
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.kind == "note":
+            self.emit("stage_note", stage=event.stage, note=event.note)
+            return
+        if event.total is None or event.total < PROGRESS_MIN_TOTAL:
+            return
+        if self.milestones.due(event) or event.kind == "start":
+            self.emit("progress", stage=event.stage, done=event.done, total=event.total)
 
 
 class StopFlag:
@@ -160,20 +227,6 @@ class WatchReport:
     alerts_fired: int = 0
     digests: int = 0
     stopped_by: str = ""  # signal | max_cycles
-
-
-def summarize(report: Any) -> dict[str, Any]:
-    """The scalar fields of a stage report, for one log line."""
-    if not is_dataclass(report) or isinstance(report, type):
-        return {}
-    out: dict[str, Any] = {}
-    for f in fields(report):
-        value = getattr(report, f.name)
-        if isinstance(value, bool | int | float | str):
-            out[f.name] = value
-        elif isinstance(value, list | dict | tuple):
-            out[f.name] = len(value)
-    return out
 
 
 def parse_digest_time(value: str) -> time | None:
@@ -252,6 +305,7 @@ class Watcher:
         self.db = db
         self.settings = settings.replace(poll__interval_min=settings.watch.interval_min)
         self.emit = emit
+        self.progress = WatchProgress(emit)
         self.stop = stop
         self.clock = clock
         self.dispatcher = dispatcher
@@ -288,9 +342,22 @@ class Watcher:
         except Exception:  # the log itself is broken: nothing left to report to
             pass
 
-    def _run(self, name: str, fn: StageFn, now: datetime, settings: Settings | None = None) -> Any:
+    def _run(self, name: str, fn: StageFn, now: datetime, settings: Settings | None = None) -> StageReport | None:
         """Run the pipeline stage `fn` at `now` inside the error wrapper."""
-        return self._step(name, lambda: run_stage(self.db, settings or self.settings, name, fn, now=now, quiet=True))
+        report: StageReport | None = self._step(
+            name, lambda: run_stage(self.db, settings or self.settings, name, fn, now=now, progress=self.progress)
+        )
+        return report
+
+    def _log_report(self, event: str, name: str, report: StageReport, fixed: Mapping[str, Any]) -> None:
+        """The report's summary line, then one line per error in it (`feed_error` for the poll)."""
+        self.emit(event, **event_fields(fixed, report.summary()))
+        error_event = ERROR_EVENTS.get(name, "stage_error")
+        for err in report.errors:
+            if name == "poll":
+                self.report.feed_errors += 1
+            scalars = {k: v for k, v in dict(err).items() if isinstance(v, str | int | float)}
+            self.emit(error_event, **event_fields({} if name in ERROR_EVENTS else {"stage": name}, scalars))
 
     def poll(self, now: datetime) -> None:
         due = feeds_due(self.db, now)
@@ -302,17 +369,11 @@ class Watcher:
         if report is None:
             return
         self.report.polls += 1
-        new = int(getattr(report, "new_articles", 0))
-        updated = int(getattr(report, "updated_articles", 0))
-        self.report.new_articles += new
-        self.report.updated_articles += updated
-        fields_ = summarize(report)
-        fields_.pop("errors", None)
-        self.emit("poll", **event_fields(fields_))
-        for err in getattr(report, "errors", []) or []:
-            self.report.feed_errors += 1
-            self.emit("feed_error", **event_fields({k: v for k, v in dict(err).items() if isinstance(v, str | int | float)}))
-        if new or updated:
+        if isinstance(report, PollReport):
+            self.report.new_articles += report.new_articles
+            self.report.updated_articles += report.updated_articles
+        self._log_report("poll", "poll", report, {})
+        if report.changed:
             self.pending_stages = True
 
     def later_stages(self, now: datetime) -> None:
@@ -327,7 +388,7 @@ class Watcher:
             report = self._run(name, fn, now)
             self.report.stage_runs += 1
             if report is not None:
-                self.emit("stage", **event_fields({"stage": name}, summarize(report)))
+                self._log_report("stage", name, report, {"stage": name})
         self.pending_stages = False
         self.last_stages = now
         self.evaluate_alerts(now)
@@ -358,7 +419,7 @@ class Watcher:
                 done = False
                 continue
             self.report.digests += 1
-            self.emit("digest", **event_fields({"day": day, "sent": settings.digest.send}, summarize(report)))
+            self._log_report("digest", name, report, {"day": day, "sent": settings.digest.send})
         if done:
             _set_state(self.db, "digest_day", day, now)
             self.digest_retry_at = None
@@ -389,8 +450,13 @@ def run_watch(
     handle_signals: bool = True,
 ) -> WatchReport:
     """Run the watcher until a signal (or `max_cycles`); returns the counters. `clock` is read once
-    per tick (cycle); stages, alerts, deliveries and the digest all take their `now` from it."""
-    emit = emit or EventLog()
+    per tick (cycle); stages, alerts, deliveries and the digest all take their `now` from it.
+    Events go to `emit(event, **fields)`; by default to the `monitor.watch` logger, which writes
+    logfmt lines on stderr unless the application gave it a handler."""
+    if emit is None:
+        with stderr_handler():
+            return run_watch(settings, max_cycles=max_cycles, tick_s=tick_s, stop=stop, emit=EventLog(),
+                             clock=clock, handle_signals=handle_signals)
     stop = stop or StopFlag()
     tick = settings.watch.tick_s if tick_s is None else tick_s
     ticks = TickClock(clock)
