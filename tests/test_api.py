@@ -131,7 +131,7 @@ def test_options_layer_over_the_config_file(tmp_path: Path) -> None:
         (lambda m: m.search("drones", sort="random"), "unknown sort"),
         (lambda m: m.digest("22/11/2026"), "expected YYYY-MM-DD"),
         (lambda m: m.render_digest(DAY, fmt="pdf"), "unknown digest format 'pdf'"),
-        (lambda m: m.run(stages=["poll", "embed"]), "unknown stage"),
+        (lambda m: m.run(stages=["poll", "no-such-stage"]), "unknown stage.*no-such-stage"),
         (lambda m: m.stage("nope"), "unknown stage 'nope'"),
         (lambda m: m.digest(DAY, now=datetime(2026, 11, 23, 13, 0)), "timezone-aware"),
     ],
