@@ -11,11 +11,12 @@ import sqlite_utils
 from click.testing import CliRunner
 
 from monitor.analysis import analyze, cluster
-from monitor.analysis.compare import compare, log_odds
+from monitor.analysis.compare import compare, log_odds, top_frame_shares
 from monitor.cli.main import cli
 from monitor.config.settings import Settings
 from monitor.days import day_bounds
 from monitor.store.db import to_jsonable
+from monitor.web.data import frame_shares
 
 NOW = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)  # the stages' present: stamps only
 
@@ -75,6 +76,36 @@ def test_compare_counts_frames_blindspots_and_lead(
 
     higher = compare(news_db, settings.replace(analysis__blindspot_min_articles=4), START, END, translate_words=None)
     assert higher.blindspots == [] and higher.countries["US"].distinctive_words[0].word_es is None
+
+
+def test_top_frame_shares_rank_by_articles_then_frame_and_sum_to_one() -> None:
+    assert top_frame_shares({"b": 1, "a": 1, "c": 2}) == [("c", 2, 0.5), ("a", 1, 0.25), ("b", 1, 0.25)]
+    assert top_frame_shares({}) == []
+
+
+def test_the_page_the_comparison_and_the_stories_agree_on_frame_shares(
+    news_db: sqlite_utils.Database, article_factory: Callable[..., int], settings: Settings
+) -> None:
+    """One arithmetic behind every frame share shown: the web page's bars, the comparison (digest,
+    `monitor compare`) and each story's per-country mix (`story_frames`)."""
+    _populate(article_factory)
+    analyze.run(news_db, settings, now=NOW)
+    cluster.run(news_db, settings, now=NOW)
+    result = compare(news_db, settings, START, END, translate_words=None)
+    page = frame_shares(news_db, START, END, {})
+    assert {c.country for c in page} == {"US", "MX"}
+    for bars in page:
+        assert {b.frame: round(b.share, 3) for b in bars.bars} == {
+            f.frame: f.share for f in result.countries[bars.country].frames if f.top
+        }
+    top = dict(news_db.execute("SELECT a.id, an.top_frame FROM articles a JOIN analyses an ON an.article = a.id").fetchall())
+    for story, country, frame, share in news_db.execute("SELECT story, country, frame, share FROM story_frames").fetchall():
+        members = [aid for (aid,) in news_db.execute(
+            "SELECT sa.article FROM story_articles sa JOIN articles a ON a.id = sa.article WHERE sa.story = ? AND a.country = ?",
+            [story, country],
+        ).fetchall()]
+        framed = [top[aid] for aid in members if top.get(aid)]
+        assert share == round(framed.count(frame) / len(framed), 3)
 
 
 def test_cli_stories_and_compare_json(

@@ -34,6 +34,7 @@ import sqlite_utils
 from scipy import sparse
 
 from monitor.analysis import concepts
+from monitor.analysis.compare import top_frame_shares
 from monitor.analysis.textnorm import is_stopword, tokens
 from monitor.config.settings import Settings
 from monitor.models import Progress, StageReport, track
@@ -443,9 +444,9 @@ def refresh_story(db: sqlite_utils.Database, story: int, now: str) -> None:
     db.conn.executemany(
         "INSERT INTO story_frames (story, country, frame, share) VALUES (?, ?, ?, ?)",
         [
-            (story, c, f, round(n / sum(cnt.values()), 3))
+            (story, c, f, round(share, 3))
             for c, cnt in sorted(frames.items())
-            for f, n in sorted(cnt.items())
+            for f, _, share in top_frame_shares(cnt)
         ],
     )
     db.conn.executemany(

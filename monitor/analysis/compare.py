@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -274,10 +274,21 @@ def _examples(db: sqlite_utils.Database, frame: str, ids: list[int]) -> list[Evi
     return out
 
 
+def top_frame_shares(counts: Mapping[str, int]) -> list[tuple[str, int, float]]:
+    """(frame, articles, share) from {top frame: articles}: each frame's share of the articles that
+    have a top frame (the shares sum to 1), most articles first, ties by frame id.
+
+    The one frame-share arithmetic: the comparison, the digest's story sides and the web page use it.
+    """
+    total = sum(counts.values())
+    ranked = sorted(((f, n) for f, n in counts.items() if n), key=lambda kv: (-kv[1], kv[0]))
+    return [(f, n, n / total) for f, n in ranked]
+
+
 def _frames(db: sqlite_utils.Database, debate: Debate, rows: list[tuple[int, str, str, str | None, list[str], bool]]) -> list[FrameShare]:
     top = Counter(r[3] for r in rows if r[3])
     anyf: Counter[str] = Counter(f for r in rows for f in r[4])
-    total_top = sum(top.values())
+    share_of = {f: share for f, _, share in top_frame_shares(top)}
     shares: list[FrameShare] = []
     for frame in debate.frames:
         if not anyf.get(frame.id):
@@ -290,7 +301,7 @@ def _frames(db: sqlite_utils.Database, debate: Debate, rows: list[tuple[int, str
                 label_es=frame.label_es,
                 articles=anyf[frame.id],
                 top=top.get(frame.id, 0),
-                share=round(top.get(frame.id, 0) / total_top, 3) if total_top else 0.0,
+                share=round(share_of.get(frame.id, 0.0), 3),
                 examples=_examples(db, frame.id, ids),
             )
         )

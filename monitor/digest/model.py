@@ -10,6 +10,7 @@ out (text, Markdown, HTML) or dump it (JSON). Links are kept only when they are 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from monitor.analysis.compare import Comparison, compare
+from monitor.analysis.compare import Comparison, compare, top_frame_shares
 from monitor.analysis.debate import load_debate
 from monitor.analysis.stories import StoryArticle, StoryView, list_stories
 from monitor.config.settings import Settings
@@ -419,15 +420,8 @@ def _side(
         )
         for a in shown
     ]
-    frame_counts: dict[str, int] = {}
-    for a in articles:
-        if a.top_frame:
-            frame_counts[a.top_frame] = frame_counts.get(a.top_frame, 0) + 1
-    framed = sum(frame_counts.values())
-    frames = [
-        FrameMix(f, _frame_label(labels, f), n / framed)
-        for f, n in sorted(frame_counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    ]
+    top = Counter(a.top_frame for a in articles if a.top_frame)
+    frames = [FrameMix(f, _frame_label(labels, f), share) for f, _, share in top_frame_shares(top)]
     evidence = None
     if frames:
         dominant = frames[0].frame

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
+from monitor.analysis.compare import top_frame_shares
 from monitor.config.settings import Settings
 from monitor.days import day_bounds
 from monitor.ingest.urls import http_url, redact, redact_text
@@ -101,12 +102,11 @@ def frame_shares(db: sqlite_utils.Database, start: datetime, end: datetime, labe
     out: list[CountryFrames] = []
     for country in sorted(by_country):
         counts = by_country[country]
-        total = sum(counts.values())
         bars = [
-            FrameBar(f, labels.get(f, f.replace("_", " ").replace("-", " ").capitalize()), n, n / total)
-            for f, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            FrameBar(f, labels.get(f, f.replace("_", " ").replace("-", " ").capitalize()), n, share)
+            for f, n, share in top_frame_shares(counts)
         ]
-        out.append(CountryFrames(country, total, bars))
+        out.append(CountryFrames(country, sum(counts.values()), bars))
     return out
 
 
