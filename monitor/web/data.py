@@ -6,7 +6,6 @@ have not run yet (no analyses, translations or stories): the page then shows wha
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from monitor.analysis.compare import top_frame_shares
 from monitor.config.settings import Settings
 from monitor.days import day_bounds
 from monitor.ingest.urls import http_url, redact, redact_text
+from monitor.search import engine
 from monitor.store.db import has_table, iso, parse_iso, utcnow
 
 
@@ -154,28 +154,35 @@ def latest_articles(db: sqlite_utils.Database, limit: int = 20, after: int = 0) 
 
 
 def get_article(db: sqlite_utils.Database, article_id: int) -> dict[str, Any] | None:
-    cols, joins = _article_select(db)
-    rows = list(db.query(f"SELECT {cols}, a.content_text FROM articles a {joins} WHERE a.id = ?", [article_id]))
-    if not rows:
-        return None
-    art = _row(rows[0])
-    art["evidence"] = []
-    if has_table(db, "article_frames"):
-        for fr in db.query(
-            "SELECT frame, score, evidence FROM article_frames WHERE article = ? ORDER BY score DESC", [article_id]
-        ):
-            try:
-                items = json.loads(fr["evidence"] or "[]")
-            except ValueError:
-                items = []
-            art["evidence"].append(
-                {"frame": fr["frame"], "score": fr["score"], "items": [i for i in items if isinstance(i, dict)]}
-            )
-    art["story"] = None
-    if has_table(db, "story_articles"):
-        row = db.execute("SELECT story FROM story_articles WHERE article = ?", [article_id]).fetchone()
-        art["story"] = int(row[0]) if row else None
-    return art
+    """One article for the article page, read by `monitor.search.engine.get_article` (the one reader
+    of an article's detail, also behind `monitor show`) and flattened to what the template shows."""
+    detail = engine.get_article(db, article_id)
+    return None if detail is None else article_view(detail)
+
+
+def article_view(d: engine.ArticleDetail) -> dict[str, Any]:
+    """The page's view of an article: its first translation into another language, analysis fields
+    (None before the analysis ran), evidence items per frame (best first), and its story's id."""
+    tr = next((t for t in d.translations if t["language"] != d.language), None) or {}
+    an = d.analysis or {}
+    return {
+        "id": d.id, "outlet": d.outlet, "outlet_name": d.outlet_name, "country": d.country, "language": d.language,
+        "url": d.url, "href": http_url(d.url), "title": d.title, "summary": d.summary, "content_text": d.content_text,
+        "published": d.published, "first_seen": d.first_seen,
+        "relevant": an.get("relevant"), "relevance": an.get("relevance"), "top_frame": an.get("top_frame"),
+        "title_translated": tr.get("title"), "translated_language": tr.get("language"),
+        "summary_translated": tr.get("summary"), "content_translated": tr.get("content"),
+        "rough": bool(tr.get("rough")), "engine": tr.get("engine"), "model": tr.get("model"),
+        "evidence": [
+            {"frame": f["frame"], "score": f["score"], "items": [i for i in _list(f["evidence"]) if isinstance(i, dict)]}
+            for f in d.frames
+        ],
+        "story": d.story["id"] if d.story else None,
+    }
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 @dataclass
