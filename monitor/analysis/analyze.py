@@ -24,7 +24,7 @@ from monitor.analysis.debate import Debate, Pattern, load_debate
 from monitor.analysis.textnorm import Token, is_stopword, sentences, tokens
 from monitor.config.settings import Settings
 from monitor.models import Progress, StageReport, track
-from monitor.store.db import has_table, iso, write_transaction
+from monitor.store.db import iso, write_transaction
 
 TITLE_BOOST = 1.5
 MAX_TEXT_CHARS = 5000
@@ -376,11 +376,10 @@ _STAMP_SQL = (
 
 def pending_articles(db: sqlite_utils.Database, debate_hash: str) -> list[int]:
     """Articles never analysed, or analysed before their content, translations or the debate changed."""
-    stamp = _STAMP_SQL if has_table(db, "article_translations") else "'|'"
     rows = db.execute(
         f"""SELECT a.id FROM articles a LEFT JOIN analyses an ON an.article = a.id
             WHERE an.article IS NULL OR an.debate_hash != ? OR an.content_hash != a.content_hash
-               OR COALESCE(an.translation_hash, '') != {stamp}
+               OR COALESCE(an.translation_hash, '') != {_STAMP_SQL}
             ORDER BY a.id""",
         [debate_hash],
     ).fetchall()
@@ -392,19 +391,17 @@ def load_articles(db: sqlite_utils.Database, ids: list[int]) -> list[tuple[Artic
     if not ids:
         return []
     marks = ",".join("?" * len(ids))
-    stamp = _STAMP_SQL if has_table(db, "article_translations") else "'|'"
     rows = db.execute(
-        f"SELECT a.id, a.language, a.title, a.summary, COALESCE(a.content_text, ''), a.content_hash, {stamp}"
+        f"SELECT a.id, a.language, a.title, a.summary, COALESCE(a.content_text, ''), a.content_hash, {_STAMP_SQL}"
         f" FROM articles a WHERE a.id IN ({marks})",
         ids,
     ).fetchall()
     trans: dict[int, dict[str, tuple[str, str, str]]] = {}
-    if has_table(db, "article_translations"):
-        for art, lang, t, s, c in db.execute(
-            f"SELECT article, language, title, summary, COALESCE(content, '') FROM article_translations WHERE article IN ({marks})",
-            ids,
-        ).fetchall():
-            trans.setdefault(int(art), {})[str(lang)] = (t or "", s or "", c or "")
+    for art, lang, t, s, c in db.execute(
+        f"SELECT article, language, title, summary, COALESCE(content, '') FROM article_translations WHERE article IN ({marks})",
+        ids,
+    ).fetchall():
+        trans.setdefault(int(art), {})[str(lang)] = (t or "", s or "", c or "")
     out = []
     for r in rows:
         text = ArticleText(int(r[0]), str(r[1]), str(r[2]), str(r[3] or ""), str(r[4]), trans.get(int(r[0]), {}))

@@ -38,7 +38,7 @@ from monitor.analysis.compare import top_frame_shares
 from monitor.analysis.textnorm import is_stopword, tokens
 from monitor.config.settings import Settings
 from monitor.models import Progress, StageReport, track
-from monitor.store.db import has_table, iso, parse_iso, write_transaction
+from monitor.store.db import iso, parse_iso, write_transaction
 
 ACTOR_REPEAT = 2  # an actor counts like a word said twice
 TITLE_REPEAT = 3  # headline words count three times: they name the event
@@ -326,14 +326,11 @@ class _Row:
 
 
 def _load_rows(db: sqlite_utils.Database, where: str, params: list[object]) -> list[_Row]:
-    trans = has_table(db, "article_translations")
     t_en = (
         "(SELECT title FROM article_translations WHERE article = a.id AND language = 'en'),"
         "(SELECT summary || ' ' || COALESCE(content, '') FROM article_translations WHERE article = a.id AND language = 'en'),"
         "(SELECT title FROM article_translations WHERE article = a.id AND language = 'es'),"
         "(SELECT summary || ' ' || COALESCE(content, '') FROM article_translations WHERE article = a.id AND language = 'es')"
-        if trans
-        else "NULL, NULL, NULL, NULL"
     )
     sql = f"""SELECT a.id, a.published, a.language, a.title, a.summary || ' ' || COALESCE(a.content_text, ''), an.actors,
                      sa.story, {t_en}

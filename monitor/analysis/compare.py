@@ -26,7 +26,7 @@ from monitor.analysis.stories import StoryView, list_stories
 from monitor.analysis.textnorm import is_stopword, tokens
 from monitor.config.settings import Settings
 from monitor.errors import MonitorError
-from monitor.store.db import has_table, iso, parse_iso
+from monitor.store.db import iso, parse_iso
 
 WordTranslator = Callable[[list[str]], list[str | None]]  # English words -> Spanish (None: unknown)
 MAX_EXAMPLES = 3
@@ -134,17 +134,13 @@ def _relevant_rows(db: sqlite_utils.Database, start: datetime, end: datetime) ->
 def _pivot_texts(db: sqlite_utils.Database, ids: list[int]) -> dict[int, tuple[str, str]]:
     """{article: (English pivot text, its language)}: original English, else the English translation, else the original."""
     out: dict[int, tuple[str, str]] = {}
-    has_trans = has_table(db, "article_translations")
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
         marks = ",".join("?" * len(chunk))
-        trans = (
-            "(SELECT title || '. ' || summary FROM article_translations t WHERE t.article = a.id AND t.language = 'en')"
-            if has_trans
-            else "NULL"
-        )
         for aid, lang, title, summary, en in db.execute(
-            f"SELECT a.id, a.language, a.title, a.summary, {trans} FROM articles a WHERE a.id IN ({marks})", chunk
+            "SELECT a.id, a.language, a.title, a.summary, (SELECT title || '. ' || summary FROM article_translations t"
+            f" WHERE t.article = a.id AND t.language = 'en') FROM articles a WHERE a.id IN ({marks})",
+            chunk,
         ).fetchall():
             if lang == "en" or not en:
                 out[int(aid)] = (f"{title}. {summary}", str(lang))

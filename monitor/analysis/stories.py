@@ -68,7 +68,7 @@ class StoryView:
 
 def _translations(db: sqlite_utils.Database, ids: list[int]) -> dict[tuple[int, str], tuple[str, bool]]:
     """{(article, language): (translated title, rough)} for the given articles."""
-    if not ids or not has_table(db, "article_translations"):
+    if not ids or not has_table(db, "article_translations"):  # read-only open of a pre-002 database: see below
         return {}
     out: dict[tuple[int, str], tuple[str, bool]] = {}
     for chunk_start in range(0, len(ids), 500):
@@ -186,6 +186,8 @@ def coverage_rank(view: StoryView) -> tuple[int, int, int, int, float]:
 
 def list_stories(db: sqlite_utils.Database, start: datetime, end: datetime, limit: int | None = None) -> list[StoryView]:
     """Stories with articles published in [start, end), ranked by coverage across both countries."""
+    # The web app reads with open_db(readonly=True), which cannot migrate: `monitor serve` migrates
+    # first, but create_app() used on its own may read a database from before db/003 (no stories).
     if not has_table(db, "stories"):
         return []
     arts = _articles(db, "a.published >= ? AND a.published < ?", [iso(start), iso(end)])
@@ -207,7 +209,7 @@ def list_stories(db: sqlite_utils.Database, start: datetime, end: datetime, limi
 
 def get_story(db: sqlite_utils.Database, story_id: int) -> StoryView | None:
     """One story with all its articles; follows merges (a merged id returns the story it merged into)."""
-    if not has_table(db, "stories"):
+    if not has_table(db, "stories"):  # a read-only open of a pre-003 database: see list_stories
         return None
     seen: set[int] = set()
     sid = story_id

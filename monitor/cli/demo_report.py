@@ -15,7 +15,6 @@ from monitor.analysis.stories import StoryArticle, StoryView, list_stories
 from monitor.cli.console import is_tty
 from monitor.config.settings import Settings
 from monitor.days import day_bounds
-from monitor.store.db import has_table
 
 COUNTRIES = ("US", "MX")
 
@@ -31,15 +30,11 @@ def print_articles(db: sqlite_utils.Database) -> None:
 
 def print_translations(db: sqlite_utils.Database, limit: int = 6) -> None:
     """A few originals beside their translations, articles about the debate first."""
-    if not has_table(db, "article_translations"):
-        return
-    relevant = "COALESCE(an.relevant, 0)" if has_table(db, "analyses") else "0"
-    join = "LEFT JOIN analyses an ON an.article = a.id" if has_table(db, "analyses") else ""
     rows = list(
         db.query(
             "SELECT a.outlet, a.language, a.title, t.language AS tlang, t.title AS ttitle, t.engine, t.rough "
-            f"FROM articles a JOIN article_translations t ON t.article = a.id {join} "
-            f"ORDER BY {relevant} DESC, a.language DESC, a.published DESC LIMIT ?",
+            "FROM articles a JOIN article_translations t ON t.article = a.id LEFT JOIN analyses an ON an.article = a.id "
+            "ORDER BY COALESCE(an.relevant, 0) DESC, a.language DESC, a.published DESC LIMIT ?",
             [limit],
         )
     )

@@ -27,7 +27,7 @@ from monitor.days import day_bounds, zone
 from monitor.digest import i18n
 from monitor.ingest.urls import http_url, redact, redact_text
 from monitor.mail import one_line
-from monitor.store.db import has_table, iso, parse_iso, to_jsonable, utcnow
+from monitor.store.db import iso, parse_iso, to_jsonable, utcnow
 
 THIN_ARTICLES = 5  # fewer relevant articles than this: the digest says the day is thin
 HEADLINES_PER_SIDE = 4  # headlines shown per country in a story; the rest are counted
@@ -283,7 +283,7 @@ def _outlet_names(db: sqlite_utils.Database) -> dict[str, str]:
 
 
 def _rough(db: sqlite_utils.Database, ids: list[int]) -> dict[tuple[int, str], bool]:
-    if not ids or not has_table(db, "article_translations"):
+    if not ids:
         return {}
     out: dict[tuple[int, str], bool] = {}
     for chunk, marks in _chunks(ids):
@@ -298,7 +298,7 @@ def _evidence(
     db: sqlite_utils.Database, articles: list[StoryArticle], frame: str, label: str
 ) -> Evidence | None:
     """The strongest evidence sentence for `frame` among `articles`."""
-    if not articles or not has_table(db, "article_frames"):
+    if not articles:
         return None
     by_id = {a.id: a for a in articles}
     marks = ",".join("?" * len(by_id))
@@ -365,7 +365,7 @@ def _feed_health(
 
 
 def _engines(db: sqlite_utils.Database, ids: list[int]) -> list[EngineUse]:
-    if not ids or not has_table(db, "article_translations"):
+    if not ids:
         return []
     counts: dict[tuple[str, str, int], int] = {}
     for chunk, marks in _chunks(ids):

@@ -246,7 +246,8 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
 
 
 def has_table(db: sqlite_utils.Database, name: str) -> bool:
-    """Whether table `name` exists (a later stage's tables are absent until its migration ran)."""
+    """Whether table `name` exists. `open_db()` creates every table, so only a reader that opened
+    read-only (no migration) of a database from an older monitor needs to ask (the web pages do)."""
     return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]).fetchone() is not None
 
 

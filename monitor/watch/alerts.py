@@ -52,7 +52,7 @@ from monitor.config.settings import Settings
 from monitor.digest.claims import Clock, claim_ttl, claimant
 from monitor.errors import ConfigError, MonitorError
 from monitor.mail import check_address, connect, describe, one_line
-from monitor.store.db import BUSY_TIMEOUT_S, has_table, iso, parse_iso, utcnow, write_transaction
+from monitor.store.db import BUSY_TIMEOUT_S, iso, parse_iso, utcnow, write_transaction
 
 SINKS = ("log", "webhook", "email")
 KINDS = ("terms", "breaking")
@@ -316,24 +316,16 @@ def _hit_id(hit: Any) -> int:
 
 
 def _article_rows(db: sqlite_utils.Database, ids: list[int]) -> list[dict[str, Any]]:
-    has_analyses = has_table(db, "analyses")
-    has_trans = has_table(db, "article_translations")
     out: list[dict[str, Any]] = []
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        frames_col = f"{frames_json_sql('a.id')}, an.top_frame" if has_analyses else "'[]', NULL"
-        join_an = "LEFT JOIN analyses an ON an.article = a.id" if has_analyses else ""
-        trans_col = (
-            "(SELECT t.title FROM article_translations t WHERE t.article = a.id AND t.language != a.language "
-            "ORDER BY t.language LIMIT 1)"
-            if has_trans
-            else "NULL"
-        )
         sql = f"""
             SELECT a.id, a.outlet, COALESCE(o.name, a.outlet) AS outlet_name, a.country, a.language, a.url,
-                   a.title, a.published, a.first_seen, {frames_col}, {trans_col}
-            FROM articles a LEFT JOIN outlets o ON o.id = a.outlet {join_an}
+                   a.title, a.published, a.first_seen, {frames_json_sql('a.id')}, an.top_frame,
+                   (SELECT t.title FROM article_translations t WHERE t.article = a.id AND t.language != a.language
+                    ORDER BY t.language LIMIT 1)
+            FROM articles a LEFT JOIN outlets o ON o.id = a.outlet LEFT JOIN analyses an ON an.article = a.id
             WHERE a.id IN ({marks})"""
         for r in db.execute(sql, chunk).fetchall():
             frames = set(json.loads(r[9] or "[]"))
@@ -395,8 +387,6 @@ def burst(times: list[datetime], n: int, minutes: int) -> tuple[datetime, dateti
 
 def match_breaking(db: sqlite_utils.Database, settings: Settings, rule: Rule, since: datetime) -> list[Match]:
     """Stories that grew fast, or reached a second country's press, within the lookback."""
-    if not has_table(db, "stories"):
-        return []
     since_iso = iso(since)
     window = timedelta(minutes=rule.within_min)
     rows = db.execute(
@@ -452,7 +442,7 @@ def match_breaking(db: sqlite_utils.Database, settings: Settings, rule: Rule, si
 
 def find_matches(db: sqlite_utils.Database, settings: Settings, rule: Rule, since: datetime) -> list[Match]:
     matches = match_terms(db, settings, rule, since) if rule.kind == "terms" else match_breaking(db, settings, rule, since)
-    if matches and has_table(db, "alerts_fired"):
+    if matches:
         fired = {
             int(r[0])
             for r in db.execute(

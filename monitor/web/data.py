@@ -88,6 +88,9 @@ def frame_labels(settings: Settings, lang: str = "en") -> dict[str, str]:
 
 def frame_shares(db: sqlite_utils.Database, start: datetime, end: datetime, labels: dict[str, str]) -> list[CountryFrames]:
     """Per country: share of its relevant articles in [start, end) by top frame, largest first."""
+    # The app reads with open_db(readonly=True), which cannot migrate: `monitor serve` migrates first,
+    # but create_app() used on its own may read a database from before db/003 (no analyses, so the
+    # page lists every article) or db/002 (no translations). Hence these has_table() guards here only.
     if not has_table(db, "analyses"):
         return []
     rows = db.execute(
