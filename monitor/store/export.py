@@ -48,10 +48,6 @@ def _where(f: ExportFilter) -> tuple[str, list[Any]]:
 
 def iter_articles(db: sqlite_utils.Database, f: ExportFilter, batch: int = 500) -> Iterator[dict[str, Any]]:
     """Every article matching the filter, oldest first, with its translations and analysis."""
-    tables = set(db.table_names())
-    has_tr = "article_translations" in tables
-    has_an = "analyses" in tables
-    has_st = "story_articles" in tables
     where, params = _where(f)
     last_id = 0
     while True:
@@ -65,34 +61,29 @@ def iter_articles(db: sqlite_utils.Database, f: ExportFilter, batch: int = 500) 
         ids = [r["id"] for r in rows]
         marks = ",".join("?" for _ in ids)
         translations: dict[int, dict[str, Any]] = {}
-        if has_tr:
-            for t in db.query(
-                f"SELECT article, language, title, summary, engine, rough FROM article_translations "
-                f"WHERE article IN ({marks})",
+        for t in db.query(
+            f"SELECT article, language, title, summary, engine, rough FROM article_translations "
+            f"WHERE article IN ({marks})",
+            ids,
+        ):
+            translations.setdefault(t["article"], {})[t["language"]] = {
+                "title": t["title"],
+                "summary": t["summary"],
+                "engine": t["engine"],
+                "rough": bool(t.get("rough")),
+            }
+        analyses = {
+            a["article"]: a
+            for a in db.query(
+                f"SELECT article, relevant, relevance, top_frame, {frames_json_sql('an.article')} AS frames, actors"
+                f" FROM analyses an WHERE article IN ({marks})",
                 ids,
-            ):
-                translations.setdefault(t["article"], {})[t["language"]] = {
-                    "title": t["title"],
-                    "summary": t["summary"],
-                    "engine": t["engine"],
-                    "rough": bool(t.get("rough")),
-                }
-        analyses: dict[int, dict[str, Any]] = {}
-        if has_an:
-            analyses = {
-                a["article"]: a
-                for a in db.query(
-                    f"SELECT article, relevant, relevance, top_frame, {frames_json_sql('an.article')} AS frames, actors"
-                    f" FROM analyses an WHERE article IN ({marks})",
-                    ids,
-                )
-            }
-        stories: dict[int, int] = {}
-        if has_st:
-            stories = {
-                s["article"]: s["story"]
-                for s in db.query(f"SELECT article, story FROM story_articles WHERE article IN ({marks})", ids)
-            }
+            )
+        }
+        stories = {
+            s["article"]: s["story"]
+            for s in db.query(f"SELECT article, story FROM story_articles WHERE article IN ({marks})", ids)
+        }
         for r in rows:
             for col in _JSON_COLUMNS:
                 if r.get(col):
