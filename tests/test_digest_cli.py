@@ -55,14 +55,14 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, digest_db: Path) -> None:
     assert into_dir.exit_code == 2
 
 
-def test_pipeline_stage_writes_todays_files_next_to_the_database(tmp_path: Path, digest_db: Path) -> None:
+def test_pipeline_stage_writes_todays_files_in_digests_beside_the_database(tmp_path: Path, digest_db: Path) -> None:
     assert STAGES[-1] == ("digest", digest_pkg.run)
     settings = Settings(db=str(digest_db))
     db = open_db(digest_db)
     report = digest_pkg.run(db, settings, now=NOW)
     names = sorted(Path(f).name for f in report.files)
     assert names == sorted(f"digest-{report.day}.{ext}" for ext in ("html", "txt", "md"))
-    assert all(Path(f).parent == digest_db.parent for f in report.files)
+    assert all(Path(f).parent == digest_db.parent / "digests" for f in report.files)
     assert report.sends == []  # sending is off by default
     stamp = [Path(f).stat().st_mtime_ns for f in report.files]
     second = digest_pkg.run(db, settings, now=NOW)
