@@ -15,17 +15,20 @@ agreement is the ceiling any automatic labelling can be expected to reach.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-EVAL_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "eval"
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor.analysis.evaluate import split_of  # noqa: E402  (the one split, shared with `monitor eval`)
+
+EVAL_DIR = ROOT / "tests" / "fixtures" / "eval"
 CORPUS_FILES = ("real-events.jsonl", "real-other.jsonl")
 PASS2_FILE = "real.pass2.jsonl"
-TEST_SHARE = 0.4  # of events (and of event-less items), by hash
 
 
 def load_jsonl(path: Path) -> list[dict]:
@@ -45,13 +48,6 @@ def load_corpus(eval_dir: Path = EVAL_DIR) -> list[dict]:
         if (eval_dir / name).exists():
             items += load_jsonl(eval_dir / name)
     return items
-
-
-def split_of(item: dict) -> str:
-    """'dev' or 'test', from the event id (or the item id when it has none)."""
-    key = item.get("event_id") or item["id"]
-    bucket = int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
-    return "test" if bucket < TEST_SHARE else "dev"
 
 
 def cross_pairs(items: Iterable[dict]) -> int:

@@ -120,6 +120,7 @@ def _register() -> None:
         demo,
         digest,
         embed,
+        eval,
         export,
         feeds,
         search,
@@ -127,7 +128,7 @@ def _register() -> None:
         watch,
     )
 
-    for module in (core, feeds, export, translate, embed, analysis, digest, search, watch, demo):
+    for module in (core, feeds, export, translate, embed, analysis, eval, digest, search, watch, demo):
         for command in module.COMMANDS:
             if command.name in READ_ONLY_COMMANDS and command.callback is not None:
                 command.callback = _needs_database(command.callback)
