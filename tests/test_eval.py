@@ -14,6 +14,7 @@ from monitor.analysis.eval_run import item_dates, load_labels
 from monitor.analysis.evaluate import NO_FRAME, NOT_RELEVANT, Label, Prediction, score, split_of
 from monitor.cli.main import cli
 from monitor.errors import UsageError
+from monitor.store.db import open_db
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "eval" / "real-events.jsonl"
 
@@ -212,20 +213,34 @@ def test_eval_end_to_end_on_a_real_slice(slice_file: Path, tmp_path: Path) -> No
     assert all(it["prediction"]["story"] is None for it in items.values() if not it["prediction"]["relevant"])
     assert all(it["prediction"]["evidence"] for it in found if it["prediction"]["top_frame"])
     assert set(data["by_country"]) == {r["country"] for r in raw}
-    assert (keep / "eval-none.db").is_file()
+    assert (keep / "eval-none-all.db").is_file()
 
     # a re-run on the kept database redoes analysis and clustering and gives the same figures
     again = _invoke(str(slice_file), "--engine", "none", "--keep", str(keep), "--json", "--bootstrap", "100")
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["overall"] == overall
 
-    # the text report, on the test split of the same file (the other items leave the kept database)
+    # the text report, on the test split of the same file (its own database beside the first)
     text = _invoke(str(slice_file), "--engine", "none", "--keep", str(keep), "--split", "test", "--bootstrap", "0", "--verbose")
     assert text.exit_code == 0, text.output
     n_test = sum(split_of(r) == "test" for r in raw)
     assert f"eval: {n_test} items (test split" in text.stdout
     for heading in ("relevance ", "top frame ", "pairs US<->MX", "by country:", "frame confusion", "disagreements"):
         assert heading in text.stdout
+    assert (keep / "eval-none-test.db").is_file()
+
+    # a smaller file on the kept database: the items it no longer has leave the database
+    fewer = tmp_path / "fewer.jsonl"
+    fewer.write_text("\n".join(slice_file.read_text(encoding="utf-8").splitlines()[:10]), encoding="utf-8")
+    small = _invoke(str(fewer), "--engine", "none", "--keep", str(keep), "--json", "--bootstrap", "0")
+    assert small.exit_code == 0, small.output
+    assert json.loads(small.stdout)["overall"]["items"] == 10
+    db = open_db(keep / "eval-none-all.db")
+    try:
+        assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 10
+        assert db.execute("SELECT count(*) FROM analyses").fetchone()[0] == 10
+    finally:
+        db.close()
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,10 @@ own code (`store_entries`), runs the pipeline's stages from translate to cluster
 detection and the digest are left out: the labels give each item's language) at a fixed `now` (the day
 after the latest item), and reads back each item's prediction: relevant, score, frames, evidence and story.
 
-With `keep` the database lives in that folder (one per translation engine) and is reused: items are
-updated in place, those no longer asked for are removed, translations and embeddings are kept, and
-the analyses and stories are always cleared and redone. So a debate author (or a new classifier)
+With `keep` the database lives in that folder (one per translation engine and split) and is reused:
+items are updated in place, those no longer asked for are removed, translations and embeddings are
+kept (and the translation cache outlives removed items), and the analyses and stories are always
+cleared and redone. So a debate author (or a new classifier)
 iterates in seconds after the first run.
 
 An item without a published date takes its event's earliest date, else the date its event id starts
@@ -309,9 +310,11 @@ def run_eval(
     *,
     engine: str | None = None,
     keep: Path | None = None,
+    tag: str = "all",
     progress: Progress | None = None,
 ) -> EvalRun:
-    """Store the items, run translate..cluster over them and read the predictions back."""
+    """Store the items, run translate..cluster over them and read the predictions back. With `keep`, the
+    database is `keep`/eval-<engine>-<tag>.db (tag: the split), reused by the next run."""
     from monitor import pipeline  # the stages are slow to import: only when a run happens
 
     engine = engine or settings.translation.engine
@@ -320,7 +323,7 @@ def run_eval(
         folder = keep
     else:
         folder = Path(tempfile.mkdtemp(prefix="monitor-eval-"))
-    db_path = folder / f"eval-{engine}.db"
+    db_path = folder / f"eval-{engine}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', tag)}.db"
     settings = settings.replace(db=str(db_path), translation__engine=engine, digest__out_dir=str(folder))
     dates = item_dates(labels)
     now = eval_now(dates.values())

@@ -133,7 +133,7 @@ def eval_cmd(
     labels = select_split(load_labels(files), split)
     if not labels:
         raise click.UsageError(f"no items in the {split} split")
-    run = run_eval(labels, ctx.obj.settings, engine=engine, keep=keep, progress=stage_progress(as_json))
+    run = run_eval(labels, ctx.obj.settings, engine=engine, keep=keep, tag=split, progress=stage_progress(as_json))
     overall = score(run.labels, run.predictions, bootstrap=bootstrap, seed=seed)
     by_country = score_by(run.labels, run.predictions, lambda lab: lab.country, bootstrap=bootstrap, seed=seed)
     by_language = score_by(run.labels, run.predictions, lambda lab: lab.language, bootstrap=bootstrap, seed=seed)
