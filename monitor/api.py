@@ -176,7 +176,7 @@ class Monitor:
         except KeyError:
             names = ", ".join(n for n, _ in pipeline.STAGES)
             raise UsageError(f"unknown stage {name!r}; the stages are: {names}") from None
-        return pipeline.run_stage(self.db, self.settings, name, fn, now=self._now(now), quiet=True, **options)
+        return pipeline.run_stage(self.db, self.settings, name, fn, now=self._now(now), **options)
 
     def run(
         self,
@@ -198,7 +198,7 @@ class Monitor:
             if unknown:
                 raise UsageError(f"unknown stage(s) {', '.join(unknown)}; the stages are: {', '.join(known)}")
             chosen = [(n, fn) for n, fn in pipeline.STAGES if n in wanted]
-        return pipeline.run_all(self.db, self.settings, now=self._now(now), quiet=True, on_stage=on_stage, stages=chosen)
+        return pipeline.run_all(self.db, self.settings, now=self._now(now), on_stage=on_stage, stages=chosen)
 
     # -- reading ------------------------------------------------------------------------------
 

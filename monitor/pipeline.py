@@ -79,7 +79,6 @@ def run_stage(
     *,
     now: datetime,
     progress: Progress | None = None,
-    quiet: bool = False,  # transitional and ignored: callers still pass it; silence is progress=None
     **options: Any,
 ) -> StageReport:
     """Run one stage (`fn`, default the stage called `name`) at `now` and log it in `runs`;
@@ -92,13 +91,13 @@ def run_stage(
 
 
 def run_named(
-    settings: Settings, name: str, *, now: datetime, progress: Progress | None = None, quiet: bool = False, **options: Any
+    settings: Settings, name: str, *, now: datetime, progress: Progress | None = None, **options: Any
 ) -> StageReport:
     """Open the database, run the stage called `name` (from STAGES) and close: what `monitor <stage>` does."""
     fn = stage_function(name)
     db = open_db(settings.db_path)
     try:
-        return run_stage(db, settings, name, fn, now=now, progress=progress, quiet=quiet, **options)
+        return run_stage(db, settings, name, fn, now=now, progress=progress, **options)
     finally:
         db.close()
 
@@ -109,7 +108,6 @@ def run_all(
     *,
     now: datetime,
     progress: Progress | None = None,
-    quiet: bool = False,
     on_stage: OnStage | None = None,
     stages: list[tuple[str, StageFn]] | None = None,
 ) -> RunReport:
@@ -118,7 +116,7 @@ def run_all(
     result = RunReport()
     for name, fn in stages or STAGES:
         try:
-            report = run_stage(db, settings, name, fn, now=now, progress=progress, quiet=quiet)
+            report = run_stage(db, settings, name, fn, now=now, progress=progress)
         except Exception as exc:  # one stage's failure never costs the later stages
             result.failed[name] = describe_failure(exc)
             if on_stage:
