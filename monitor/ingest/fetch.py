@@ -149,7 +149,7 @@ class _BoundedInflater:
 
 
 @dataclass
-class _Hop:
+class Hop:
     """One request/response of a redirect chain."""
 
     status: int
@@ -285,7 +285,7 @@ class Fetcher:
 
     async def _hop(
         self, url: str, first_url: str, conditional: dict[str, str], clock: dict[str, float]
-    ) -> _Hop:
+    ) -> Hop:
         netguard.check_url(url)
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
@@ -380,7 +380,7 @@ class Fetcher:
         host: str,
         headers: dict[str, str],
         url: str,
-    ) -> _Hop:
+    ) -> Hop:
         client = self._client_for(scheme, host)
         extensions: dict[str, Any] = {}
         if scheme == "https" and not _is_ip(host):
@@ -412,11 +412,11 @@ class Fetcher:
                 await response.aclose()
         raise FeedError(f"cannot connect to {host}:{port} ({', '.join(addresses)}): {last_error}")
 
-    async def _read(self, response: httpx.Response, url: str) -> _Hop:
+    async def _read(self, response: httpx.Response, url: str) -> Hop:
         headers = {k.lower(): v for k, v in response.headers.items()}
         status = response.status_code
         if status in REDIRECT_STATUSES or status == 304:
-            return _Hop(status, response.reason_phrase, headers, None)
+            return Hop(status, response.reason_phrase, headers, None)
         if status != 200:
             raise _status_error(status, response.reason_phrase, url, headers.get("retry-after"))
         limit = self.settings.max_body_bytes
@@ -431,7 +431,7 @@ class Fetcher:
         inflater = _BoundedInflater(encoding, limit, url)
         async for chunk in response.aiter_raw():
             inflater.feed(chunk)
-        return _Hop(status, response.reason_phrase, headers, inflater.finish())
+        return Hop(status, response.reason_phrase, headers, inflater.finish())
 
 
 def _is_ip(host: str) -> bool:

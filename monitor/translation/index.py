@@ -42,7 +42,7 @@ import sqlite_utils
 
 from monitor.config.settings import Settings
 from monitor.errors import FeedError, MonitorError, ResponseTooLarge, TranslationError
-from monitor.ingest.fetch import Fetcher, _Hop
+from monitor.ingest.fetch import Fetcher, Hop
 from monitor.models import Progress, note, track
 from monitor.translation import packages
 
@@ -151,7 +151,7 @@ class _FileFetcher(Fetcher):
         client.headers["Accept-Encoding"] = "identity"  # a zip: written as it comes, never inflated
         return client
 
-    async def _read(self, response: httpx.Response, url: str) -> _Hop:
+    async def _read(self, response: httpx.Response, url: str) -> Hop:
         if response.status_code != 200:
             return await super()._read(response, url)  # redirects and errors as for feeds
         headers = {k.lower(): v for k, v in response.headers.items()}
@@ -172,7 +172,7 @@ class _FileFetcher(Fetcher):
                 out.write(chunk)
                 self.sha256.update(chunk)
                 self.on_bytes(self.written, total)
-        return _Hop(200, response.reason_phrase, headers, b"")
+        return Hop(200, response.reason_phrase, headers, b"")
 
 
 @dataclass
