@@ -15,7 +15,7 @@ from monitor.ingest.articles import store_entries
 from monitor.ingest.fetch import FetchResult
 from monitor.ingest.urls import redact, redact_text
 from monitor.models import FeedJob, ParsedFeed, PollReport
-from monitor.store.db import iso, utcnow, write_transaction
+from monitor.store.db import iso, write_transaction
 
 
 def _newest(parsed: ParsedFeed) -> str | None:
@@ -34,6 +34,8 @@ def _log_fetch(
     items: int | None = None,
     new: int = 0,
     updated: int = 0,
+    *,
+    now: datetime,
 ) -> None:
     db.execute(
         "INSERT INTO fetches (feed, started_at, duration_ms, outcome, http_status, error, bytes, items, "
@@ -41,7 +43,7 @@ def _log_fetch(
         [
             job.feed_id,
             iso(started),
-            int((utcnow() - started).total_seconds() * 1000),
+            max(0, int((now - started).total_seconds() * 1000)),
             outcome,
             status,
             error,
@@ -72,11 +74,11 @@ def record_success(
     parsed: ParsedFeed | None,
     started: datetime,
     report: PollReport,
+    now: datetime,
 ) -> None:
-    """Store the articles and the feed's new state in one transaction.
+    """Store the articles and the feed's new state in one transaction, at `now` (the poll run's clock).
 
     `body_hash` is the SHA-256 of `result.body`, computed once by the caller (None on a 304)."""
-    now = utcnow()
     body_hash = body_hash or job.body_hash
     hints = schedule.cache_hints(result.headers, parsed.ttl_min if parsed else None, now)
     next_check = schedule.next_check_ok(now, settings.poll, hints)
@@ -138,6 +140,7 @@ def record_success(
             items=len(parsed.entries) if parsed else None,
             new=new,
             updated=updated,
+            now=now,
         )
     if outcome == "fetched":
         report.fetched += 1
@@ -156,9 +159,9 @@ def record_failure(
     exc: FeedError,
     started: datetime,
     report: PollReport,
+    now: datetime,
 ) -> datetime | None:
-    """Record a failed attempt; returns the host's retry-until time for 429/503."""
-    now = utcnow()
+    """Record a failed attempt at `now`; returns the host's retry-until time for 429/503."""
     status = exc.status if isinstance(exc, HttpStatusError) else None
     retry_after = schedule.retry_after_until(getattr(exc, "retry_after", None), now)
     host_until: datetime | None = None
@@ -169,7 +172,7 @@ def record_failure(
                 "last_fetched_at = ?, next_check_at = NULL, lease_until = NULL, lease_owner = NULL WHERE id = ?",
                 [str(exc), iso(now), job.feed_id],
             )
-            _log_fetch(db, job, started, "gone", status=410, error=str(exc))
+            _log_fetch(db, job, started, "gone", status=410, error=str(exc), now=now)
             report.gone += 1
         elif status in (429, 503):
             host_until = schedule.host_retry_until(now, settings.poll, retry_after)
@@ -184,7 +187,7 @@ def record_failure(
                 "last_fetched_at = ?, next_check_at = ?, lease_until = NULL, lease_owner = NULL WHERE id = ?",
                 [status, f"{exc} (host rate limited until {iso(host_until)})", iso(now), iso(next_check), job.feed_id],
             )
-            _log_fetch(db, job, started, "rate_limited", status=status, error=str(exc))
+            _log_fetch(db, job, started, "rate_limited", status=status, error=str(exc), now=now)
             report.failed += 1
         else:
             failures = job.failures + 1
@@ -196,7 +199,7 @@ def record_failure(
                 "lease_owner = NULL WHERE id = ?",
                 [state, status, str(exc), exc.kind, iso(now), failures, iso(next_check), job.feed_id],
             )
-            _log_fetch(db, job, started, "failed", status=status, error=str(exc))
+            _log_fetch(db, job, started, "failed", status=status, error=str(exc), now=now)
             report.failed += 1
     report.errors.append({"outlet": job.outlet.id, "url": redact(job.url), "kind": exc.kind, "error": redact_text(str(exc))})
     return host_until
@@ -212,15 +215,17 @@ def duplicate_of(db: sqlite_utils.Database, job: FeedJob, result: FetchResult) -
     return int(row[0]) if row else None
 
 
-def record_duplicate(db: sqlite_utils.Database, job: FeedJob, other: int, started: datetime, report: PollReport) -> None:
+def record_duplicate(
+    db: sqlite_utils.Database, job: FeedJob, other: int, started: datetime, report: PollReport, now: datetime
+) -> None:
     """A feed that redirects to another registered feed is marked, not stored twice."""
     message = f"redirects to feed #{other}, which is already registered; remove one of them from the registry"
     with write_transaction(db):
         db.execute(
             "UPDATE feeds SET status = 'duplicate', last_error = ?, last_error_kind = 'duplicate', last_fetched_at = ?, "
             "lease_until = NULL, lease_owner = NULL WHERE id = ?",
-            [message, iso(utcnow()), job.feed_id],
+            [message, iso(now), job.feed_id],
         )
-        _log_fetch(db, job, started, "failed", error=message)
+        _log_fetch(db, job, started, "failed", error=message, now=now)
     report.failed += 1
     report.errors.append({"outlet": job.outlet.id, "url": redact(job.url), "kind": "duplicate", "error": message})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -28,7 +29,17 @@ from monitor.ingest.urls import redact, redact_text
 from monitor.ingest.workers import DbWorker, ParseWorkers
 from monitor.models import FeedJob, Outlet, ParsedFeed, PollReport, Progress, note, track
 from monitor.store import leases, retention
-from monitor.store.db import parse_iso, utcnow
+from monitor.store.db import parse_iso
+
+Clock = Callable[[], datetime]
+
+
+def run_clock(now: datetime) -> Clock:
+    """The poll run's clock: `now` when the run starts, advancing with the monotonic clock. Fetch times,
+    feed schedules and first-seen dates follow the run's `now` (a test's frozen time, the watcher's tick),
+    never the wall clock; leases alone use the wall clock, since they are shared with other processes."""
+    start = time.monotonic()
+    return lambda: now + timedelta(seconds=time.monotonic() - start)
 
 
 def select_jobs(
@@ -88,8 +99,9 @@ async def _poll_feed(
     report: PollReport,
     db_call: DbWorker,
     parse_call: ParseWorkers,
+    clock: Clock,
 ) -> datetime | None:
-    started = utcnow()
+    started = clock()
     use_validators = not job.unconditional
     try:
         result = await fetcher.fetch(
@@ -99,7 +111,7 @@ async def _poll_feed(
         )
         other = await db_call(feed_health.duplicate_of, db, job, result)
         if other is not None:
-            await db_call(feed_health.record_duplicate, db, job, other, started, report)
+            await db_call(feed_health.record_duplicate, db, job, other, started, report, clock())
             return None
         parsed: ParsedFeed | None = None
         body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else None
@@ -113,21 +125,21 @@ async def _poll_feed(
                     result.headers,
                     result.final_url,
                     timezone=job.outlet.timezone,
-                    now=utcnow(),
+                    now=clock(),
                     max_field_chars=settings.poll.max_field_chars,
                 )
     except FeedError as exc:
-        return await db_call(feed_health.record_failure, db, settings, job, exc, started, report)
+        return await db_call(feed_health.record_failure, db, settings, job, exc, started, report, clock())
     except DiskFull:
         raise
     except Exception as exc:  # a parser bug or a dead parse worker: this feed's failure, not the run's
-        return await _record_unexpected(db, settings, job, exc, started, report, db_call)
+        return await _record_unexpected(db, settings, job, exc, started, report, db_call, clock())
     try:
-        await db_call(feed_health.record_success, db, settings, job, result, body_hash, parsed, started, report)
+        await db_call(feed_health.record_success, db, settings, job, result, body_hash, parsed, started, report, clock())
     except DiskFull:
         raise  # the whole run stops: nothing else can be stored either
     except Exception as exc:  # the transaction was rolled back; if recording fails too, that raises
-        return await _record_unexpected(db, settings, job, exc, started, report, db_call)
+        return await _record_unexpected(db, settings, job, exc, started, report, db_call, clock())
     return None
 
 
@@ -145,10 +157,11 @@ async def _record_unexpected(
     started: datetime,
     report: PollReport,
     db_call: DbWorker,
+    now: datetime,
 ) -> datetime | None:
     """Record an unexpected exception as this feed's failure (feed health and the fetch log)."""
     error = UnexpectedFeedError(f"unexpected {type(exc).__name__}: {exc}"[:500])  # reported in report.errors
-    return await db_call(feed_health.record_failure, db, settings, job, error, started, report)
+    return await db_call(feed_health.record_failure, db, settings, job, error, started, report, now)
 
 
 async def _poll_host(
@@ -164,6 +177,7 @@ async def _poll_host(
     disk_full: list[DiskFull],
     db_call: DbWorker,
     parse_call: ParseWorkers,
+    clock: Clock,
 ) -> None:
     for position, job in enumerate(jobs):
         if disk_full:
@@ -176,7 +190,7 @@ async def _poll_host(
                 say(f"feed_id={job.feed_id} outlet={job.outlet.id} event=skipped reason={why!r}")
                 advance(1, job.outlet.id)
                 continue
-            host_until = await _poll_feed(db, settings, fetcher, job, report, db_call, parse_call)
+            host_until = await _poll_feed(db, settings, fetcher, job, report, db_call, parse_call, clock)
         except DiskFull as exc:
             disk_full.append(exc)
             await db_call(leases.release, db, job)
@@ -207,6 +221,7 @@ async def _poll_all(
     report: PollReport,
     advance: Callable[..., None],
     say: Callable[[str], None],
+    clock: Clock,
 ) -> list[DiskFull]:
     by_host: dict[str, list[FeedJob]] = defaultdict(list)
     for job in jobs:
@@ -221,7 +236,7 @@ async def _poll_all(
                 *(
                     _poll_host(
                         db, settings, fetcher, host_jobs, owner, force, report, advance, say, disk_full, db_call,
-                        parse_call,
+                        parse_call, clock,
                     )
                     for host_jobs in by_host.values()
                 )
@@ -254,7 +269,7 @@ def run(
         note(progress, "poll", message)
 
     with track(progress, "poll", len(jobs)) as advance:
-        disk_full = asyncio.run(_poll_all(db, settings, jobs, force, report, advance, say))
+        disk_full = asyncio.run(_poll_all(db, settings, jobs, force, report, advance, say, run_clock(now)))
     if disk_full:
         raise disk_full[0]
     _prune_logs(db, settings, now, say)
