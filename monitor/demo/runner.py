@@ -12,19 +12,23 @@ import hashlib
 import http.server
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.config.settings import Settings
 from monitor.models import Progress
-from monitor.store.db import open_db, utcnow
+from monitor.store.db import open_db
 
 if TYPE_CHECKING:
     from monitor import pipeline
 DEMO_DIR = Path(__file__).resolve().parent / "feeds"
 PLACEHOLDER = "http://127.0.0.1:0/"
 DEMO_DAY = "2026-11-22"  # the newest day in the sample feeds (America/Mexico_City)
+# The demo replays that weekend: its clock is the next morning, whatever the machine's date, so the sample
+# news is never "in the future" (a machine whose clock is behind) nor too old for the default windows.
+DEMO_NOW = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -101,7 +105,7 @@ def build_demo_db(
         demo_registry(base_url, Path(settings.feeds))
         db = open_db(settings.db_path)
         try:
-            report = pipeline.run_all(db, settings, now=utcnow(), progress=progress, on_stage=on_stage)
+            report = pipeline.run_all(db, settings, now=DEMO_NOW, progress=progress, on_stage=on_stage)
         finally:
             db.close()
     return settings, report

@@ -12,7 +12,7 @@ from monitor.cli import demo_report
 from monitor.cli.commands.core import summarize
 from monitor.cli.console import stage_progress
 from monitor.demo import runner as demo_mod
-from monitor.store.db import open_db, utcnow
+from monitor.store.db import open_db
 
 
 def _write_digest(db: Any, settings: Any, folder: Path) -> list[str]:
@@ -21,7 +21,7 @@ def _write_digest(db: Any, settings: Any, folder: Path) -> list[str]:
 
     from monitor.digest.stage import make_digest
 
-    report = make_digest(db, settings, date.fromisoformat(demo_mod.DEMO_DAY), now=utcnow(), out_dir=folder)
+    report = make_digest(db, settings, date.fromisoformat(demo_mod.DEMO_DAY), now=demo_mod.DEMO_NOW, out_dir=folder)
     return [str(f) for f in report.files]
 
 
