@@ -116,7 +116,7 @@ def alerts_list(app: Any, as_json: bool) -> None:
         print_json(rows)
         return
     if not rows:
-        click.echo("No alert rules. Add [[alerts]] tables to your config (see README, Alerts).")
+        click.echo("No alert rules. Add [[alerts]] tables to your config (see docs/watch.md, Alerts).")
         return
     for row in rows:
         last = f", last {row['last_fired']}" if row["last_fired"] else ""
