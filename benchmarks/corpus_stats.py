@@ -7,9 +7,10 @@ The dev/test split is by event, so no real-world event has articles on both side
 decided by a hash of its event id (of its own id when it has no event). It is a pure function of the
 labels, so the split never moves when items are added. Tune only on dev; report test.
 
-When `real.pass2.jsonl` exists (a second, blind labelling pass: id, relevant, primary_frame), the
-agreement between the passes is printed: Cohen's kappa for relevance and for the primary frame. That
-agreement is the ceiling any automatic labelling can be expected to reach.
+The second, blind labelling pass (`real.pass2.a.jsonl` + `real.pass2.b.jsonl`, merged: id, relevant,
+primary_frame, secondary_frames) is compared with the first on all items and on the test split: raw
+agreement and Cohen's kappa for relevance and for the primary frame (on the items both passes call
+relevant). That agreement is the ceiling any automatic labelling can be expected to reach.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from monitor.analysis.evaluate import split_of  # noqa: E402  (the one split, sh
 
 EVAL_DIR = ROOT / "tests" / "fixtures" / "eval"
 CORPUS_FILES = ("real-events.jsonl", "real-other.jsonl")
-PASS2_FILE = "real.pass2.jsonl"
+PASS2_FILES = ("real.pass2.a.jsonl", "real.pass2.b.jsonl", "real.pass2.jsonl")  # merged; any that exist
 
 
 def load_jsonl(path: Path) -> list[dict]:
@@ -67,6 +68,18 @@ def cohen_kappa(a: list[str], b: list[str]) -> float:
     ca, cb = Counter(a), Counter(b)
     expected = sum(ca[k] * cb[k] for k in set(ca) | set(cb)) / (n * n)
     return 1.0 if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def load_pass2(eval_dir: Path = EVAL_DIR) -> list[dict]:
+    """The second pass, its files merged (an id labelled in two of them is an error)."""
+    merged: dict[str, dict] = {}
+    for name in PASS2_FILES:
+        if (eval_dir / name).exists():
+            for p in load_jsonl(eval_dir / name):
+                if p["id"] in merged:
+                    raise SystemExit(f"{name}: id {p['id']} is already in another pass-2 file")
+                merged[p["id"]] = p
+    return list(merged.values())
 
 
 def agreement(items: list[dict], pass2: list[dict]) -> dict:
@@ -136,16 +149,33 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no corpus files in {args.dir}", file=sys.stderr)
         return 2
     report = stats(items)
-    if (args.dir / PASS2_FILE).exists():
-        report["agreement"] = agreement(items, load_jsonl(args.dir / PASS2_FILE))
+    pass2 = load_pass2(args.dir)
+    if pass2:
+        report["agreement"] = agreement(items, pass2)
+        report["agreement_test_split"] = agreement([it for it in items if split_of(it) == "test"], pass2)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return 0
     for key, value in report.items():
+        if key.startswith("agreement"):
+            continue
         if isinstance(value, dict) and len(value) > 12:
             value = dict(list(value.items())[:12]) | {"…": f"{len(value) - 12} more"}
         print(f"{key:>26}: {value}")
+    if pass2:
+        print("agreement of the two blind labelling passes (the ceiling for the analysis):")
+        for title, key in (("all items", "agreement"), ("test split", "agreement_test_split")):
+            print(agreement_line(title, report[key]))
     return 0
+
+
+def agreement_line(title: str, a: dict) -> str:
+    return (
+        f"  {title:<11} ({a['items_in_both_passes']} items) relevance: agreement {a['relevance_agreement']:.3f},"
+        f" kappa {a['relevance_kappa']:.3f}; primary frame ({a['frame_items']} items both passes call relevant):"
+        f" agreement {a['primary_frame_agreement']:.3f}, kappa {a['primary_frame_kappa']:.3f};"
+        f" pass-2 primary among pass-1 frames {a['pass2_primary_in_pass1_any']:.3f}"
+    )
 
 
 if __name__ == "__main__":

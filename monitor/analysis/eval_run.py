@@ -241,41 +241,70 @@ def clear_results(db: sqlite_utils.Database) -> None:
             db.execute(f"DELETE FROM {table}")
 
 
-def _evidence_lines(db: sqlite_utils.Database) -> dict[int, list[str]]:
+def _relevance_evidence_column(db: sqlite_utils.Database) -> str | None:
+    """The analyses column holding the evidence of the relevance decision, when the schema has one."""
+    columns = [str(r[1]) for r in db.execute("PRAGMA table_info(analyses)").fetchall()]
+    return next((c for c in columns if "evidence" in c), None)
+
+
+def _evidence_items(value: str | None) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(value or "[]")
+    except json.JSONDecodeError:
+        return []
+    return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+
+
+def _line(prefix: str, ev: dict[str, Any]) -> str:
+    return f"{prefix}: [{', '.join(str(t) for t in ev.get('terms') or [])}] {ev.get('sentence', '')}"
+
+
+def evidence_lines(db: sqlite_utils.Database) -> dict[int, list[str]]:
+    """{article: readable evidence lines}: the relevance decision's (when stored), then each frame's, best first."""
     out: dict[int, list[str]] = {}
+    column = _relevance_evidence_column(db)
+    if column:
+        for article, value in db.execute(f"SELECT article, {column} FROM analyses").fetchall():
+            out.setdefault(int(article), []).extend(_line("relevance", ev) for ev in _evidence_items(value))
     rows = db.execute(
         "SELECT article, frame, evidence FROM article_frames ORDER BY article, over_threshold DESC, position"
     ).fetchall()
     for article, frame, evidence in rows:
-        for ev in json.loads(evidence or "[]"):
-            terms = ", ".join(ev.get("terms") or [])
-            out.setdefault(int(article), []).append(f"{frame}: [{terms}] {ev.get('sentence', '')}")
+        out.setdefault(int(article), []).extend(_line(str(frame), ev) for ev in _evidence_items(evidence))
     return out
 
 
-def read_predictions(db: sqlite_utils.Database) -> dict[str, Prediction]:
-    """Each stored item's prediction, keyed by its label id (an item never analysed: not relevant)."""
+def predictions_by_article(db: sqlite_utils.Database) -> dict[int, tuple[str | None, Prediction]]:
+    """{article id: (its guid, its prediction)} for every article (one never analysed: not relevant)."""
     frames: dict[int, list[str]] = {}
     for article, frame in db.execute(
         "SELECT article, frame FROM article_frames WHERE over_threshold = 1 ORDER BY article, position"
     ).fetchall():
         frames.setdefault(int(article), []).append(str(frame))
-    evidence = _evidence_lines(db)
+    evidence = evidence_lines(db)
     out = {}
     for aid, guid, relevant, relevance, top, story in db.execute(
         """SELECT a.id, a.guid, an.relevant, an.relevance, an.top_frame, sa.story
            FROM articles a LEFT JOIN analyses an ON an.article = a.id LEFT JOIN story_articles sa ON sa.article = a.id"""
     ).fetchall():
-        out[str(guid)] = Prediction(
-            id=str(guid),
-            relevant=bool(relevant),
-            score=float(relevance or 0.0),
-            top_frame=top,
-            frames=tuple(frames.get(int(aid), [])),
-            evidence=tuple(evidence.get(int(aid), [])),
-            story=int(story) if story is not None else None,
+        out[int(aid)] = (
+            guid,
+            Prediction(
+                id=str(guid if guid is not None else aid),
+                relevant=bool(relevant),
+                score=float(relevance or 0.0),
+                top_frame=top,
+                frames=tuple(frames.get(int(aid), [])),
+                evidence=tuple(evidence.get(int(aid), [])),
+                story=int(story) if story is not None else None,
+            ),
         )
     return out
+
+
+def read_predictions(db: sqlite_utils.Database) -> dict[str, Prediction]:
+    """Each stored item's prediction, keyed by its label id (the article's guid)."""
+    return {str(guid): pred for guid, pred in predictions_by_article(db).values() if guid is not None}
 
 
 # --- the run ------------------------------------------------------------------------------------
