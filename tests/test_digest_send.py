@@ -134,7 +134,9 @@ def test_failed_send_is_recorded_files_written_and_retried(tmp_path, digest_db, 
 
 def test_header_injection_in_a_title_neither_crashes_nor_injects(tmp_path, smtp_server):
     data = load_fixture()
-    data["articles"][0]["title"] = "Ataque\r\nBcc: evil@example.com"  # the top story's lead headline
+    for article in data["articles"]:  # every headline of the top story, so its title (the subject's lead) is one
+        if article["story"] == 1:
+            article["title"] = "Ataque\r\nBcc: evil@example.com"
     db_path = build_digest_db(tmp_path / "hostile.db", data)
     handler, port = smtp_server
     config = _config(tmp_path, port, ["editor@example.org"])

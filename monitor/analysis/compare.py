@@ -24,6 +24,7 @@ from monitor.analysis.analyze import frames_json_sql
 from monitor.analysis.debate import Debate, load_debate
 from monitor.analysis.stories import StoryView, list_stories
 from monitor.analysis.textnorm import is_stopword, tokens
+from monitor.analysis.titles import StoryTitle
 from monitor.config.settings import Settings
 from monitor.errors import MonitorError
 from monitor.store.db import iso, parse_iso
@@ -84,6 +85,8 @@ class Blindspot:
     size: int  # its articles in the range
     outlets: list[str]  # outlet ids covering it
     first_seen: str  # UTC ISO
+    title_en: StoryTitle | None = None  # the story's central headline for an English reader (see analysis/titles.py)
+    title_es: StoryTitle | None = None  # ... for a Spanish reader
 
 
 @dataclass
@@ -96,6 +99,8 @@ class LeadLag:
     first_country: str  # country whose press published first
     first_seen_by_country: dict[str, str]  # {"US": iso, "MX": iso}
     lead_minutes: int  # minutes between the first article of each country (0: same minute)
+    title_en: StoryTitle | None = None  # the story's central headline for an English reader (see analysis/titles.py)
+    title_es: StoryTitle | None = None  # ... for a Spanish reader
 
 
 @dataclass
@@ -322,6 +327,7 @@ def _blindspots(views: list[StoryView], countries: list[str], min_articles: int)
                     Blindspot(
                         story=v.id, label_en=v.label_en, label_es=v.label_es, covered_by=covered, missing=missing,
                         size=v.size, outlets=v.outlets, first_seen=v.first_seen_by_country.get(covered, v.first_seen or ""),
+                        title_en=v.title_en, title_es=v.title_es,
                     )
                 )
     out.sort(key=lambda b: (-b.size, b.story))
@@ -342,6 +348,7 @@ def _lead_lag(views: list[StoryView]) -> list[LeadLag]:
             LeadLag(
                 story=v.id, label_en=v.label_en, label_es=v.label_es, first_country=ordered[0][0],
                 first_seen_by_country=dict(sorted(firsts.items())), lead_minutes=round(lead),
+                title_en=v.title_en, title_es=v.title_es,
             )
         )
     out.sort(key=lambda x: (-x.lead_minutes, x.story))

@@ -5,16 +5,27 @@ ranked by how much coverage they have across both countries (stories both presse
 then by articles and outlets in the range); `get_story(db, id)` returns one story with all its
 articles. Merged stories (stories.merged_into set) are never shown: their articles belong to the
 story they merged into. Every field is plain data, JSON-able with `monitor.store.db.to_jsonable`.
+
+Each story is titled by a real headline in English and in Spanish (`title_en`, `title_es`, see
+monitor/analysis/titles.py), computed here at read time from the articles listed, their stored
+embeddings (the model most of them have), keywords and translations; the keyword labels stay as a
+secondary line.
 """
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import sqlite_utils
 
+from monitor.analysis.textnorm import is_stopword, tokens
+from monitor.analysis.titles import StoryTitle, TitleArticle, story_title
+from monitor.embedding.base import from_blob
 from monitor.store.db import has_table, iso, parse_iso
 
 
@@ -37,6 +48,7 @@ class StoryArticle:
     top_frame: str | None  # the article's top frame id, or None
     relevance: float  # the article's relevance score
     translation_rough: bool = False  # title_translated comes from a word-for-word engine (show it marked)
+    keywords: list[str] = field(default_factory=list, repr=False)  # the analysis' keywords (English pivot forms)
 
 
 @dataclass
@@ -60,10 +72,16 @@ class StoryView:
     first_seen_by_country: dict[str, str]  # {"US": iso, "MX": iso} over the whole story
     frames_by_country: dict[str, dict[str, float]]  # {country: {frame id: share of that country's articles}}
     articles_by_country: dict[str, list[StoryArticle]] = field(default_factory=dict)  # newest first per country
+    title_en: StoryTitle | None = None  # the central headline for an English reader (None: no headline at all)
+    title_es: StoryTitle | None = None  # ... for a Spanish reader
 
     @property
     def both_countries(self) -> bool:
         return len(self.countries) > 1
+
+    def title(self, language: str) -> StoryTitle | None:
+        """The title for a reader of `language` (en | es)."""
+        return self.title_es if language == "es" else self.title_en
 
 
 def _translations(db: sqlite_utils.Database, ids: list[int]) -> dict[tuple[int, str], tuple[str, bool]]:
@@ -84,7 +102,7 @@ def _translations(db: sqlite_utils.Database, ids: list[int]) -> dict[tuple[int, 
 
 _ARTICLE_SQL = """
 SELECT a.id, a.outlet, COALESCE(o.name, a.outlet), a.country, a.language, a.url, a.title, a.published,
-       an.top_frame, COALESCE(an.relevance, 0), sa.story
+       an.top_frame, COALESCE(an.relevance, 0), sa.story, an.keywords
 FROM story_articles sa
 JOIN articles a ON a.id = sa.article
 LEFT JOIN outlets o ON o.id = a.outlet
@@ -117,15 +135,63 @@ def _articles(db: sqlite_utils.Database, where: str, params: list[Any]) -> dict[
                 top_frame=r[8],
                 relevance=float(r[9]),
                 translation_rough=rough,
+                keywords=_keywords(r[11]),
             )
         )
     return out
 
 
-def _view(row: tuple[Any, ...], arts: list[StoryArticle], summary: _Summary) -> StoryView:
+def _keywords(raw: Any) -> list[str]:
+    try:
+        value = json.loads(raw or "[]")
+    except (TypeError, ValueError):
+        return []
+    return [str(k).lower() for k in value if isinstance(k, str) and k.strip()] if isinstance(value, list) else []
+
+
+def _vectors(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict[str, np.ndarray]]:
+    """{article: {model: vector}} of the stored embeddings of the given articles."""
+    if not ids or not has_table(db, "article_embeddings"):  # read-only open of a pre-008 database
+        return {}
+    out: dict[int, dict[str, np.ndarray]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for art, model, blob in db.execute(
+            f"SELECT article_id, model, vector FROM article_embeddings WHERE article_id IN ({marks})", chunk
+        ).fetchall():
+            out.setdefault(int(art), {})[str(model)] = from_blob(blob)
+    return out
+
+
+def _title_articles(arts: list[StoryArticle], vectors: dict[int, dict[str, np.ndarray]]) -> list[TitleArticle]:
+    """The story's articles as titles.py takes them, with the vectors of the model most of them have."""
+    models = Counter(m for a in arts for m in vectors.get(a.id, {}))
+    model = min(models, key=lambda m: (-models[m], m)) if models else None
+    out: list[TitleArticle] = []
+    for a in arts:
+        translations: dict[str, tuple[str, bool]] = {}
+        if a.title_translated and a.translated_language:
+            translations[a.translated_language] = (a.title_translated, a.translation_rough)
+        # keywords when analysed; otherwise the English headline's word stems, so the fallback still compares
+        terms = a.keywords or [t.stem for t in tokens(a.title_en, "en") if not is_stopword(t.folded, "en")]
+        out.append(
+            TitleArticle(
+                id=a.id, country=a.country, language=a.language, title=a.title, published=a.published,
+                outlet=a.outlet_name, url=a.url, translations=translations,
+                vector=vectors.get(a.id, {}).get(model) if model else None, terms=frozenset(terms),
+            )
+        )
+    return out
+
+
+def _view(
+    row: tuple[Any, ...], arts: list[StoryArticle], summary: _Summary, vectors: dict[int, dict[str, np.ndarray]]
+) -> StoryView:
     (sid, label_en, label_es, first_seen, last_seen, size) = row
     by_country: dict[str, list[StoryArticle]] = {}
     outlet_counts: dict[str, int] = {}
+    titled = _title_articles(arts, vectors)
     for a in arts:
         by_country.setdefault(a.country, []).append(a)
         outlet_counts[a.outlet] = outlet_counts.get(a.outlet, 0) + 1
@@ -143,6 +209,8 @@ def _view(row: tuple[Any, ...], arts: list[StoryArticle], summary: _Summary) -> 
         first_seen_by_country=summary.first_seen_by_country.get(int(sid), {}),
         frames_by_country=summary.frames_by_country.get(int(sid), {}),
         articles_by_country=dict(sorted(by_country.items())),
+        title_en=story_title(titled, "en"),
+        title_es=story_title(titled, "es"),
     )
 
 
@@ -202,7 +270,8 @@ def list_stories(db: sqlite_utils.Database, start: datetime, end: datetime, limi
             f"SELECT {_STORY_COLS} FROM stories WHERE merged_into IS NULL AND id IN ({marks})", chunk
         ).fetchall()
     summary = _summaries(db, [int(r[0]) for r in rows])
-    views = [_view(r, arts[int(r[0])], summary) for r in rows]
+    vectors = _vectors(db, [a.id for r in rows for a in arts[int(r[0])]])
+    views = [_view(r, arts[int(r[0])], summary, vectors) for r in rows]
     views.sort(key=lambda v: (coverage_rank(v), v.id))
     return views[:limit] if limit is not None else views
 
@@ -221,5 +290,5 @@ def get_story(db: sqlite_utils.Database, story_id: int) -> StoryView | None:
             break
         seen.add(sid)
         sid = int(row[-1])
-    arts = _articles(db, "sa.story = ?", [sid])
-    return _view(tuple(row[:-1]), arts.get(sid, []), _summaries(db, [sid]))
+    arts = _articles(db, "sa.story = ?", [sid]).get(sid, [])
+    return _view(tuple(row[:-1]), arts, _summaries(db, [sid]), _vectors(db, [a.id for a in arts]))

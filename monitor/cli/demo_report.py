@@ -66,7 +66,9 @@ def stories_table(views: list[StoryView]) -> Table:
     for c in COUNTRIES:
         table.add_column(f"{c} press", ratio=3)
     for v in views:
-        label = f"#{v.id} {v.label_en}\n{v.label_es}"
+        t = v.title_en  # the central headline (analysis/titles.py); the keywords beneath
+        head = f"{t.headline}{' (machine translation)' if t.translated else ''}\n" if t else ""
+        label = f"#{v.id} {head}{v.label_en}\n{v.label_es}"
         table.add_row(label, *(_headlines(v.articles_by_country.get(c, [])) for c in COUNTRIES))
     return table
 

@@ -22,6 +22,7 @@ import sqlite_utils
 from monitor.analysis.compare import Comparison, compare, top_frame_shares
 from monitor.analysis.debate import load_debate
 from monitor.analysis.stories import StoryArticle, StoryView, list_stories
+from monitor.analysis.titles import StoryTitle
 from monitor.config.settings import Settings
 from monitor.days import day_bounds, zone
 from monitor.digest import i18n
@@ -103,14 +104,33 @@ class StorySide:
 
 
 @dataclass
+class StoryHeadline:
+    """A story's title: the headline of its most central article (monitor/analysis/titles.py), in the
+    digest's language: the original, or its machine translation (`translated`, `rough` as for headlines)."""
+
+    text: str  # as shown
+    language: str  # language of `text`
+    translated: bool  # `text` is a machine translation of `original`
+    rough: bool  # ... by a word-for-word engine
+    original: str  # the article's own headline
+    original_language: str
+    country: str  # the article's country
+    press: str  # "US press" / "prensa de EE. UU." in the digest's language
+    outlet: str  # outlet display name
+    url: str | None  # http(s) only
+
+
+@dataclass
 class Story:
     id: int
-    label: str  # in the digest's language
-    label_other: str  # in the other language
+    label: str  # keywords, in the digest's language (a secondary line under the title)
+    label_other: str  # keywords in the other language
     articles: int
     outlets: int
     both: bool  # covered by both presses
     sides: list[StorySide]  # one per country in Digest.countries, even when empty
+    title: StoryHeadline | None = None  # the central headline; None when no article has one (the label stands in)
+    title_other: StoryHeadline | None = None  # the other country's central headline, when both covered it
 
 
 @dataclass
@@ -170,6 +190,7 @@ class BlindspotItem:
     press: str
     articles: int
     outlets: list[str]  # display names
+    title: StoryHeadline | None = None  # the story's central headline in the digest's language
 
 
 @dataclass
@@ -181,6 +202,7 @@ class LeadItem:
     press: str
     lead_minutes: int
     lead: str  # formatted
+    title: StoryHeadline | None = None  # the story's central headline in the digest's language
 
 
 @dataclass
@@ -251,6 +273,24 @@ def _label(lang: str, en: str, es: str) -> tuple[str, str]:
     """(label in lang, label in the other language); either falls back to the other when empty."""
     en, es = one_line(en or es or ""), one_line(es or en or "")
     return (es, en) if lang == "es" else (en, es)
+
+
+def _headline(lang: str, title: StoryTitle | None) -> StoryHeadline | None:
+    """A story title (analysis/titles.py) as the digest shows it."""
+    if title is None:
+        return None
+    return StoryHeadline(
+        text=one_line(title.headline),
+        language=title.language,
+        translated=title.translated,
+        rough=title.rough,
+        original=one_line(title.original),
+        original_language=title.original_language,
+        country=title.country,
+        press=i18n.country(lang, title.country),
+        outlet=one_line(title.outlet),
+        url=http_url(title.url),
+    )
 
 
 def _frame_labels(settings: Settings, comparisons: list[Comparison], lang: str) -> dict[str, str]:
@@ -450,10 +490,7 @@ def _story(
     tz: ZoneInfo,
 ) -> Story:
     label, other = _label(lang, view.label_en, view.label_es)
-    if not label:  # no keywords: the most relevant headline in the digest's language
-        arts = [a for side in view.articles_by_country.values() for a in side]
-        best = max(arts, key=lambda a: (a.relevance, -a.id))
-        label, other = _label(lang, best.title_en, best.title_es)
+    title = view.title(lang)
     sides = [
         _side(db, lang, c, view.articles_by_country.get(c, []), rough, labels, tz)
         for c in countries
@@ -466,6 +503,8 @@ def _story(
         outlets=len(view.outlets),
         both=view.both_countries,
         sides=sides,
+        title=_headline(lang, title),
+        title_other=_headline(lang, title.other if title else None),
     )
 
 
@@ -596,6 +635,7 @@ def build_digest(
             BlindspotItem(
                 b.story, label, other if other != label else "", b.covered_by, i18n.country(lang, b.covered_by),
                 b.size, [outlet_names.get(o, o) for o in b.outlets],
+                title=_headline(lang, b.title_es if lang == "es" else b.title_en),
             )
         )
 
@@ -608,6 +648,7 @@ def build_digest(
                 ll.story, label, other if other != label else "", ll.first_country,
                 i18n.country(lang, ll.first_country), ll.lead_minutes,
                 i18n.duration(lang, ll.lead_minutes) if ll.lead_minutes else i18n.t(lang, "same_time"),
+                title=_headline(lang, ll.title_es if lang == "es" else ll.title_en),
             )
         )
         if ll.lead_minutes > 0:
@@ -634,12 +675,10 @@ def build_digest(
     )
 
     subject = i18n.t(lang, "subject", day=day.isoformat(), stories=total_stories, articles=total_articles)
-    if stories and stories[0].sides:
-        lead_side = max(stories[0].sides, key=lambda s: s.articles)
-        if lead_side.headlines:
-            h = lead_side.headlines[0]
-            lead_title = h.title if h.language == lang or not h.translated else h.translated
-            subject += " · " + i18n.t(lang, "subject_lead", headline=_clip(lead_title, 90))
+    if stories and stories[0].title:  # the top story's title; an original over a translation (no room for a mark)
+        top = stories[0]
+        lead = next((h for h in (top.title, top.title_other) if h and not h.translated), top.title)
+        subject += " · " + i18n.t(lang, "subject_lead", headline=_clip(lead.text, 90))
     return Digest(
         day=day.isoformat(),
         date_long=i18n.long_date(lang, day),

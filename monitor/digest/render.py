@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 
 from monitor.digest import i18n
-from monitor.digest.model import Digest, EngineUse, FeedProblem, as_dict
+from monitor.digest.model import Digest, EngineUse, FeedProblem, StoryHeadline, as_dict
 from monitor.ingest.urls import http_url
 
 FORMATS = ("text", "markdown", "html", "json")
@@ -105,6 +105,12 @@ def _context(digest: Digest) -> dict[str, Any]:
             parts.append(t("last_article", date=p.last_article) if p.last_article else t("no_article"))
         return "; ".join(parts)
 
+    def mark(h: StoryHeadline | None) -> str:
+        """" (machine translation)" after a story title that is one ("rough" when word-for-word), else ""."""
+        if h is None or not h.translated:
+            return ""
+        return f" ({t('rough') if h.rough else t('machine_translation')})"
+
     def engines(uses: list[EngineUse]) -> str:
         if not uses:
             return t("engine_none")
@@ -125,6 +131,7 @@ def _context(digest: Digest) -> dict[str, Any]:
         "lang_tag": language_tag,
         "problem": problem,
         "engines": engines,
+        "mark": mark,
         "cap": i18n.capital,
         "generated": digest.footer.generated_at.replace("T", " ").replace("+00:00", " UTC"),
     }

@@ -48,6 +48,8 @@ import httpx
 import sqlite_utils
 
 from monitor.analysis.analyze import frames_json_sql
+from monitor.analysis.stories import get_story
+from monitor.analysis.titles import StoryTitle
 from monitor.config.settings import Settings
 from monitor.digest.claims import Clock, claim_ttl, claimant
 from monitor.errors import ConfigError, MonitorError
@@ -280,12 +282,27 @@ def article_message(settings: Settings, rule: Rule, row: dict[str, Any], reason:
     }
 
 
+def _title_line(title: StoryTitle) -> str:
+    """A story title for an alert: the headline, its source, and a mark when it is a machine translation."""
+    mark = f" ({'rough ' if title.rough else ''}machine translation)" if title.translated else ""
+    return one_line(f"{title.headline}{mark} — {title.country} · {title.outlet}", LINE_LIMIT)
+
+
 def story_message(settings: Settings, rule: Rule, story: dict[str, Any], reason: str) -> dict[str, Any]:
+    """A breaking-story alert. `story["title"]` is its English StoryTitle (analysis/titles.py) or None,
+    when the story's keywords (label_en) stand in."""
+    title: StoryTitle | None = story.get("title")
     label = one_line(str(story["label_en"] or story["label_es"] or f"story {story['id']}"), LINE_LIMIT)
     link = _story_link(settings, story["id"])
-    lines = [f"[{rule.name}] Story #{story['id']} “{label}”: {reason}"]
-    if story.get("headline"):
-        lines.append(one_line(str(story["headline"]), LINE_LIMIT))
+    lines = [f"[{rule.name}] Story #{story['id']}: {reason}"]
+    if title:
+        lines.append(f"{title.country}: {_title_line(title)}")
+        if title.other:
+            lines.append(f"{title.other.country}: {_title_line(title.other)}")
+    else:
+        lines[0] = f"[{rule.name}] Story #{story['id']} “{label}”: {reason}"
+        if story.get("headline"):
+            lines.append(one_line(str(story["headline"]), LINE_LIMIT))
     if link:
         lines.append(link)
     return {
@@ -293,6 +310,14 @@ def story_message(settings: Settings, rule: Rule, story: dict[str, Any], reason:
         "rule": rule.name,
         "kind": "story",
         "story": story["id"],
+        "title": one_line(title.headline, LINE_LIMIT) if title else None,  # English: the story's central headline
+        "title_translated": bool(title and title.translated),  # a machine translation of title_original
+        "title_rough": bool(title and title.rough),  # ... by a word-for-word engine
+        "title_original": one_line(title.original, LINE_LIMIT) if title else None,
+        "title_article": title.article if title else None,
+        "title_country": title.country if title else None,
+        "title_other": one_line(title.other.headline, LINE_LIMIT) if title and title.other else None,
+        "title_other_country": title.other.country if title and title.other else None,
         "label_en": story["label_en"],
         "label_es": story["label_es"],
         "countries": story["countries"],
@@ -427,8 +452,10 @@ def match_breaking(db: sqlite_utils.Database, settings: Settings, rule: Rule, si
         counts: dict[str, int] = {}
         for a in arts:
             counts[a[3]] = counts.get(a[3], 0) + 1
+        view = get_story(db, sid)
         story = {
             "id": sid,
+            "title": view.title_en if view else None,
             "label_en": arts[0][1] or "",
             "label_es": arts[0][2] or "",
             "countries": sorted(counts),
@@ -519,7 +546,7 @@ def send_webhook(settings: Settings, url: str, message: dict[str, Any]) -> None:
 
 def _subject(message: dict[str, Any]) -> str:
     if message.get("kind") == "story":
-        label = message.get("label_en") or message.get("label_es") or f"story {message.get('story')}"
+        label = message.get("title") or message.get("label_en") or message.get("label_es") or f"story {message.get('story')}"
         text = f"[{message['rule']}] Breaking: {label}"
     else:
         text = f"[{message['rule']}] {message.get('country', '')} {message.get('title', '')}"

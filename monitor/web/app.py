@@ -200,7 +200,8 @@ def create_app(settings: Settings) -> Starlette:
             country_list = data.countries(db)
         if story is None:
             raise HTTPException(404, f"no story {story_id}")
-        return render(request, "story.html", title=story.label_en or f"Story {story.id}", story=story,
+        title = story.title_en.headline if story.title_en else story.label_en or f"Story {story.id}"
+        return render(request, "story.html", title=title, story=story,
                       countries=country_list, labels=data.frame_labels(settings))
 
     def feeds_page(request: Request) -> Response:

@@ -11,6 +11,7 @@ import sqlite_utils
 
 from monitor.analysis.compare import Comparison, compare
 from monitor.analysis.stories import StoryView, list_stories
+from monitor.analysis.titles import StoryTitle
 from monitor.cli.console import print_json, stage_progress
 from monitor.days import day_range
 from monitor.store.db import open_db, utcnow
@@ -75,9 +76,20 @@ def cluster(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"cluster: {report.describe()}")
 
 
-def _story_text(v: StoryView) -> list[str]:
+def _title_text(t: StoryTitle) -> str:
+    """A headline with its source, marked when it is a machine translation."""
+    mark = f"  ({'rough ' if t.rough else ''}machine translation of: {t.original})" if t.translated else ""
+    return f"{t.headline}  [{t.country} · {t.outlet}]{mark}"
+
+
+def _story_text(v: StoryView, lang: str) -> list[str]:
     sizes = ", ".join(f"{c} {n}" for c, n in v.size_by_country.items())
-    lines = [f"#{v.id}  {v.label_en}  |  {v.label_es}   ({sizes}; {len(v.outlets)} outlets)"]
+    title = v.title(lang)
+    head = _title_text(title) if title else (v.label_en if lang == "en" else v.label_es) or f"story {v.id}"
+    lines = [f"#{v.id}  {head}"]
+    if title and title.other:
+        lines.append(f"    {title.other.country}: {_title_text(title.other)}")
+    lines.append(f"    keywords: {v.label_en}  |  {v.label_es}   ({sizes}; {len(v.outlets)} outlets)")
     for country, frames in sorted(v.frames_by_country.items()):
         mix = ", ".join(f"{f} {share:.0%}" for f, share in list(frames.items())[:4])
         lines.append(f"    frames {country}: {mix}")
@@ -96,17 +108,22 @@ def _story_text(v: StoryView) -> list[str]:
 @_DATE_OPT
 @_DAYS_OPT
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most N stories.")
+@click.option("--lang", type=click.Choice(["en", "es"]), help="Language of the story titles (default: [digest] lang).")
 @_JSON_OPT
 @click.pass_context
-def stories(ctx: click.Context, day: str | None, days: int, limit: int | None, as_json: bool) -> None:
-    """Stories of a day: label, size and frames per country, headlines in both languages.
+def stories(ctx: click.Context, day: str | None, days: int, limit: int | None, lang: str | None, as_json: bool) -> None:
+    """Stories of a day: a headline title, size and frames per country, headlines in both languages.
 
-    Stories that both countries' press covered come first.
+    A story is titled by its most central article's headline in the reader's language (a machine
+    translation is marked), with the other country's central headline beneath when both presses
+    covered it; its keywords follow. Stories that both countries' press covered come first. --json
+    carries both languages' titles (title_en, title_es) whatever --lang says.
 
     \b
     Examples:
       monitor stories
       monitor stories --date 2026-11-22 --days 2 --limit 5
+      monitor stories --lang es
       monitor stories --date yesterday --json
     """
     start, end, views = _read_days(ctx, day, days, lambda db, start, end: list_stories(db, start, end, limit=limit))
@@ -117,7 +134,14 @@ def stories(ctx: click.Context, day: str | None, days: int, limit: int | None, a
         click.echo("no stories in this range (run `monitor run`, or try another --date)")
         return
     for v in views:
-        click.echo("\n".join(_story_text(v)) + "\n")
+        click.echo("\n".join(_story_text(v, lang or ctx.obj.settings.digest.lang)) + "\n")
+
+
+def _short_title(title: StoryTitle | None, keywords: str) -> str:
+    """A story's English headline title on one line ("(machine translation)" marked), else its keywords."""
+    if title is None:
+        return keywords
+    return f"{title.headline} ({'rough ' if title.rough else ''}machine translation)" if title.translated else title.headline
 
 
 def _comparison_text(c: Comparison) -> list[str]:
@@ -134,11 +158,11 @@ def _comparison_text(c: Comparison) -> list[str]:
     if c.blindspots:
         lines.append("\nblindspots (covered by one country's press only):")
         for b in c.blindspots:
-            lines.append(f"  #{b.story} {b.label_en}: {b.covered_by} only, {b.size} articles")
+            lines.append(f"  #{b.story} {_short_title(b.title_en, b.label_en)}: {b.covered_by} only, {b.size} articles")
     if c.lead_lag:
         lines.append("\nwho covered shared stories first:")
         for ll in c.lead_lag:
-            lines.append(f"  #{ll.story} {ll.label_en}: {ll.first_country} first, by {ll.lead_minutes // 60} h {ll.lead_minutes % 60:02d} min")
+            lines.append(f"  #{ll.story} {_short_title(ll.title_en, ll.label_en)}: {ll.first_country} first, by {ll.lead_minutes // 60} h {ll.lead_minutes % 60:02d} min")
     return lines
 
 
