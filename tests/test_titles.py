@@ -141,6 +141,12 @@ def test_articles_with_a_vector_outrank_those_without_and_empty_headlines_never_
     title = story_title(arts, "en")
     assert title is not None and title.article == 2
     assert story_title([art(9, title=" ")], "en") is None
+    # a headline-less article still counts for the others' centrality: it pulls the title towards it
+    pair = [art(1, title="A", vector=unit(1, 0.3, 0)), art(2, title="B", vector=unit(1, -0.3, 0))]
+    alone = story_title(pair, "en")
+    assert alone is not None and alone.article == 1  # a tie: same time, the lower id
+    pulled = story_title([*pair, art(3, title="", vector=unit(1, -0.5, 0)), art(4, title="", vector=unit(1, -0.6, 0))], "en")
+    assert pulled is not None and pulled.article == 2
     assert story_title([], "es") is None
     single = story_title([art(8, title="Only  one\nheadline")], "en")
     assert single is not None and (single.headline, single.method) == ("Only one headline", "single")

@@ -148,7 +148,7 @@ def story_title(articles: Sequence[TitleArticle], language: str) -> StoryTitle |
     usable = [a for a in articles if a.title.strip()]
     if not usable:
         return None
-    scores, method = centrality(usable)
+    scores, method = centrality(articles)  # an article without a headline still counts as the story's
 
     def value(a: TitleArticle) -> float:
         has_vec, cos, overlap = scores[a.id]
