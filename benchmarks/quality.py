@@ -1,44 +1,87 @@
-"""Measured quality of the analysis stages against the hand-labelled set tests/fixtures/eval/labels.toml.
+"""Measured quality of the analysis, through the code of `monitor eval` (monitor/analysis/evaluate.py).
 
-Builds a database from the bundled demo feeds (the whole pipeline, served on loopback) plus the
-labelled items of the shared real feeds, translated with a local engine (default apertium, the
-realistic offline engine; --engine argos|apertium|none), then prints:
-  - relevance precision / recall (targets: recall >= 0.95 at precision >= 0.9)
-  - top-frame agreement on items both labelled and found relevant (target >= 0.7)
-  - same-story pair precision / recall, all pairs and cross-language pairs (target: cross-language
-    recall >= 0.8 at precision >= 0.9)
-  - every off-topic item of every real feed (unlabelled items are off-topic, see their MANIFEST)
-    that the analysis marks relevant (target: none).
-Run: .venv/bin/python benchmarks/quality.py [--engine apertium] [--verbose]
+Prints, in this order:
+  1. the REAL corpus, TEST split (tests/fixtures/eval/real-*.jsonl; never tuned on): relevance P/R,
+     top-frame agreement (beside it the agreement of two human passes, the ceiling), the share of
+     relevant items left without a frame, same-story pair recall/precision; overall, per country and
+     per language, with 95% bootstrap intervals over events; once per translation engine
+     (default apertium, then none);
+  2. the same for the DEV split (where tuning happens), labelled as such;
+  3. the demo set: tests/fixtures/eval/labels.toml over the bundled demo feeds (written by us, so never a
+     headline figure) and over the real-feed items it labels;
+  4. every off-topic item of the shared real feeds (the items labels.toml does not list; see their
+     MANIFEST) that the pipeline marks relevant, with the evidence it showed; target: none.
+Targets are printed beside the figures.
+
+Run: .venv/bin/python benchmarks/quality.py [--engines apertium,none] [--keep DIR] [--verbose]
+--keep DIR keeps the databases (one per engine and set): a re-run reuses the translations and embeddings
+and redoes analysis and clustering.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+import os
 import sys
 import tempfile
 import tomllib
-from datetime import UTC, datetime
+from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor import pipeline  # noqa: E402
-from monitor.analysis.analyze import ArticleText, analyze_article  # noqa: E402
-from monitor.analysis.debate import load_debate  # noqa: E402
+from benchmarks.corpus_stats import PASS2_FILES, agreement, load_jsonl  # noqa: E402
+from monitor.analysis.eval_run import load_labels, predictions_by_article, run_eval, select_split  # noqa: E402
+from monitor.analysis.evaluate import TARGETS, Label, Prediction, Scores, score, score_by, split_of  # noqa: E402
+from monitor.cli.commands.eval import confusion_lines, group_lines, miss_lines, summary_lines  # noqa: E402
+from monitor.config import settings as settings_mod  # noqa: E402
 from monitor.config.settings import Settings  # noqa: E402
-from monitor.demo.runner import build_demo_db  # noqa: E402
-from monitor.ingest.articles import store_entries  # noqa: E402
-from monitor.ingest.parse import parse_feed  # noqa: E402
-from monitor.models import Outlet  # noqa: E402
+from monitor.models import Outlet, ParsedEntry  # noqa: E402
 from monitor.store.db import iso, open_db, utcnow, write_transaction  # noqa: E402
 
-LABELS = ROOT / "tests" / "fixtures" / "eval" / "labels.toml"
-SHARED = ROOT.parent / "shared"
+EVAL_DIR = ROOT / "tests" / "fixtures" / "eval"
+CORPUS = [EVAL_DIR / "real-events.jsonl", EVAL_DIR / "real-other.jsonl"]
+LABELS = EVAL_DIR / "labels.toml"
+SHARED = Path(os.environ.get("MONITOR_SHARED") or ROOT.parent / "shared")  # as tests/conftest.py
 REAL_FEEDS = SHARED / "real-feeds"
 COUNTRY = {"us": "US", "mx": "MX", "other": "OT"}
+RULE = "=" * 100
+
+
+# --- 1, 2: the real corpus ----------------------------------------------------------------------
+
+
+def ceiling(labels: list[Label]) -> str:
+    """The two human passes' agreement on these items: what an automatic labelling can hope to reach."""
+    pass2 = [p for name in PASS2_FILES if (EVAL_DIR / name).exists() for p in load_jsonl(EVAL_DIR / name)]
+    if not pass2:
+        return "ceiling: no second labelling pass found"
+    ids = {lab.id for lab in labels}
+    raw = [r for path in CORPUS for r in load_jsonl(path) if r["id"] in ids]
+    a = agreement(raw, pass2)
+    return (
+        f"ceiling (two human passes, {a['frame_items']} items both called relevant): primary frame agreement"
+        f" {a['primary_frame_agreement']:.3f}, kappa {a['primary_frame_kappa']:.3f}; relevance agreement"
+        f" {a['relevance_agreement']:.3f}, kappa {a['relevance_kappa']:.3f}"
+    )
+
+
+def real_block(title: str, labels: list[Label], settings: Settings, engine: str, keep: Path, bootstrap: int,
+               tag: str, verbose: bool, detail: bool) -> list[str]:
+    run = run_eval(labels, settings, engine=engine, keep=keep, tag=tag)
+    overall = score(run.labels, run.predictions, bootstrap=bootstrap)
+    lines = [f"--- {title}: {overall.items} items; translation {run.translation_engine}, embedding {run.embedding_engine}"]
+    lines += [*summary_lines(overall), ceiling(run.labels)]
+    if detail:
+        lines += group_lines("country", score_by(run.labels, run.predictions, lambda lab: lab.country, bootstrap=bootstrap))
+        lines += group_lines("language", score_by(run.labels, run.predictions, lambda lab: lab.language, bootstrap=bootstrap))
+    if verbose:
+        lines += confusion_lines(overall.confusion) + miss_lines(run)
+    return lines
+
+
+# --- 3: the demo set (written by us) ------------------------------------------------------------
 
 
 def outlet_for(path: Path) -> Outlet:
@@ -50,17 +93,21 @@ def outlet_for(path: Path) -> Outlet:
     return Outlet(id=slug, name=path.stem, country=COUNTRY.get(group, "OT"), language=language)
 
 
-def parse_file(path: Path) -> list:  # type: ignore[type-arg]
+def parse_file(path: Path) -> list[ParsedEntry]:
+    from monitor.ingest.parse import parse_feed
+
     parsed = parse_feed(path.read_bytes(), {}, path.as_uri(), timezone="UTC", now=utcnow())
     return list(parsed.entries)
 
 
-def key_of(entry: object) -> list[str]:
-    return [k for k in (getattr(entry, "guid", None), getattr(entry, "link", None), getattr(entry, "url", None)) if k]
+def key_of(entry: ParsedEntry) -> list[str]:
+    return [k for k in (entry.guid, entry.link, entry.url) if k]
 
 
 def add_real_items(db_path: Path, labels: dict[str, dict[str, object]]) -> int:
-    """Store the labelled items of the real feeds (their own outlet and feed rows)."""
+    """Store the real-feed items labels.toml lists (their own outlet and feed rows)."""
+    from monitor.ingest.articles import store_entries
+
     wanted: dict[str, set[str]] = {}
     for guid, lab in labels.items():
         f = str(lab["file"])
@@ -78,144 +125,136 @@ def add_real_items(db_path: Path, labels: dict[str, dict[str, object]]) -> int:
                     "INSERT OR IGNORE INTO outlets (id, name, country, language) VALUES (?, ?, ?, ?)",
                     [outlet.id, outlet.name, outlet.country, outlet.language],
                 )
-                cur = db.execute("INSERT INTO feeds (outlet, url) VALUES (?, ?)", [outlet.id, path.as_uri()])
-                store_entries(db, int(cur.lastrowid or 0), outlet, entries, iso(utcnow()))
+                db.execute("INSERT OR IGNORE INTO feeds (outlet, url) VALUES (?, ?)", [outlet.id, path.as_uri()])
+                feed = int(db.execute("SELECT id FROM feeds WHERE url = ?", [path.as_uri()]).fetchone()[0])
+                store_entries(db, feed, outlet, entries, iso(utcnow()))
             added += len(entries)
     finally:
         db.close()
     return added
 
 
-def prf(tp: int, fp: int, fn: int) -> tuple[float, float]:
-    return (tp / (tp + fp) if tp + fp else 1.0, tp / (tp + fn) if tp + fn else 1.0)
+def demo_block(settings: Settings, engine: str, work: Path, bootstrap: int, verbose: bool) -> list[str]:
+    from monitor import pipeline
+    from monitor.demo.runner import build_demo_db
 
-
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--engine", default="apertium", choices=["apertium", "argos", "none", "auto"])
-    ap.add_argument("--verbose", action="store_true", help="List every error.")
-    ap.add_argument("--reuse", metavar="DIR", help="Reuse the translated database of an earlier run (printed at the end); re-analyse and re-cluster only.")
-    ap.add_argument("--similarity", type=float, help="Override analysis.similarity.")
-    ap.add_argument("--merge", type=float, help="Override analysis.merge_similarity.")
-    args = ap.parse_args()
-    labels: dict[str, dict[str, object]] = tomllib.loads(LABELS.read_text(encoding="utf-8"))["items"]
-    work = Path(args.reuse) if args.reuse else Path(tempfile.mkdtemp(prefix="quality-"))
-    import os
-
-    os.environ.setdefault("MONITOR_DATA_DIR", str(work / "data"))
-    base = Settings().replace(translation__engine=args.engine)
-    if args.similarity is not None:
-        base = base.replace(analysis__similarity=args.similarity)
-    if args.merge is not None:
-        base = base.replace(analysis__merge_similarity=args.merge)
-    t0 = datetime.now(UTC)
-    if args.reuse:
-        from monitor.demo.runner import demo_settings
-
-        settings = demo_settings(work, base)
-        added = -1
-        db = open_db(settings.db_path)
-        with write_transaction(db):
-            for table in ("story_articles", "stories"):
-                db.execute(f"DELETE FROM {table}")
-    else:
-        settings, report = build_demo_db(work, base)
-        if report.failed:
-            print("pipeline failures:", report.failed)
-        added = add_real_items(settings.db_path, labels)
-        db = open_db(settings.db_path)
-    stages = [s for s in pipeline.STAGES if s[0] in ("language", "translate", "analyze", "cluster")]
-    rerun = pipeline.run_all(db, settings, now=utcnow(), stages=stages)
-    if rerun.failed:
-        print("pipeline failures:", rerun.failed)
-    engine = getattr(rerun.stages.get("translate"), "engine", args.engine)
-    build_s = (datetime.now(UTC) - t0).total_seconds()
-
-    rows = db.execute(
-        """SELECT a.id, a.guid, a.link, a.url, a.language, a.country, a.title, an.relevant, an.top_frame, sa.story
-           FROM articles a LEFT JOIN analyses an ON an.article = a.id LEFT JOIN story_articles sa ON sa.article = a.id"""
-    ).fetchall()
-    by_key: dict[str, tuple] = {}  # type: ignore[type-arg]
-    for r in rows:
-        for k in (r[1], r[2], r[3]):
+    labels_toml: dict[str, dict[str, object]] = tomllib.loads(LABELS.read_text(encoding="utf-8"))["items"]
+    settings, report = build_demo_db(work / f"demo-{engine}", settings.replace(translation__engine=engine))
+    lines = [f"pipeline failures: {report.failed}"] if report.failed else []
+    add_real_items(settings.db_path, labels_toml)
+    db = open_db(settings.db_path)
+    try:
+        stages = [s for s in pipeline.STAGES if s[0] not in ("poll", "digest")]
+        pipeline.run_all(db, settings, now=utcnow(), stages=stages)
+        rows = db.execute("SELECT id, guid, link, url, country, language FROM articles").fetchall()
+        predictions = predictions_by_article(db)
+    finally:
+        db.close()
+    by_key: dict[str, tuple[int, str, str]] = {}
+    for aid, guid, link, url, country, language in rows:
+        for k in (guid, link, url):
             if k:
-                by_key.setdefault(k, r)
-    matched = {g: by_key[g] for g in labels if g in by_key}
-    missing = [g for g in labels if g not in by_key]
+                by_key.setdefault(str(k), (int(aid), str(country), str(language)))
+    groups: dict[str, tuple[list[Label], dict[str, Prediction]]] = {
+        "demo feeds (WRITTEN BY US alongside the code: never a headline figure)": ([], {}),
+        "real-feed items labelled in labels.toml (real text, but labelled while the analysis was tuned)": ([], {}),
+    }
+    missing = 0
+    for guid, lab in labels_toml.items():
+        if guid not in by_key:
+            missing += 1
+            continue
+        aid, country, language = by_key[guid]
+        group = list(groups.values())[0 if str(lab["file"]).startswith("demo_feeds/") else 1]
+        group[0].append(Label(guid, country, language, bool(lab["relevant"]), str(lab.get("top_frame") or "") or None,
+                              (), str(lab.get("event") or "") or None))
+        _, pred = predictions[aid]
+        group[1][guid] = Prediction(guid, pred.relevant, pred.score, pred.top_frame, pred.frames, pred.evidence, pred.story)
+    for title, (labs, preds) in groups.items():
+        if not labs:
+            continue
+        s: Scores = score(labs, preds, bootstrap=bootstrap)
+        lines += [f"--- {title}: {s.items} items; translation {engine}", *summary_lines(s)]
+        if verbose:
+            lines += confusion_lines(s.confusion)
+    if missing:
+        lines.append(f"({missing} labels of labels.toml not found in the demo database)")
+    return lines
 
-    tp = fp = fn = tn = 0
-    errors: list[str] = []
-    for g, r in matched.items():
-        gold, pred = bool(labels[g]["relevant"]), bool(r[7])
-        tp += gold and pred
-        fp += (not gold) and pred
-        fn += gold and not pred
-        tn += (not gold) and not pred
-        if gold != pred:
-            errors.append(f"  relevance {'FN' if gold else 'FP'}: [{r[5]}/{r[4]}] {r[6][:100]}")
-    rel_p, rel_r = prf(tp, fp, fn)
 
-    agree = total = 0
-    for g, r in matched.items():
-        if labels[g]["relevant"] and r[7]:
-            total += 1
-            if r[8] == labels[g]["top_frame"]:
-                agree += 1
-            else:
-                errors.append(f"  frame: gold {labels[g]['top_frame']}, got {r[8]}: {r[6][:90]}")
-    frame_acc = agree / total if total else 0.0
+# --- 4: off-topic real-feed items ---------------------------------------------------------------
 
-    evented = [(g, r) for g, r in matched.items() if labels[g]["relevant"] and labels[g]["event"]]
-    counts = {"all": [0, 0, 0], "cross": [0, 0, 0]}  # tp, fp, fn
-    for (g1, r1), (g2, r2) in itertools.combinations(evented, 2):
-        gold = labels[g1]["event"] == labels[g2]["event"]
-        pred = r1[9] is not None and r1[9] == r2[9]
-        kinds = ["all"] + (["cross"] if r1[4] != r2[4] else [])
-        for k in kinds:
-            c = counts[k]
-            if gold and pred:
-                c[0] += 1
-            elif pred:
-                c[1] += 1
-            elif gold:
-                c[2] += 1
-        if gold != pred and r1[4] != r2[4] and args.verbose:
-            errors.append(f"  pair {'FN' if gold else 'FP'} ({labels[g1]['event']}/{labels[g2]['event']}): {r1[6][:60]} || {r2[6][:60]}")
 
-    # Every item of every real feed: the unlabelled ones are off-topic (MANIFEST); none may be relevant.
-    debate = load_debate(settings.debate_path)
-    off_topic_flagged: list[str] = []
-    off_topic_total = 0
+def off_topic_labels(labelled: Iterable[str]) -> list[Label]:
+    """Every item of the shared real feeds that labels.toml does not list: off-topic (MANIFEST)."""
+    known = set(labelled)
+    out: list[Label] = []
+    seen: set[str] = set()
     for path in sorted(REAL_FEEDS.glob("*/*")):
         if path.suffix not in (".xml", ".rss"):
             continue
         outlet = outlet_for(path)
         for e in parse_file(path):
             keys = key_of(e)
-            if any(k in labels for k in keys):
+            if not keys or any(k in known for k in keys) or not (e.title or e.summary):
                 continue
-            off_topic_total += 1
-            res = analyze_article(debate, ArticleText(0, outlet.language, e.title, e.summary, e.content_text or ""))
-            if res.relevant:
-                off_topic_flagged.append(f"  [{path.parent.name}/{path.name}] {e.title[:100]} (score {res.relevance})")
+            item_id = f"{path.parent.name}/{path.name}#{keys[0]}"
+            if item_id in seen:
+                continue
+            seen.add(item_id)
+            out.append(Label(item_id, outlet.country, outlet.language, False, outlet=outlet.name, title=e.title or None,
+                             lede=e.summary or None, published=e.published, url=e.url,
+                             body=e.content_text or None))
+    return out
 
-    print(f"quality of the analysis stages (translation engine: {engine}; {len(matched)} labelled items, "
-          f"{added} from real feeds; {len(missing)} labels not found; build {build_s:.0f}s)")
-    print(f"relevance:         precision {rel_p:.3f}  recall {rel_r:.3f}   (tp {tp} fp {fp} fn {fn} tn {tn}; target R>=0.95 at P>=0.9)")
-    print(f"top frame:         agreement {frame_acc:.3f}   ({agree}/{total}; target >= 0.7)")
-    for k, (a, b, c) in counts.items():
-        p, r = prf(a, b, c)
-        label = "same story, all pairs" if k == "all" else "same story, cross-language"
-        print(f"{label:<27} precision {p:.3f}  recall {r:.3f}   (tp {a} fp {b} fn {c})")
-    print(f"off-topic real-feed items marked relevant: {len(off_topic_flagged)} of {off_topic_total} (originals, no translation)")
-    for line in off_topic_flagged:
-        print(line)
-    if args.verbose:
-        print("\n".join(errors))
-        if missing:
-            print("labels not found:", *missing[:20], sep="\n  ")
-    db.close()
-    print(f"(database kept in {work}; re-run with --reuse {work})")
+
+def off_topic_block(settings: Settings, engine: str, keep: Path) -> list[str]:
+    labels_toml = tomllib.loads(LABELS.read_text(encoding="utf-8"))["items"]
+    labels = off_topic_labels(labels_toml)
+    run = run_eval(labels, settings, engine=engine, keep=keep, tag="offtopic")
+    flagged = [lab for lab in labels if run.predictions[lab.id].relevant]
+    lines = [f"--- off-topic real-feed items marked relevant, translation {run.translation_engine}:"
+             f" {len(flagged)} of {len(labels)} (target: none)"]
+    for lab in flagged:
+        pred = run.predictions[lab.id]
+        lines.append(f"  [{lab.id.split('#')[0]}] {(lab.title or lab.lede or '')[:100]}  (score {pred.score:.2f})")
+        lines += [f"      {ev[:160]}" for ev in pred.evidence[:3]] or ["      (no evidence stored)"]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--engines", default="apertium,none", help="Translation engines, comma-separated (default apertium,none).")
+    ap.add_argument("--keep", type=Path, help="Keep the databases here; a re-run redoes only analysis and clustering.")
+    ap.add_argument("--bootstrap", type=int, default=1000, help="Resamples of events for the 95%% intervals.")
+    ap.add_argument("--skip-demo", action="store_true", help="Leave out the demo set (it polls the demo feeds on loopback).")
+    ap.add_argument("--verbose", action="store_true", help="Also the frame confusion tables and every disagreement with its evidence.")
+    args = ap.parse_args(argv)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    keep = args.keep or Path(tempfile.mkdtemp(prefix="quality-"))
+    settings = settings_mod.load(None)
+    labels = load_labels(CORPUS)
+    test, dev = select_split(labels, "test"), select_split(labels, "dev")
+    assert not {lab.unit for lab in test} & {lab.unit for lab in dev}
+
+    def out(lines: list[str]) -> None:
+        print("\n".join(lines), flush=True)
+
+    out([RULE, f"1. REAL CORPUS, TEST SPLIT ({len(test)} items, never tuned on)   targets: relevance {TARGETS['relevance']};"
+         f" top frame {TARGETS['top_frame']}; unframed {TARGETS['unframed']}; pairs {TARGETS['pairs']}", RULE])
+    for engine in engines:
+        out(real_block(f"TEST split, engine {engine}", test, settings, engine, keep, args.bootstrap, "test", False, True))
+    out([RULE, f"2. REAL CORPUS, DEV SPLIT ({len(dev)} items; tuning happens here, so these figures flatter)", RULE])
+    for engine in engines:
+        out(real_block(f"DEV split, engine {engine}", dev, settings, engine, keep, args.bootstrap, "dev", args.verbose, False))
+    if not args.skip_demo:
+        out([RULE, "3. DEMO SET (tests/fixtures/eval/labels.toml; the demo feeds were WRITTEN BY US: not a measure of real news)", RULE])
+        out(demo_block(settings, engines[0], keep, args.bootstrap, args.verbose))
+    out([RULE, "4. OFF-TOPIC ITEMS OF THE SHARED REAL FEEDS (unlabelled = off-topic) MARKED RELEVANT", RULE])
+    for engine in engines:
+        out(off_topic_block(settings, engine, keep))
+    print(f"(databases kept in {keep}; re-run with --keep {keep}; {sum(split_of(lab) == 'test' for lab in labels)}"
+          f" test items of {len(labels)})")
     return 0
 
 

@@ -112,6 +112,7 @@ def label_from(obj: Any, where: tuple[Path, int]) -> Label:
         lede=lede,
         published=published,
         url=_text(obj, "url", where),
+        body=_text(obj, "body", where),
     )
 
 
@@ -191,12 +192,12 @@ def entry_of(lab: Label, published: datetime, url: str | None) -> ParsedEntry:
         link=url,
         guid=lab.id,
         content_html=None,
-        content_text=None,
+        content_text=lab.body,
         authors=(),
         tags=(),
         published=iso(published),
         date_flag=None,
-        content_hash=hashlib.sha256(f"{title}\x1f{summary}".encode()).hexdigest(),
+        content_hash=hashlib.sha256(f"{title}\x1f{summary}\x1f{lab.body or ''}".encode()).hexdigest(),
     )
 
 

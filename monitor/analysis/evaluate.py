@@ -66,6 +66,7 @@ class Label:
     lede: str | None = None
     published: str | None = None
     url: str | None = None
+    body: str | None = None  # optional article text after the lede (feeds give it; the corpus does not)
 
     @property
     def unit(self) -> str:
