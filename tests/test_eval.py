@@ -193,6 +193,7 @@ def test_eval_end_to_end_on_a_real_slice(slice_file: Path, tmp_path: Path) -> No
     keep = tmp_path / "kept"
     result = _invoke(str(slice_file), "--engine", "none", "--keep", str(keep), "--json", "--items", "--bootstrap", "100")
     assert result.exit_code == 0, result.output
+    assert "NaN" not in result.stdout  # strict JSON: a figure with nothing to measure is null
     data = json.loads(result.stdout)
     raw = [json.loads(line) for line in slice_file.read_text(encoding="utf-8").splitlines()]
     overall = data["overall"]
@@ -264,3 +265,13 @@ def test_bad_jsonl_is_one_line_and_exit_2(tmp_path: Path, content: str, message:
     assert "Traceback" not in result.output
     with pytest.raises(UsageError):
         load_labels([bad])
+
+
+def test_an_empty_split_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    row = {"id": "a", "country": "US", "language": "en", "relevant": True, "lede": "x", "event_id": "e"}
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(row), encoding="utf-8")
+    empty = "dev" if split_of(load_labels([path])[0]) == "test" else "test"
+    result = _invoke(str(path), "--split", empty)
+    assert result.exit_code == 2 and f"in the {empty} split" in result.stderr
+    assert result.stderr.strip().count("\n") == 0

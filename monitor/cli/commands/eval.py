@@ -12,6 +12,7 @@ import click
 from monitor.analysis.eval_run import SPLITS, EvalRun, load_labels, run_eval, select_split
 from monitor.analysis.evaluate import NO_FRAME, NOT_RELEVANT, TARGETS, Scores, misses, score, score_by
 from monitor.cli.console import print_json, stage_progress
+from monitor.errors import UsageError
 
 
 def fmt(value: float) -> str:
@@ -83,7 +84,7 @@ def miss_lines(run: EvalRun) -> list[str]:
 def scores_json(s: Scores) -> dict[str, Any]:
     return {
         "items": s.items,
-        "figures": s.figures(),
+        "figures": {k: None if math.isnan(v) else v for k, v in s.figures().items()},  # NaN: nothing to measure
         "intervals": {k: [v.low, v.high] for k, v in s.intervals.items()},
         "relevance": s.relevance,
         "frames": s.frames,
@@ -132,7 +133,7 @@ def eval_cmd(
     """
     labels = select_split(load_labels(files), split)
     if not labels:
-        raise click.UsageError(f"no items in the {split} split")
+        raise UsageError(f"no items of {', '.join(str(f) for f in files)} are in the {split} split")
     run = run_eval(labels, ctx.obj.settings, engine=engine, keep=keep, tag=split, progress=stage_progress(as_json))
     overall = score(run.labels, run.predictions, bootstrap=bootstrap, seed=seed)
     by_country = score_by(run.labels, run.predictions, lambda lab: lab.country, bootstrap=bootstrap, seed=seed)
