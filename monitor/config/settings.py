@@ -137,6 +137,13 @@ class EmbeddingSettings:
 
 
 @dataclass(frozen=True)
+class SearchSettings:
+    # semantic search keeps a float16 copy of the article vectors beside the database (<db>.vectors/)
+    # so a search does not re-read them from SQLite; false: in memory only (each process reads them once)
+    vector_cache: bool = True
+
+
+@dataclass(frozen=True)
 class AnalysisSettings:
     window_h: int = opt(72, min=1)  # stories: sliding window for joining articles
     similarity: float = opt(0.35, min=0.0, max=1.0)  # cosine (article vs a story's recent articles) needed to join a story
@@ -199,6 +206,7 @@ class Settings:
     poll: PollSettings = field(default_factory=PollSettings)
     translation: TranslationSettings = field(default_factory=TranslationSettings)
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
@@ -249,7 +257,7 @@ class Settings:
         return dataclasses.replace(self, **top)
 
 
-SECTIONS = ("poll", "translation", "embedding", "analysis", "digest", "smtp", "watch", "serve")
+SECTIONS = ("poll", "translation", "embedding", "search", "analysis", "digest", "smtp", "watch", "serve")
 _SHORT_ENV = {
     "MONITOR_DB": ("db", None),
     "MONITOR_FEEDS": ("feeds", None),

@@ -36,17 +36,20 @@ import sqlite_utils
 from monitor.analysis.analyze import frames_json_sql
 from monitor.analysis.textnorm import fold
 from monitor.config.settings import Settings
+from monitor.search.forms import LANGUAGES
 from monitor.search.query import (
     STOPWORDS,
     Clause,
+    FormsOf,
     Query,
     QueryError,
     SearchTimeout,
     Term,
     any_expression,
     clauses_expression,
-    word_forms,
+    expanded_forms,
 )
+from monitor.search.vocab import present_words
 from monitor.store.db import translate_error
 
 TIME_LIMIT_MS = 3000  # a search is stopped after this long (a very broad prefix on a large database)
@@ -366,13 +369,13 @@ class _Plan:
     translation_busy: bool = False
 
 
-def _highlight_words(clauses: Sequence[Clause], forms: bool) -> list[tuple[str, bool]]:
+def _highlight_words(clauses: Sequence[Clause], forms: FormsOf | None) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = []
     for clause in clauses:
         for term in clause:
             words = term.words
-            if term.plain and forms:
-                out += [(w, False) for w in word_forms(words[0])]
+            if term.plain and forms is not None:
+                out += [(w, False) for w in forms(words[0])]
             elif term.prefix:
                 out += [(w, False) for w in words[:-1]] + [(words[-1], True)]
             else:
@@ -414,12 +417,10 @@ def plan_query(
             query.raw, "", [], {}, [*notes, "raw FTS5 query: searched as written, not translated"], _raw_highlight_words(query.raw)
         )
     word_text = query.words_text() or " ".join(t.text for t in query.excluded)
-    matches = [clauses_expression(query.clauses, forms)] if query.clauses else []
-    excludes = [any_expression(query.excluded, forms)] if query.excluded else []
     translated: dict[str, str] = {}
-    highlight = _highlight_words(query.clauses, forms)
     sources: list[str] = []
     busy = False
+    done: dict[tuple[str, str], tuple[list[Clause], list[Term]]] = {}
     if translate and word_text:
         pool, why_not = _get_pool(settings)
         if why_not:
@@ -432,23 +433,43 @@ def plan_query(
             sources = [lang] if lang in languages and confidence >= DETECT_CONFIDENCE else list(languages)
             pairs = [(s, t) for s in sources for t in languages if t != s and _supports(pool.translator, s, t)]
             done, busy = _translate_pairs(pool, query, pairs, translation_budget_s, notes)
-            for pair, (clauses, excluded) in done.items():
-                highlight += _highlight_words(clauses, forms)
-                expr = clauses_expression(clauses, forms)
-                if expr and expr not in matches:
-                    matches.append(expr)
-                ex = any_expression(excluded, forms) if excluded else ""
-                if ex and ex not in excludes:
-                    excludes.append(ex)
-                shown = " ".join(" OR ".join(t.display() for t in c) for c in clauses)
-                if shown:
-                    translated[pair[1] if len(sources) == 1 else f"{pair[0]}->{pair[1]}"] = shown
             if done:
                 rough = " (rough, word for word)" if getattr(pool.translator, "rough", False) else ""
                 notes.append(f"query translated with {pool.engine}{rough}: " + ", ".join(f"{a}->{b}" for a, b in done))
+    # the words as typed take the forms of the language they were read as (both when unsure)
+    typed_forms = _forms_in(db, tuple(sources) if len(sources) == 1 else LANGUAGES) if forms else None
+    matches = [clauses_expression(query.clauses, typed_forms or False)] if query.clauses else []
+    excludes = [any_expression(query.excluded, typed_forms or False)] if query.excluded else []
+    highlight = _highlight_words(query.clauses, typed_forms)
+    for pair, (clauses, excluded) in done.items():
+        target_forms = _forms_in(db, (pair[1],)) if forms else None  # translated words: the target's forms
+        highlight += _highlight_words(clauses, target_forms)
+        expr = clauses_expression(clauses, target_forms or False)
+        if expr and expr not in matches:
+            matches.append(expr)
+        ex = any_expression(excluded, target_forms or False) if excluded else ""
+        if ex and ex not in excludes:
+            excludes.append(ex)
+        shown = " ".join(" OR ".join(t.display() for t in c) for c in clauses)
+        if shown:
+            translated[pair[1] if len(sources) == 1 else f"{pair[0]}->{pair[1]}"] = shown
     match = " OR ".join(f"({m})" for m in matches) if len(matches) > 1 else (matches[0] if matches else "")
     exclude = " OR ".join(f"({e})" for e in excludes) if len(excludes) > 1 else (excludes[0] if excludes else "")
     return _Plan(match, exclude, sources, translated, notes, highlight, busy)
+
+
+def _forms_in(db: sqlite_utils.Database, languages: tuple[str, ...]) -> FormsOf:
+    """A word's forms in these languages (monitor.search.forms), kept only where some article has them."""
+    tables = _tables(db)
+
+    def forms_of(word: str) -> tuple[str, ...]:
+        candidates = expanded_forms(word, languages)
+        if len(candidates) == 1:
+            return candidates
+        present = present_words(db, tables, candidates[1:])
+        return (candidates[0], *(c for c in candidates[1:] if _fold(c) in present))
+
+    return forms_of
 
 
 def _translate_pairs(

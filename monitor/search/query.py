@@ -11,8 +11,9 @@ Syntax (the same in the CLI, the web page's search box and alert rules):
     country:MX outlet:la-jornada lang:es frame:sovereignty story:42
     since:2026-11-01 until:2026-11-30 since:7d since:24h
 
-Plain words also match their plural/singular forms (cartel -> carteles, cartels); quote a word
-to match it exactly. Common words ("de", "the", "con") are ignored unless quoted. Matching is
+Plain words also match their other forms in both languages: plural/singular (cartel -> carteles,
+cartels) and the word family a Snowball stemmer groups (soberanía -> soberana, soberanos;
+sovereignty -> sovereign; monitor.search.forms); quote a word to match it exactly. Common words ("de", "the", "con") are ignored unless quoted. Matching is
 case- and accent-insensitive (méxico = Mexico = MÉXICO).
 
 Every term reaches FTS5 as a double-quoted string (`fts_expression`), so no user input can be
@@ -23,12 +24,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from monitor.config.bounds import day_range_text, instant_in_range
 from monitor.errors import UsageError
+from monitor.search.forms import LANGUAGES, family
 from monitor.store.db import iso, utcnow
 
 MAX_QUERY_CHARS = 2000  # longer input is refused with a message, not truncated silently
@@ -501,19 +503,36 @@ def word_forms(word: str) -> tuple[str, ...]:
     return _unique(forms)
 
 
-def term_expression(term: Term, forms: bool = True) -> str:
-    """One term as FTS5: a quoted phrase, `"stem"*` for a prefix, or an OR of a word's forms."""
+FormsOf = Callable[[str], tuple[str, ...]]  # a plain word -> the forms to match (the word first)
+
+
+def expanded_forms(word: str, languages: tuple[str, ...] = LANGUAGES) -> tuple[str, ...]:
+    """Everything a plain word matches: its plural/singular forms and its word family in each language
+    (monitor.search.forms: soberanía -> soberana, soberano, soberanías ...), the word first."""
+    return _unique((*word_forms(word), *family(word, languages)))
+
+
+def _forms_of(forms: bool | FormsOf) -> FormsOf | None:
+    if forms is True:
+        return expanded_forms
+    return forms or None
+
+
+def term_expression(term: Term, forms: bool | FormsOf = True) -> str:
+    """One term as FTS5: a quoted phrase, `"stem"*` for a prefix, or an OR of a word's forms.
+    `forms` is True (every generated form), False (the word as typed) or a function giving the forms."""
     if term.prefix:
         return fts_quote(" ".join(term.words)) + "*"
-    if forms and term.plain:
-        variants = word_forms(term.words[0])
+    forms_of = _forms_of(forms)
+    if forms_of is not None and term.plain:
+        variants = forms_of(term.words[0])
         if len(variants) == 1:
             return fts_quote(variants[0])
         return "(" + " OR ".join(fts_quote(v) for v in variants) + ")"
     return fts_quote(" ".join(term.words))
 
 
-def clauses_expression(clauses: Iterable[Clause], forms: bool = True) -> str:
+def clauses_expression(clauses: Iterable[Clause], forms: bool | FormsOf = True) -> str:
     """AND of the clauses, each an OR of its terms; '' when there is nothing to match."""
     parts = []
     for clause in clauses:
@@ -523,12 +542,12 @@ def clauses_expression(clauses: Iterable[Clause], forms: bool = True) -> str:
     return " AND ".join(parts)
 
 
-def any_expression(terms: Iterable[Term], forms: bool = True) -> str:
+def any_expression(terms: Iterable[Term], forms: bool | FormsOf = True) -> str:
     """OR of the terms (for exclusions); '' when there are none."""
     exprs = list(_unique(term_expression(t, forms) for t in terms))
     return " OR ".join(exprs)
 
 
-def fts_expression(query: Query, forms: bool = True) -> str:
+def fts_expression(query: Query, forms: bool | FormsOf = True) -> str:
     """The query's words as one safe FTS5 MATCH string (exclusions are applied separately)."""
     return query.raw if query.raw else clauses_expression(query.clauses, forms)
