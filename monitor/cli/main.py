@@ -21,7 +21,7 @@ from monitor.store.db import no_database, translate_error
 
 # Commands that only read the database: pointed at a missing one (a mistyped --db) they stop with
 # one line instead of creating its folders and an empty database.
-READ_ONLY_COMMANDS = frozenset({"status", "search", "show", "stories", "compare", "export", "serve"})
+READ_ONLY_COMMANDS = frozenset({"status", "search", "similar", "show", "stories", "compare", "export", "serve"})
 
 
 class AppContext:

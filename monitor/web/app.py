@@ -167,23 +167,37 @@ def create_app(settings: Settings) -> Starlette:
     def search_page(request: Request) -> Response:
         from monitor.search.engine import QUERY_TRANSLATION_BUDGET_S, search
         from monitor.search.query import parse_query
+        from monitor.search.semantic import semantic_search
 
         text = request.query_params.get("q", "")
         sort = request.query_params.get("sort", "relevance")
         sort = sort if sort in ("relevance", "date") else "relevance"
+        semantic = request.query_params.get("semantic", "") in ("1", "on", "true")
+        like_param = request.query_params.get("like", "").strip()
         hits: list[Any] = []
         error = ""
         busy = False  # the query translator was busy: searched as typed (the search library says so)
-        if text.strip():
+        like: int | None = None
+        if like_param:
+            like = int(like_param) if like_param.isdigit() and id_in_range(int(like_param)) else None
+            if like is None:
+                error = f"like must be an article id, e.g. ?like=12 (got {like_param[:40]!r})"
+        searched = bool(text.strip()) or like is not None
+        if searched and not error:
             try:
                 with database() as db:
-                    result = search(db, settings, parse_query(text), limit=50, sort=sort,
-                                    translation_budget_s=QUERY_TRANSLATION_BUDGET_S)
+                    query = parse_query(text, allow_empty=like is not None)
+                    if semantic or like is not None:
+                        result = semantic_search(db, settings, query, like=like, limit=50, sort=sort)
+                    else:
+                        result = search(db, settings, query, limit=50, sort=sort,
+                                        translation_budget_s=QUERY_TRANSLATION_BUDGET_S)
                     hits, busy = [_hit_view(h) for h in result.hits], result.translation_busy
             except MonitorError as exc:
                 error = str(exc)
         return render(request, "search.html", 400 if error else 200, title="Search", query_text=text, sort=sort,
-                      hits=hits, error=error, searched=bool(text.strip()), translation_busy=busy)
+                      hits=hits, error=error, searched=searched or bool(error), translation_busy=busy,
+                      semantic=semantic or like is not None, like=like)
 
     def article_page(request: Request) -> Response:
         article_id = _known_id(request, "article")

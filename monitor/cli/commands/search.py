@@ -88,6 +88,8 @@ def _render_plain(result: SearchResult, tz: ZoneInfo | None) -> None:
             meta.append(f"frame: {hit.top_frame}")
         if hit.story is not None:
             meta.append(f"story {hit.story}")
+        if hit.matched_in == "meaning":
+            meta.append(f"similarity {hit.score:.2f}")
         click.echo("  ".join(meta))
         click.echo(f"    {hit.title}")
         if hit.title_translated:
@@ -148,6 +150,11 @@ def _render_table(result: SearchResult, tz: ZoneInfo | None) -> None:
 @click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True, help="Ranking order.")
 @click.option("--raw", is_flag=True, help="Treat QUERY as FTS5 syntax (NOT, NEAR, column:...); not translated.")
 @click.option("--no-translate", is_flag=True, help="Do not translate the query (stored translations are still searched).")
+@click.option(
+    "--semantic", is_flag=True,
+    help="Rank by meaning (embedding similarity), across languages without translation; filters still apply.",
+)
+@click.option("--like", "like", type=int, metavar="ARTICLE_ID", help="More like this: articles nearest in meaning to this one.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: the query, notes and one object per article.")
 @click.pass_obj
 def search_cmd(
@@ -164,6 +171,8 @@ def search_cmd(
     sort: str,
     raw: bool,
     no_translate: bool,
+    semantic: bool,
+    like: int | None,
     as_json: bool,
 ) -> None:
     """Search articles in English and Spanish with one query in either language.
@@ -176,16 +185,29 @@ def search_cmd(
       monitor search --frame sovereignty --country US --limit 50
       monitor search --raw 'cartel NOT sinaloa'
       monitor search terror* --json | jq '.hits[].url'
+      monitor search --semantic "drone strikes on cartels" country:MX since:7d
+      monitor search --like 1234 --country US
     """
     text = " ".join(query)
     settings = app.settings
     try:
+        if like is not None and not id_in_range(like):
+            raise UsageError(f"no article #{like}; article ids are whole numbers from 1, see `monitor search`")
+        if raw and (semantic or like is not None):
+            raise UsageError("--raw is FTS5 syntax; it does not combine with --semantic or --like")
+        by_meaning = semantic or like is not None
         parsed = parse_query(
-            text, raw=raw, country=country, outlet=outlet, lang=lang, frame=frame, story=story, since=since, until=until
+            text, raw=raw, country=country, outlet=outlet, lang=lang, frame=frame, story=story, since=since, until=until,
+            allow_empty=like is not None,
         )
         db = open_db(settings.db_path, readonly=True)
         try:
-            result = search(db, settings, parsed, limit=limit, sort=sort, translate=not no_translate)
+            if by_meaning:
+                from monitor.search.semantic import semantic_search
+
+                result = semantic_search(db, settings, parsed, like=like, limit=limit, sort=sort)
+            else:
+                result = search(db, settings, parsed, limit=limit, sort=sort, translate=not no_translate)
         finally:
             db.close()
     except MonitorError as exc:
@@ -297,6 +319,28 @@ def show_cmd(app: Any, article_id: int, as_json: bool) -> None:
     _render_article(article, _tz(settings.digest.timezone))
 
 
-COMMANDS: list[click.Command] = [search_cmd, show_cmd]
+@click.command("similar")
+@click.argument("article_id", type=int)
+@click.argument("filters", nargs=-1)
+@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="Articles to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: the query, notes and one object per article.")
+@click.pass_context
+def similar_cmd(ctx: click.Context, article_id: int, filters: tuple[str, ...], limit: int, as_json: bool) -> None:
+    """More like this: the articles nearest in meaning to one article, in either language.
+
+    The same as `monitor search --like ARTICLE_ID`; FILTERS are the search filters (country:US, since:7d ...).
+
+    \b
+    Examples:
+      monitor similar 1234
+      monitor similar 1234 country:US since:3d --json
+    """
+    ctx.invoke(
+        search_cmd, query=filters, country=(), outlet=(), lang=(), frame=(), story=(), since=None, until=None,
+        limit=limit, sort="relevance", raw=False, no_translate=False, semantic=True, like=article_id, as_json=as_json,
+    )
+
+
+COMMANDS: list[click.Command] = [search_cmd, show_cmd, similar_cmd]
 
 __all__ = ["COMMANDS", "QueryError"]

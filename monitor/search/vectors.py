@@ -1,0 +1,294 @@
+"""The article vectors semantic search ranks: one model's vectors as a float16 matrix, kept in step
+with `article_embeddings`, and an exact nearest-neighbour scan over it.
+
+Why a copy: reading 1M vectors out of SQLite takes seconds; scanning 1M x 384 float16 values takes
+~0.1 s. So the matrix is kept beside the database (`<db>.vectors/`, memory-mapped, half the size of
+float32) and in the process (the web server), and brought up to date on each search:
+- nothing changed (count, highest row id and the model's rewrite counter, migration 013): used as is;
+- only new vectors: appended (rows with a higher id);
+- a vector rewritten or deleted: rebuilt.
+A database folder that cannot be written keeps the copy in memory only.
+
+The scan is exact (every vector is compared; recall 1.0 apart from float16 rounding) with usearch's
+SIMD kernels; without usearch, numpy in float32 chunks (slower: seconds at 1M).
+benchmarks/vector_search.py measures both against a brute-force float32 numpy scan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sqlite_utils
+
+STORE_DTYPE = np.float16
+_CHUNK = 65_536  # rows per chunk of the numpy fallback and of a rebuild
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class State:
+    """What the copy reflects: the model's vector count, highest row id and rewrite counter."""
+
+    count: int
+    max_id: int
+    changes: int
+
+
+@dataclass
+class VectorSet:
+    model: str
+    dim: int
+    ids: np.ndarray  # article id of each row (int64)
+    matrix: np.ndarray  # (rows, dim) float16, L2-normalised rows
+    state: State
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    def rows_of(self, article_ids: np.ndarray) -> np.ndarray:
+        """Row positions of these article ids (ids without a vector are left out)."""
+        order = self._order()
+        ids_sorted = self.ids[order]
+        pos = np.searchsorted(ids_sorted, article_ids)
+        pos = np.clip(pos, 0, max(len(ids_sorted) - 1, 0))
+        hit = ids_sorted[pos] == article_ids if len(ids_sorted) else np.zeros(len(article_ids), bool)
+        return order[pos[hit]]
+
+    def _order(self) -> np.ndarray:
+        cached = getattr(self, "_sorted", None)
+        if cached is None or len(cached) != len(self):
+            cached = np.argsort(self.ids, kind="stable")
+            self._sorted = cached
+        return cached
+
+
+_SETS: dict[tuple[str, str], VectorSet] = {}
+
+
+def _db_file(db: sqlite_utils.Database) -> str:
+    return next((r[2] for r in db.execute("PRAGMA database_list").fetchall() if r[1] == "main"), "") or ""
+
+
+def models(db: sqlite_utils.Database) -> list[tuple[str, int]]:
+    """(model, vectors) stored, most vectors first."""
+    return [
+        (r[0], int(r[1]))
+        for r in db.execute(
+            "SELECT model, count(*) FROM article_embeddings GROUP BY model ORDER BY count(*) DESC, model"
+        ).fetchall()
+    ]
+
+
+def db_state(db: sqlite_utils.Database, model: str) -> State:
+    count, max_id = db.execute(
+        "SELECT count(*), coalesce(max(id), 0) FROM article_embeddings WHERE model = ?", [model]
+    ).fetchone()
+    changes = 0
+    has_counter = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'embedding_changes'").fetchone()
+    if has_counter:
+        row = db.execute("SELECT changes FROM embedding_changes WHERE model = ?", [model]).fetchone()
+        changes = int(row[0]) if row else 0
+    return State(int(count), int(max_id), changes)
+
+
+def _read_rows(db: sqlite_utils.Database, model: str, after_id: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Vectors of `model` with row id > after_id, in id order: (article ids, float16 matrix, dim)."""
+    ids: list[np.ndarray] = []
+    blocks: list[np.ndarray] = []
+    dim = 0
+    cursor = db.execute(
+        "SELECT article_id, dim, vector FROM article_embeddings WHERE model = ? AND id > ? ORDER BY id", [model, after_id]
+    )
+    while True:
+        rows = cursor.fetchmany(_CHUNK)
+        if not rows:
+            break
+        dim = dim or int(rows[0][1])
+        rows = [r for r in rows if int(r[1]) == dim]
+        ids.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+        flat = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4")
+        blocks.append(flat.reshape(len(rows), dim).astype(STORE_DTYPE))
+    if not ids:
+        return np.zeros(0, np.int64), np.zeros((0, dim), STORE_DTYPE), dim
+    return np.concatenate(ids), np.concatenate(blocks), dim
+
+
+# ------------------------------------------------------------------------------- the copy on disk
+
+
+def cache_dir(db_file: str) -> Path | None:
+    if not db_file:
+        return None
+    return Path(db_file).with_name(Path(db_file).name + ".vectors")
+
+
+def _slug(model: str) -> str:
+    return hashlib.sha256(model.encode()).hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _file_lock(folder: Path):
+    """An exclusive lock between processes updating the copy (where the platform has flock)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: one writer is the usual case; a lost race only costs a rebuild
+        yield
+        return
+    with open(folder / ".lock", "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _read_meta(folder: Path, model: str) -> dict | None:
+    try:
+        meta = json.loads((folder / f"{_slug(model)}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and meta.get("model") == model else None
+
+
+def _open_files(folder: Path, meta: dict) -> VectorSet | None:
+    n, dim, gen = int(meta["count"]), int(meta["dim"]), int(meta["generation"])
+    base = folder / f"{_slug(meta['model'])}-{gen}"
+    try:
+        if n == 0:
+            return None
+        ids = np.memmap(base.with_suffix(".ids"), dtype=np.int64, mode="r", shape=(n,))
+        matrix = np.memmap(base.with_suffix(".f16"), dtype=STORE_DTYPE, mode="r", shape=(n, dim))
+    except (OSError, ValueError):
+        return None
+    state = State(n, int(meta["max_id"]), int(meta["changes"]))
+    return VectorSet(meta["model"], dim, ids, matrix, state)
+
+
+def _write_meta(folder: Path, meta: dict) -> None:
+    tmp = folder / f".{_slug(meta['model'])}.json.tmp"
+    tmp.write_text(json.dumps(meta))
+    os.replace(tmp, folder / f"{_slug(meta['model'])}.json")
+
+
+def _sync_files(db: sqlite_utils.Database, folder: Path, model: str, want: State) -> VectorSet | None:
+    """Bring the copy in `folder` to `want` (append or rebuild) and open it."""
+    folder.mkdir(exist_ok=True)
+    with _file_lock(folder):
+        meta = _read_meta(folder, model)
+        if meta and State(int(meta["count"]), int(meta["max_id"]), int(meta["changes"])) == want:
+            return _open_files(folder, meta)
+        appendable = meta is not None and int(meta["changes"]) == want.changes and int(meta["max_id"]) <= want.max_id
+        after = int(meta["max_id"]) if appendable and meta else 0
+        ids, block, dim = _read_rows(db, model, after)
+        if appendable and meta and (dim in (0, int(meta["dim"]))) and int(meta["count"]) + len(ids) == want.count:
+            base = folder / f"{_slug(model)}-{int(meta['generation'])}"
+            rows = int(meta["count"])
+            for suffix, data, width in ((".ids", ids, 8), (".f16", block, 2 * int(meta["dim"]))):
+                with open(base.with_suffix(suffix), "r+b") as fh:
+                    fh.truncate(rows * width)  # a half-written earlier append is dropped
+                    fh.seek(0, os.SEEK_END)
+                    fh.write(np.ascontiguousarray(data).tobytes())
+            meta.update(count=want.count, max_id=want.max_id)
+        else:
+            if appendable:  # rows went missing without a counted change: start over
+                ids, block, dim = _read_rows(db, model, 0)
+            generation = int(meta["generation"]) + 1 if meta else 1
+            base = folder / f"{_slug(model)}-{generation}"
+            base.with_suffix(".ids").write_bytes(np.ascontiguousarray(ids).tobytes())
+            base.with_suffix(".f16").write_bytes(np.ascontiguousarray(block).tobytes())
+            old = int(meta["generation"]) if meta else None
+            meta = {"model": model, "dim": dim, "count": len(ids), "max_id": want.max_id, "changes": want.changes,
+                    "generation": generation}
+            if old is not None:
+                for suffix in (".ids", ".f16"):
+                    with contextlib.suppress(OSError):
+                        (folder / f"{_slug(model)}-{old}").with_suffix(suffix).unlink()
+        _write_meta(folder, meta)
+        return _open_files(folder, meta)
+
+
+# ------------------------------------------------------------------------------- in memory only
+
+
+def _sync_memory(db: sqlite_utils.Database, model: str, want: State, have: VectorSet | None) -> VectorSet | None:
+    if have is not None and have.state.changes == want.changes and have.state.max_id <= want.max_id:
+        ids, block, dim = _read_rows(db, model, have.state.max_id)
+        if len(have) + len(ids) == want.count and dim in (0, have.dim):
+            return VectorSet(model, have.dim, np.concatenate([have.ids, ids]), np.concatenate([have.matrix, block]), want)
+    ids, block, dim = _read_rows(db, model, 0)
+    return VectorSet(model, dim, ids, block, want) if len(ids) else None
+
+
+def load(db: sqlite_utils.Database, model: str, *, disk_cache: bool = True) -> VectorSet | None:
+    """The vectors of `model`, up to date with the database; None when there are none."""
+    db_file = _db_file(db)
+    want = db_state(db, model)
+    if want.count == 0:
+        return None
+    key = (db_file or f"mem:{id(db)}", model)
+    with _lock:
+        have = _SETS.get(key)
+        if have is not None and have.state == want:
+            return have
+        vs = None
+        folder = cache_dir(db_file) if disk_cache else None
+        if folder is not None:
+            try:
+                vs = _sync_files(db, folder, model, want)
+            except OSError:  # a read-only folder: keep the copy in memory
+                vs = None
+        if vs is None or vs.state != want:
+            vs = _sync_memory(db, model, want, have)
+        if vs is not None:
+            _SETS[key] = vs
+        return vs
+
+
+def clear_memory() -> None:
+    with _lock:
+        _SETS.clear()
+
+
+# ------------------------------------------------------------------------------- the scan
+
+
+def _usearch():
+    try:
+        from usearch.index import MetricKind, search
+    except ImportError:
+        return None
+    return search, MetricKind
+
+
+def nearest(matrix: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k rows of `matrix` by inner product with `query` (unit vectors: cosine), best first:
+    (row positions, similarities)."""
+    n = int(matrix.shape[0])
+    k = min(k, n)
+    if k <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    q = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+    engine = _usearch()
+    if engine is not None and matrix.dtype in (np.float16, np.float32):
+        search, metric = engine
+        found = search(matrix, q.astype(matrix.dtype), k, metric.IP, exact=True, threads=1)
+        rows = np.asarray(found.keys, dtype=np.int64).reshape(-1)[:k]
+        scores = 1.0 - np.asarray(found.distances, dtype=np.float32).reshape(-1)[:k]  # usearch IP distance = 1 - dot
+        keep = rows < n
+        return rows[keep], scores[keep]
+    scores = np.empty(n, dtype=np.float32)
+    for start in range(0, n, _CHUNK):
+        scores[start : start + _CHUNK] = np.asarray(matrix[start : start + _CHUNK], dtype=np.float32) @ q
+    top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return top.astype(np.int64), scores[top]
+
+
+__all__ = ["State", "VectorSet", "cache_dir", "clear_memory", "db_state", "load", "models", "nearest"]
