@@ -6,8 +6,9 @@
 
 Builds (in a temp dir, or at --db) N synthetic articles, half Spanish and half English originals,
 each with a word-for-word translation into the other language, through the project's own
-migrations and FTS triggers. Then, for a set of queries of different selectivity, it times
-(interleaved, so load from other processes falls on every side alike):
+migrations and FTS triggers. Then, for a set of queries of different selectivity, it times in
+rounds (each round runs every query's every side once, rotating which side goes first, so load
+from other processes falls on every side alike; each figure is the median over the rounds):
 
   raw        SELECT rowid FROM <index> WHERE <index> MATCH ? ORDER BY rank LIMIT 20, on articles_fts
              and on article_translations_fts (the minimum work a cross-language search needs;
@@ -149,10 +150,12 @@ def timed_together(fns: dict[str, Callable[[], object]], repeat: int) -> dict[st
     for fn in fns.values():
         fn()
     out: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
+    names = list(fns)
+    for round_no in range(repeat):
+        shift = round_no % len(names)  # rotate who goes first: no side always runs on a cold cache
+        for name in names[shift:] + names[:shift]:
             t = time.perf_counter()
-            fn()
+            fns[name]()
             out[name].append((time.perf_counter() - t) * 1000.0)
     return out
 
@@ -194,7 +197,7 @@ class Row:
         return self.med(side) / max(self.med(base), 1e-6)
 
 
-def _measure(db: sqlite_utils.Database, settings: Settings, text: str, limit: int, repeat: int) -> Row:
+def _sides(db: sqlite_utils.Database, settings: Settings, text: str, limit: int) -> dict[str, Callable[[], object]]:
     q = parse_query(text)
     # raw FTS5 over the same terms, quoted the same way, without plural/singular forms
     if len(q.clauses) == 1:
@@ -208,18 +211,50 @@ def _measure(db: sqlite_utils.Database, settings: Settings, text: str, limit: in
     def ours(forms: bool) -> Callable[[], object]:
         return lambda: search(db, settings, q, limit=limit, translate=False, forms=forms, time_limit_ms=0)
 
-    times = timed_together(
-        {
-            "raw-orig": raw(RAW_SQL, INDEXES[:1]),
-            "raw": raw(RAW_SQL, INDEXES),
-            "raw-bm25": raw(RAW_BM25_SQL, INDEXES),
-            "search": ours(False),
-            "forms": ours(True),
-        },
-        repeat,
-    )
-    hits = len(search(db, settings, q, limit=limit, translate=False, forms=False, time_limit_ms=0).hits)
-    return Row(text, times, hits)
+    return {
+        "raw-orig": raw(RAW_SQL, INDEXES[:1]),
+        "raw": raw(RAW_SQL, INDEXES),
+        "raw-bm25": raw(RAW_BM25_SQL, INDEXES),
+        "search": ours(False),
+        "forms": ours(True),
+    }
+
+
+def _measure_all(db: sqlite_utils.Database, settings: Settings, texts: list[str], limit: int, repeat: int) -> list[Row]:
+    """Every query's sides timed in rounds: round r runs each query's sides once (rotating which side
+    goes first), so a burst of load from other processes falls on one round of every side alike
+    instead of on every run of one query; each figure is then the median over the rounds."""
+    sides = {text: _sides(db, settings, text, limit) for text in texts}
+    times: dict[str, dict[str, list[float]]] = {text: {name: [] for name in fns} for text, fns in sides.items()}
+    for text in texts:
+        timed_together(sides[text], 0)  # the warm-up call of each side
+    for round_no in range(repeat):
+        for text in texts:
+            for name, values in timed_together_once(sides[text], round_no).items():
+                times[text][name].append(values)
+    rows = []
+    for text in texts:
+        hits = len(search(db, settings, parse_query(text), limit=limit, translate=False, forms=False, time_limit_ms=0).hits)
+        rows.append(Row(text, times[text], hits))
+    return rows
+
+
+def timed_together_once(fns: dict[str, Callable[[], object]], round_no: int) -> dict[str, float]:
+    """One run of each function (ms), starting from a different one each round."""
+    names = list(fns)
+    shift = round_no % len(names)
+    out = {}
+    for name in names[shift:] + names[:shift]:
+        t = time.perf_counter()
+        fns[name]()
+        out[name] = (time.perf_counter() - t) * 1000.0
+    return out
+
+
+def round_ratios(rows: list[Row], side: str, base: str) -> list[float]:
+    """Per round, the median over the queries of side / base: how much the verdict moves between rounds."""
+    rounds = len(rows[0].times[side])
+    return [statistics.median(r.times[side][i] / max(r.times[base][i], 1e-6) for r in rows) for i in range(rounds)]
 
 
 def _verdict(ratio: float) -> str:
@@ -255,7 +290,15 @@ def _report(rows: list[Row], path: Path, size_mb: float, args: argparse.Namespac
           + (", ".join(f"{r.query} {r.ratio('search', 'raw'):.2f}x" for r in rows if r.ratio("search", "raw") > TARGET) or "none"))
     print(f"search / raw-bm25 (stricter):         median ratio {vs_bm25:.2f}x -> {_verdict(vs_bm25)}")
     print(f"search / raw on originals only:       median ratio {statistics.median(r.ratio('search', 'raw-orig') for r in rows):.2f}x")
-    print(f"search+forms / raw:                   median ratio {statistics.median(r.ratio('forms', 'raw') for r in rows):.2f}x")
+    vs_forms = statistics.median(r.ratio("forms", "raw") for r in rows)
+    print(f"search+forms / raw (the default):     median ratio {vs_forms:.2f}x -> {_verdict(vs_forms)}")
+    total = sum(r.med("search") for r in rows) / max(sum(r.med("raw") for r in rows), 1e-6)
+    total_forms = sum(r.med("forms") for r in rows) / max(sum(r.med("raw") for r in rows), 1e-6)
+    print(f"all queries' time together:           search {total:.2f}x, search+forms {total_forms:.2f}x of raw")
+    for side, label in (("search", "search"), ("forms", "search+forms")):
+        spread = sorted(round_ratios(rows, side, "raw"))
+        print(f"  {label} / raw per round (median over queries): min {spread[0]:.2f}x, "
+              f"median {statistics.median(spread):.2f}x, max {spread[-1]:.2f}x over {len(spread)} rounds")
 
 
 def main() -> None:
@@ -287,7 +330,7 @@ def main() -> None:
         size_mb = sum(f.stat().st_size for f in path.parent.glob(path.name + "*") if f.is_file()) / 1e6
         db = open_db(path, readonly=True)
         settings = Settings(db=str(path)).replace(translation__engine="none")
-        rows = [_measure(db, settings, text, args.limit, args.repeat) for text in QUERIES]
+        rows = _measure_all(db, settings, QUERIES, args.limit, args.repeat)
         _report(rows, path, size_mb, args)
         try:
             ap_settings = settings.replace(translation__engine="apertium")

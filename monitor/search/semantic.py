@@ -75,20 +75,17 @@ def _query_vector(settings: Settings, text: str) -> tuple[np.ndarray, str]:
     return vector, embedder.model
 
 
-def _article_vector(db: sqlite_utils.Database, article_id: int, settings: Settings) -> tuple[np.ndarray, str]:
-    """The article's stored vector: of the configured engine's model when it has one, else its best-covered model."""
+def _article_vector(db: sqlite_utils.Database, article_id: int) -> tuple[np.ndarray, str]:
+    """The article's stored vector (no model is loaded); of the model most articles have when it has several."""
     if db.execute("SELECT 1 FROM articles WHERE id = ?", [article_id]).fetchone() is None:
         raise QueryError(f"no article #{article_id}; find article ids with `monitor search`")
     rows = db.execute("SELECT model, vector FROM article_embeddings WHERE article_id = ?", [article_id]).fetchall()
     if not rows:
         raise QueryError(f"article #{article_id} has no embedding yet: {EMBED_HINT}")
-    counts = dict(vectors.models(db))
-    preferred = None
-    try:
-        preferred = _embedder(settings).model if settings.embedding.engine != "none" else None
-    except QueryError:
-        preferred = None
-    model, blob = next(((m, b) for m, b in rows if m == preferred), max(rows, key=lambda r: counts.get(r[0], 0)))
+    if len(rows) > 1:
+        counts = dict(vectors.models(db))
+        rows.sort(key=lambda r: counts.get(r[0], 0), reverse=True)
+    model, blob = rows[0]
     return np.frombuffer(blob, dtype="<f4").astype(np.float32), model
 
 
@@ -130,7 +127,7 @@ def _semantic(
     notes = list(query.notes)
     filters_text = replace(query, clauses=(), excluded=(), raw=None).describe()
     if like is not None:
-        qvec, model = _article_vector(db, like, settings)
+        qvec, model = _article_vector(db, like)
         described = " ".join(x for x in (f"like:#{like}", filters_text) if x)
     else:
         text = semantic_text(query)
@@ -138,8 +135,8 @@ def _semantic(
             raise QueryError("no words to search by meaning; type what you are looking for, e.g. drone strikes on cartels")
         qvec, model = _query_vector(settings, text)
         described = " ".join(x for x in (text, filters_text) if x)
-        stored = dict(vectors.models(db))
-        if model not in stored:
+        if db.execute("SELECT 1 FROM article_embeddings WHERE model = ? LIMIT 1", [model]).fetchone() is None:
+            stored = [m for m, _ in vectors.models(db)]
             other = f" (the stored vectors are of {', '.join(stored)})" if stored else ""
             raise QueryError(f"no article embeddings of {model} yet{other}: {EMBED_HINT}")
     vs = vectors.load(db, model, disk_cache=settings.search.vector_cache)

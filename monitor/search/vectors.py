@@ -28,6 +28,7 @@ import numpy as np
 import sqlite_utils
 
 STORE_DTYPE = np.float16
+SCAN_THREADS = max(1, min(4, os.cpu_count() or 1))  # like numpy's BLAS, the scan uses the machine's cores
 _CHUNK = 65_536  # rows per chunk of the numpy fallback and of a rebuild
 _lock = threading.Lock()
 
@@ -278,7 +279,7 @@ def nearest(matrix: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, 
     engine = _usearch()
     if engine is not None and matrix.dtype in (np.float16, np.float32):
         search, metric = engine
-        found = search(matrix, q.astype(matrix.dtype), k, metric.IP, exact=True, threads=1)
+        found = search(matrix, q.astype(matrix.dtype), k, metric.IP, exact=True, threads=SCAN_THREADS)
         rows = np.asarray(found.keys, dtype=np.int64).reshape(-1)[:k]
         scores = 1.0 - np.asarray(found.distances, dtype=np.float32).reshape(-1)[:k]  # usearch IP distance = 1 - dot
         keep = rows < n
