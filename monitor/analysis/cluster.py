@@ -1,69 +1,51 @@
 """Stage `cluster`: relevant articles of both countries and languages about one event become a story.
 
-Each article is a TF-IDF keyword vector over its English pivot text (the original, or the English
-translation; the original when there is none) and its Spanish reading, plus language-neutral
-features read from the original text whatever the translation: the actors and places it mentions
-(from `monitor analyze`), the numbers it cites (digits or words) and its concepts (monitor.analysis.concepts:
-"lancha", "boat", "embarcación" are one concept). Articles are taken in time
-order; a new article joins the story whose recent members (within settings.analysis.window_h of
-it) it is most similar to, when that similarity reaches settings.analysis.similarity, else it
-starts a story (streaming clustering as in Miranda et al. 2018). Work per article is bounded by the
-window, so time grows linearly with the number of articles.
+Each relevant article is read as (monitor.analysis.linkage does the clustering, pure):
+- its sentence embedding (the `embed` stage's vector of its ORIGINAL headline + lede, no
+  translation needed), of the model `embedding.engine` chose; without one (engine none, or not yet
+  embedded), the TF-IDF keyword vector of its texts (original + translation) stands in;
+- its names and figures (monitor.analysis.entities: "Caro Quintero", "CJNG", "29", "10 mil" =
+  "10,000"), its debate actors (from `monitor analyze`) and bilingual concepts (monitor.analysis.concepts),
+  all read from the original text;
+- its publication time; an article whose feed gave no date (date_source 'fetched') has an unknown
+  time: it is compared with the stories of the last `cluster.undated_days` days, without time evidence.
+New articles join the story they are most alike on average (average linkage over the story's members
+in their `cluster.window_h` window, mean pair score >= `cluster.join`), else start one; stories a new
+article found close merge when their average linkage reaches `cluster.merge` (the older id stays).
 
 Incremental and stable: stored assignments never move (except by a merge), story ids are never
-reused; when an article is close to two stories and their centroids converge
-(settings.analysis.merge_similarity), the newer story merges into the older one (merged_into).
-Two established stories (ESTABLISHED articles or more each) need ESTABLISHED_MARGIN more to merge,
-so separate threads of one day's news that share actors and vocabulary do not chain.
+reused, a re-run with nothing new does no work, and everything a run decides is written in one
+transaction at its end (a killed run leaves the stories as they were; the next run redoes it).
 Each touched story gets its labels (top keywords in English and Spanish), first-seen per country,
-outlets, and frame mix per country.
+outlets, frame mix per country and actors (the db/010 tables).
 """
 
 from __future__ import annotations
 
-import bisect
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 import numpy as np
 import sqlite_utils
-from scipy import sparse
 
-from monitor.analysis import concepts
+from monitor.analysis import concepts, entities, linkage
 from monitor.analysis.compare import top_frame_shares
 from monitor.analysis.textnorm import is_stopword, tokens
 from monitor.config.settings import Settings
+from monitor.embedding import from_blob
 from monitor.models import Progress, StageReport, track
 from monitor.store.db import iso, parse_iso, write_transaction
 
-ACTOR_REPEAT = 2  # an actor counts like a word said twice
-TITLE_REPEAT = 3  # headline words count three times: they name the event
-CONCEPT_REPEAT = 3  # a concept of the original text counts like a headline word: it survives any translation
+ACTOR_REPEAT = 2  # keyword vector: an actor counts like a word said twice
+TITLE_REPEAT = 3  # keyword vector: headline words count three times, they name the event
+CONCEPT_REPEAT = 3  # keyword vector: a concept of the original counts like a headline word
 LABEL_TERMS = 4
 MAX_CONTENT_CHARS = 1500
-ESTABLISHED = 3  # a story of this many articles is established: merging two of them needs more
-ESTABLISHED_MARGIN = 0.1  # extra centroid cosine two established stories need to merge
-
-
-@dataclass
-class Doc:
-    """One article as the clusterer sees it."""
-
-    article: int
-    time: float  # published, POSIX seconds
-    terms: list[str]  # stems of the pivot text + "@actor" + "#number" features
-    story: int | None = None  # stored assignment (None: new article)
-
-
-@dataclass
-class Assignment:
-    story_of: dict[int, int]  # article -> story (new articles; temporary story ids are negative)
-    merges: dict[int, int]  # story -> story it merges into (the older one)
-    new_stories: list[int]  # temporary ids of the stories started, in order
+ENTITY_LEDE_CHARS = 600  # names and figures are read from the headline and this much of the lede
 
 
 @dataclass
@@ -75,6 +57,7 @@ class ClusterReport(StageReport):
     merged: int = 0
     removed: int = 0  # articles no longer relevant, taken out of their story
     stories_updated: int = 0
+    with_vectors: int = 0  # new articles compared by their embedding (the rest by keywords)
 
     @property
     def changed(self) -> int:
@@ -82,8 +65,8 @@ class ClusterReport(StageReport):
 
     def describe(self) -> str:
         return (
-            f"{self.new_articles} new articles, {self.joined} joined stories, {self.new_stories} new stories, "
-            f"{self.merged} merged, {self.removed} removed"
+            f"{self.new_articles} new articles ({self.with_vectors} with embeddings), {self.joined} joined stories, "
+            f"{self.new_stories} new stories, {self.merged} merged, {self.removed} removed"
         )
 
 
@@ -96,12 +79,10 @@ def doc_terms(
     text_es: str = "",
     original: str | None = None,
 ) -> list[str]:
-    """Vector features of one article: stems of its English pivot text and, when there is one, of its
-    Spanish reading (prefixed "es:"; titles count more), actors ("@id"), numbers ("#6", written-out
-    numbers included) and concepts ("~boat") read from the reading in the article's own language
-    (`original`, default `language`). Each article is read in both languages, one side original and
-    one translated, so two articles in different languages are compared twice: original against
-    translation, both ways; concepts and numbers compare the originals, whatever the translation."""
+    """Keyword-vector terms of one article (used when it has no embedding): stems of its English pivot
+    text and, when there is one, of its Spanish reading (prefixed "es:"; titles count more), actors
+    ("@id"), numbers ("#6") and concepts ("~boat") read from the reading in the article's own language
+    (`original`, default `language`)."""
     out: list[str] = []
     original = original or language
     readings = [(title, text_en, language, "")]
@@ -125,187 +106,9 @@ def doc_terms(
     return out
 
 
-def vectorize(docs: list[Doc]) -> sparse.csr_matrix:
-    """L2-normalised TF-IDF rows (sublinear tf) over the docs' terms."""
-    if not docs:
-        return sparse.csr_matrix((0, 0))
-    from sklearn.feature_extraction.text import TfidfVectorizer  # slow to import: only when clustering
-
-    vec = TfidfVectorizer(analyzer=lambda terms: terms, sublinear_tf=True, norm="l2")
-    matrix: sparse.csr_matrix = vec.fit_transform([d.terms or ["<empty>"] for d in docs]).tocsr()
-    return matrix
-
-
-class _Merges:
-    """Union-find keeping the oldest (lowest, stored before temporary) story as the representative."""
-
-    def __init__(self) -> None:
-        self.parent: dict[int, int] = {}
-
-    def find(self, s: int) -> int:
-        while self.parent.get(s, s) != s:
-            s = self.parent[s]
-        return s
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra == rb:
-            return
-        keep, drop = sorted((ra, rb), key=_age_key)
-        self.parent[drop] = keep
-
-
-def _age_key(story: int) -> tuple[int, int]:
-    # stored stories (positive ids) are older than new ones (negative temporary ids, -1 first)
-    return (0, story) if story > 0 else (1, -story)
-
-
-def assign(
-    docs: list[Doc],
-    window_s: float,
-    similarity: float,
-    merge_similarity: float,
-    advance: Callable[[int], None] | None = None,
-) -> Assignment:
-    """Give every new doc (story None) a story: the best recent story over `similarity`, else a new one."""
-    order = sorted(range(len(docs)), key=lambda i: (docs[i].time, docs[i].article))
-    docs = [docs[i] for i in order]
-    times = [d.time for d in docs]
-    matrix = vectorize(docs)
-    columns = matrix.tocsc()  # docs are in time order, so each column's row indices are sorted by time
-    columns.sort_indices()
-    story_arr = np.array([d.story if d.story is not None else 0 for d in docs], dtype=np.int64)
-    members: dict[int, list[int]] = {}
-    for i, d in enumerate(docs):
-        if d.story is not None:
-            members.setdefault(d.story, []).append(i)
-    next_temp = -1
-    result = Assignment({}, {}, [])
-    candidates: set[tuple[int, int]] = set()
-    for i, d in enumerate(docs):
-        if d.story is not None:
-            continue
-        lo = bisect.bisect_left(times, d.time - window_s)
-        hi = bisect.bisect_right(times, d.time + window_s)
-        ranked: list[tuple[float, int]] = []
-        if hi > lo:
-            sims = _window_sims(matrix, columns, i, lo, hi)
-            nz = np.nonzero((sims > 0) & (story_arr[lo:hi] != 0))[0]
-            ranked = _story_scores(story_arr[lo:hi][nz], sims[nz])
-        if ranked and ranked[0][0] >= similarity:
-            story = ranked[0][1]
-            if len(ranked) > 1 and ranked[1][0] >= similarity:
-                candidates.add((story, ranked[1][1]))
-        else:
-            story = next_temp
-            next_temp -= 1
-            result.new_stories.append(story)
-        story_arr[i] = story
-        members.setdefault(story, []).append(i)
-        result.story_of[d.article] = story
-        if advance:
-            advance(1)
-    uf = _Merges()
-    for a, b in sorted(candidates):
-        ca, cb = _centroid(matrix, members[a]), _centroid(matrix, members[b])
-        if float((ca @ cb.T).toarray()[0, 0]) >= merge_bar(len(members[a]), len(members[b]), merge_similarity):
-            uf.union(a, b)
-    _consolidate(matrix, members, times, {result.story_of[d.article] for d in docs if d.story is None}, window_s, merge_similarity, uf)
-    for s in {*members}:
-        root = uf.find(s)
-        if root != s:
-            result.merges[s] = root
-    return result
-
-
-def merge_bar(size_a: int, size_b: int, merge_similarity: float) -> float:
-    """Centroid cosine two stories need to merge. A fragment (fewer than ESTABLISHED articles) joins
-    at `merge_similarity`; two established stories, each grown on its own from several articles,
-    are separate threads of one day's news unless their centroids are much closer (one merge there
-    moves many articles, so it must not chain on a shared actor and the same vocabulary of strikes)."""
-    if min(size_a, size_b) >= ESTABLISHED:
-        return merge_similarity + ESTABLISHED_MARGIN
-    return merge_similarity
-
-
-def _consolidate(
-    matrix: sparse.csr_matrix,
-    members: dict[int, list[int]],
-    times: list[float],
-    touched: set[int],
-    window_s: float,
-    merge_similarity: float,
-    uf: _Merges,
-) -> None:
-    """Merge fragments of one event: a story touched in this run and a story overlapping it in time
-    (within the window) whose centroids reach `merge_similarity`. Work is bounded by the window."""
-    if not touched:
-        return
-    ids = sorted(members, key=lambda s: (times[members[s][0]], _age_key(s)))
-    starts = [times[members[s][0]] for s in ids]
-    ends = [times[members[s][-1]] for s in ids]
-    longest = max(e - b for b, e in zip(starts, ends, strict=True))
-    # all centroids at once: (stories x docs membership) @ (docs x terms), rows L2-normalised
-    rows = [r for s in ids for r in members[s]]
-    cols = [k for k, s in enumerate(ids) for _ in members[s]]
-    membership = sparse.csr_matrix((np.ones(len(rows)), (cols, rows)), shape=(len(ids), matrix.shape[0]))
-    centroids = sparse.csr_matrix(membership @ matrix)
-    norms = np.sqrt(np.asarray(centroids.multiply(centroids).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    centroids = sparse.csr_matrix(sparse.diags(1.0 / norms) @ centroids)
-    position = {s: k for k, s in enumerate(ids)}
-    for s in sorted(touched, key=_age_key):
-        k = position[s]
-        lo = bisect.bisect_left(starts, starts[k] - window_s - longest)
-        hi = bisect.bisect_right(starts, ends[k] + window_s)
-        sims = (centroids[lo:hi] @ centroids[k].T).toarray().ravel()
-        for j in np.nonzero(sims >= merge_similarity)[0]:
-            other = lo + int(j)
-            bar = merge_bar(len(members[s]), len(members[ids[other]]), merge_similarity)
-            if other != k and ends[other] >= starts[k] - window_s and sims[j] >= bar:
-                uf.union(s, ids[other])
-
-
-def _window_sims(matrix: sparse.csr_matrix, columns: sparse.csc_matrix, i: int, lo: int, hi: int) -> np.ndarray:
-    """Cosine of doc i with docs lo..hi-1: per term of doc i, only the window's slice of its column
-    (found by binary search), so the cost is bounded by the window, not the corpus."""
-    start, end = matrix.indptr[i], matrix.indptr[i + 1]
-    rows_parts, weight_parts = [], []
-    for term, value in zip(matrix.indices[start:end], matrix.data[start:end], strict=True):
-        c0, c1 = columns.indptr[term], columns.indptr[term + 1]
-        col_rows = columns.indices[c0:c1]
-        a = c0 + int(np.searchsorted(col_rows, lo))
-        b = c0 + int(np.searchsorted(col_rows, hi))
-        if b > a:
-            rows_parts.append(columns.indices[a:b])
-            weight_parts.append(columns.data[a:b] * value)
-    if not rows_parts:
-        return np.zeros(hi - lo)
-    return np.bincount(np.concatenate(rows_parts) - lo, weights=np.concatenate(weight_parts), minlength=hi - lo)
-
-
-def _story_scores(stories: np.ndarray, sims: np.ndarray) -> list[tuple[float, int]]:
-    """The two best (score, story) pairs, best first. A story's score is half its best link and half
-    the mean of its best three links (robust to one off-topic member, no chaining on one word)."""
-    if len(stories) == 0:
-        return []
-    order = np.lexsort((-sims, stories))
-    st, sv = stories[order], sims[order]
-    starts = np.flatnonzero(np.r_[True, st[1:] != st[:-1]])
-    counts = np.diff(np.r_[starts, len(st)])
-    group = np.repeat(np.arange(len(starts)), counts)
-    keep = (np.arange(len(st)) - starts[group]) < 3
-    top_sum = np.bincount(group[keep], weights=sv[keep], minlength=len(starts))
-    top_n = np.bincount(group[keep], minlength=len(starts))
-    score = 0.5 * sv[starts] + 0.5 * top_sum / top_n
-    best = np.argsort(-score, kind="stable")[:2]
-    return [(float(score[b]), int(st[starts[b]])) for b in best]
-
-
-def _centroid(matrix: sparse.csr_matrix, rows: list[int]) -> sparse.csr_matrix:
-    c = sparse.csr_matrix(matrix[rows].sum(axis=0))
-    norm = float(np.sqrt(c.multiply(c).sum())) or 1.0
-    return c / norm
+def weights_of(settings: Settings) -> linkage.Weights:
+    """The pair-score weights (fitted on the dev split; see linkage.Weights)."""
+    return linkage.Weights()
 
 
 # --- reading and writing ------------------------------------------------------------------------
@@ -314,15 +117,59 @@ def _centroid(matrix: sparse.csr_matrix, rows: list[int]) -> sparse.csr_matrix:
 @dataclass
 class _Row:
     article: int
-    time: float
+    time: float  # published, POSIX seconds
+    undated: bool  # the feed gave no date: `time` is when it was first seen
     language: str
-    title: str
+    title: str  # the English pivot (the original, or its English translation)
     text: str
     actors: list[str]
+    original_title: str = ""
+    original_text: str = ""
     title_es: str = ""
     text_es: str = ""
     story: int | None = None
     pivot_language: str = "en"
+    vector: np.ndarray | None = field(default=None, repr=False)
+
+    def doc(self) -> linkage.Doc:
+        ents = entities.read(self.original_title, self.original_text[:ENTITY_LEDE_CHARS], self.language)
+        original = f"{self.original_title}. {self.original_text[:ENTITY_LEDE_CHARS]}"
+        return linkage.Doc(
+            article=self.article,
+            time=None if self.undated else self.time,
+            vector=self.vector,
+            features={
+                "names": ents.names,
+                "numbers": ents.numbers,
+                "actors": frozenset(self.actors),
+                "concepts": frozenset(concepts.concepts(original, self.language)),
+            },
+            keywords=doc_terms(
+                self.text, self.pivot_language, self.actors, self.title, self.title_es, self.text_es, original=self.language
+            ),
+            language=self.language,
+            story=self.story,
+        )
+
+
+def vector_model(db: sqlite_utils.Database, settings: Settings, articles: list[int]) -> str | None:
+    """The embedding model whose vectors clustering reads: none with `embedding.engine = none`, else
+    the model most of these articles have a vector of (the engine's own model once it has run)."""
+    if settings.embedding.engine == "none" or not articles:
+        return None
+    counts: Counter[str] = Counter()
+    for start in range(0, len(articles), 500):
+        chunk = articles[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for model, n in db.execute(
+            f"SELECT model, count(*) FROM article_embeddings WHERE article_id IN ({marks}) GROUP BY model", chunk
+        ).fetchall():
+            counts[str(model)] += int(n)
+    wanted = settings.embedding.engine
+    preferred = [m for m in counts if wanted == "auto" or f"({wanted}" in m or m.startswith(wanted)]
+    if not preferred:
+        return None
+    return max(preferred, key=lambda m: (counts[m], m))
 
 
 def _load_rows(db: sqlite_utils.Database, where: str, params: list[object]) -> list[_Row]:
@@ -333,33 +180,51 @@ def _load_rows(db: sqlite_utils.Database, where: str, params: list[object]) -> l
         "(SELECT summary || ' ' || COALESCE(content, '') FROM article_translations WHERE article = a.id AND language = 'es')"
     )
     sql = f"""SELECT a.id, a.published, a.language, a.title, a.summary || ' ' || COALESCE(a.content_text, ''), an.actors,
-                     sa.story, {t_en}
+                     sa.story, a.date_source, {t_en}
               FROM articles a JOIN analyses an ON an.article = a.id
               LEFT JOIN story_articles sa ON sa.article = a.id
               WHERE {where}"""
     out = []
     for r in db.execute(sql, params).fetchall():
         lang = str(r[2])
+        original_text = str(r[4] or "")[:MAX_CONTENT_CHARS]
         row = _Row(
             article=int(r[0]),
             time=parse_iso(str(r[1])).timestamp(),
+            undated=r[7] == "fetched",
             language=lang,
             title=str(r[3]),
-            text=str(r[4] or "")[:MAX_CONTENT_CHARS],
+            text=original_text,
             actors=json.loads(r[5] or "[]"),
+            original_title=str(r[3]),
+            original_text=original_text,
             story=int(r[6]) if r[6] is not None else None,
         )
-        if lang != "en" and r[7]:
-            row.title, row.text = str(r[7]), str(r[8] or "")[:MAX_CONTENT_CHARS]
+        if lang != "en" and r[8]:
+            row.title, row.text = str(r[8]), str(r[9] or "")[:MAX_CONTENT_CHARS]
             row.pivot_language = "en"
         else:
             row.pivot_language = lang
         if lang == "es":
-            row.title_es, row.text_es = str(r[3]), str(r[4] or "")[:MAX_CONTENT_CHARS]
-        elif r[9]:
-            row.title_es, row.text_es = str(r[9]), str(r[10] or "")[:MAX_CONTENT_CHARS]
+            row.title_es, row.text_es = str(r[3]), original_text
+        elif r[10]:
+            row.title_es, row.text_es = str(r[10]), str(r[11] or "")[:MAX_CONTENT_CHARS]
         out.append(row)
     return out
+
+
+def _attach_vectors(db: sqlite_utils.Database, rows: list[_Row], model: str | None) -> None:
+    if model is None:
+        return
+    by_id = {r.article: r for r in rows}
+    ids = sorted(by_id)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for art, blob in db.execute(
+            f"SELECT article_id, vector FROM article_embeddings WHERE model = ? AND article_id IN ({marks})", [model, *chunk]
+        ).fetchall():
+            by_id[int(art)].vector = from_blob(blob)
 
 
 def _label(rows: list[_Row], language: str) -> str:
@@ -458,7 +323,8 @@ def run(
     """Place every relevant article not yet in a story; update the stories touched (stamped `now`)."""
     report = ClusterReport()
     stamp = iso(now)
-    window_s = settings.analysis.window_h * 3600.0
+    cfg = settings.cluster
+    window_s = cfg.window_h * 3600.0
     stale = db.execute(
         """SELECT sa.article, sa.story FROM story_articles sa LEFT JOIN analyses an ON an.article = sa.article
            WHERE an.article IS NULL OR an.relevant = 0"""
@@ -468,31 +334,33 @@ def run(
         return report
     touched: set[int] = {int(s) for _, s in stale}
     report.removed = len(stale)
-    rows_by_article: dict[int, _Row] = {r.article: r for r in new_rows}
     existing: list[_Row] = []
     if new_rows:
-        lo = iso_from_ts(min(r.time for r in new_rows) - window_s)
-        hi = iso_from_ts(max(r.time for r in new_rows) + window_s)
-        existing = _load_rows(
-            db,
-            "an.relevant = 1 AND sa.article IS NOT NULL AND a.published >= ? AND a.published <= ?"
-            " AND sa.story IN (SELECT id FROM stories WHERE merged_into IS NULL)",
-            [lo, hi],
-        )
-    rows_by_article.update({r.article: r for r in existing})
-    docs = [
-        Doc(
-            r.article,
-            r.time,
-            doc_terms(r.text, r.pivot_language, r.actors, r.title, r.title_es, r.text_es, original=r.language),
-            r.story,
-        )
-        for r in new_rows + existing
-    ]
+        dated = [r.time for r in new_rows if not r.undated]
+        spans: list[tuple[str, str]] = []
+        if dated:
+            spans.append((iso_from_ts(min(dated) - window_s), iso_from_ts(max(dated) + window_s)))
+        if any(r.undated for r in new_rows):  # an undated article may belong to any recent story
+            spans.append((iso(now - timedelta(days=cfg.undated_days)), iso(now + timedelta(days=1))))
+        seen: set[int] = set()
+        for lo, hi in spans:
+            for row in _load_rows(
+                db,
+                "an.relevant = 1 AND sa.article IS NOT NULL AND a.published >= ? AND a.published <= ?"
+                " AND sa.story IN (SELECT id FROM stories WHERE merged_into IS NULL)",
+                [lo, hi],
+            ):
+                if row.article not in seen:
+                    seen.add(row.article)
+                    existing.append(row)
+    rows = new_rows + existing
+    _attach_vectors(db, rows, vector_model(db, settings, [r.article for r in new_rows]))
+    rows_by_article = {r.article: r for r in rows}
     report.new_articles = len(new_rows)
+    report.with_vectors = sum(1 for r in new_rows if r.vector is not None)
     with track(progress, "cluster", len(new_rows)) as advance:
-        result = assign(
-            docs, window_s, settings.analysis.similarity, settings.analysis.merge_similarity, lambda n: advance(n)
+        result = linkage.assign(
+            [r.doc() for r in rows], weights_of(settings), window_s, cfg.join, cfg.merge, lambda n: advance(n)
         )
     with write_transaction(db):
         for aid, _story in stale:

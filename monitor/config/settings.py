@@ -145,10 +145,16 @@ class SearchSettings:
 
 @dataclass(frozen=True)
 class AnalysisSettings:
-    window_h: int = opt(72, min=1)  # stories: sliding window for joining articles
-    similarity: float = opt(0.35, min=0.0, max=1.0)  # cosine (article vs a story's recent articles) needed to join a story
-    merge_similarity: float = opt(0.25, min=0.0, max=1.0)  # cosine of two overlapping stories' centroids needed to merge them
     blindspot_min_articles: int = opt(3, min=1)  # a story covered by one country only is a blindspot from this size
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    # stories (monitor.analysis.linkage): pair scores are log-odds that two articles report one event
+    window_h: int = opt(72, min=1)  # articles further apart than this are never compared
+    join: float = opt(1.0)  # mean pair score with a story's members needed to join it
+    merge: float = opt(1.25)  # mean pair score over two stories' cross pairs needed to merge them
+    undated_days: int = opt(30, min=1)  # an article without a feed date is compared with the stories of these days
 
 
 @dataclass(frozen=True)
@@ -208,6 +214,7 @@ class Settings:
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     watch: WatchSettings = field(default_factory=WatchSettings)
@@ -257,7 +264,7 @@ class Settings:
         return dataclasses.replace(self, **top)
 
 
-SECTIONS = ("poll", "translation", "embedding", "search", "analysis", "digest", "smtp", "watch", "serve")
+SECTIONS = ("poll", "translation", "embedding", "search", "analysis", "cluster", "digest", "smtp", "watch", "serve")
 _SHORT_ENV = {
     "MONITOR_DB": ("db", None),
     "MONITOR_FEEDS": ("feeds", None),
