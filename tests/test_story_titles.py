@@ -20,6 +20,7 @@ from monitor.embedding.base import from_blob
 from monitor.store.db import open_db, parse_iso
 from monitor.watch import alerts
 from tests.fixtures_browser import save_screenshot
+from tests.fixtures_digest import build_digest_db, load_fixture
 from tests.test_web import Site, browser, site  # noqa: F401  (fixtures: the demo site served on loopback)
 
 DAY = date(2026, 11, 22)
@@ -150,6 +151,30 @@ def test_digest_titles_in_both_languages(digest_db: Path) -> None:
     # the subject names the top story by an original headline, not a translation
     assert en.subject.endswith("Lead: What we know about the strike in Culiacán")
     assert es.subject.endswith("Vecinos de Culiacán narran la explosión")
+
+
+def test_stories_without_headlines_are_titled_by_a_lede_sentence(tmp_path: Path) -> None:
+    data = load_fixture()
+    for a in data["articles"]:
+        if a["story"] == 3:  # the Mexican-only avocado story, as a corpus of ledes would carry it
+            a["title"] = ""
+    db = open_db(build_digest_db(tmp_path / "ledes.db", data), readonly=True)
+    try:
+        start, end = parse_iso("2026-11-22T06:00:00+00:00"), parse_iso("2026-11-23T06:00:00+00:00")
+        [view] = [v for v in list_stories(db, start, end) if v.id == 3]
+        summaries = {
+            str(s) for (s,) in db.execute(
+                "SELECT a.summary FROM articles a JOIN story_articles sa ON sa.article = a.id WHERE sa.story = 3"
+            )
+        }
+    finally:
+        db.close()
+    es = view.title_es
+    assert es is not None and es.source == "lede" and not es.translated
+    assert es.headline in summaries  # each summary is one sentence
+    en = view.title_en
+    assert en is not None and en.source == "lede" and en.translated  # the stored summary translation
+    assert en.original in summaries
 
 
 def test_breaking_story_alert_carries_the_title(demo_db_copy: Path, demo_db_settings: Settings) -> None:

@@ -152,6 +152,32 @@ def test_articles_with_a_vector_outrank_those_without_and_empty_headlines_never_
     assert single is not None and (single.headline, single.method) == ("Only one headline", "single")
 
 
+def test_without_any_headline_the_central_lede_sentence_stands_in() -> None:
+    mx = [
+        TitleArticle(id=1, country="MX", language="es", title="", published="2026-11-22T10:00:00+00:00",
+                     lede="Sheinbaum rechazó la designación.", vector=unit(1, 0, 0),
+                     lede_translations={"en": ("Sheinbaum rejected the designation.", True)}),
+        TitleArticle(id=2, country="MX", language="es", title="", published="2026-11-22T11:00:00+00:00",
+                     lede="Otra nota " + "muy larga " * 30, vector=unit(1, 0.9, 0)),
+    ]
+    us = [
+        art(3, "US", "en", "State Department designates cartels", vector=unit(1, 0.1, 0)),
+        art(4, "US", "en", " ", vector=unit(1, -0.1, 0)),
+    ]
+    only_ledes = story_title(mx, "en")  # a pair is equally central: the earlier
+    assert only_ledes is not None and only_ledes.source == "lede"
+    assert (only_ledes.article, only_ledes.headline, only_ledes.translated, only_ledes.rough) == (
+        1, "Sheinbaum rejected the designation.", True, True)
+    long = story_title([mx[1]], "es")
+    assert long is not None and len(long.headline) <= 120 and long.headline.endswith("…")
+    # a headline anywhere in the story wins; the side without one shows its central lede
+    mixed = story_title([*mx, *us], "es")
+    assert mixed is not None and (mixed.article, mixed.source) == (3, "headline")
+    assert mixed.other is not None and (mixed.other.article, mixed.other.source) == (1, "lede")
+    assert mixed.other.headline == "Sheinbaum rechazó la designación."
+    assert story_title([art(5, title=" ")], "en") is None  # neither headline nor lede
+
+
 def test_a_bad_language_is_refused() -> None:
     with pytest.raises(ValueError, match="language must be one of en, es"):
         story_title([art(1)], "fr")

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
-from monitor.analysis.textnorm import is_stopword, tokens
+from monitor.analysis.textnorm import is_stopword, sentences, tokens
 from monitor.analysis.titles import StoryTitle, TitleArticle, story_title
 from monitor.embedding.base import from_blob
 from monitor.store.db import has_table, iso, parse_iso
@@ -164,7 +164,36 @@ def _vectors(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict[str, n
     return out
 
 
-def _title_articles(arts: list[StoryArticle], vectors: dict[int, dict[str, np.ndarray]]) -> list[TitleArticle]:
+Lede = tuple[str, dict[str, tuple[str, bool]]]  # (first sentence, {language: (translated sentence, rough)})
+
+
+def _first_sentence(text: str | None) -> str:
+    found = sentences(" ".join((text or "").split()))
+    return found[0] if found else ""
+
+
+def _ledes(db: sqlite_utils.Database, arts: list[StoryArticle]) -> dict[int, Lede]:
+    """The first lede sentence (and its translations) of the articles without a headline: they title
+    a story, or a side of it, that has no headline at all (labelled corpora often carry only ledes)."""
+    ids = [a.id for a in arts if not a.title.strip()]
+    out: dict[int, Lede] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for aid, summary in db.execute(f"SELECT id, summary FROM articles WHERE id IN ({marks})", chunk).fetchall():
+            out[int(aid)] = (_first_sentence(summary), {})
+        if has_table(db, "article_translations"):
+            for aid, lang, summary, rough in db.execute(
+                f"SELECT article, language, summary, rough FROM article_translations WHERE article IN ({marks})", chunk
+            ).fetchall():
+                if (sentence := _first_sentence(summary)) and int(aid) in out:
+                    out[int(aid)][1][str(lang)] = (sentence, bool(rough))
+    return out
+
+
+def _title_articles(
+    arts: list[StoryArticle], vectors: dict[int, dict[str, np.ndarray]], ledes: dict[int, Lede]
+) -> list[TitleArticle]:
     """The story's articles as titles.py takes them, with the vectors of the model most of them have."""
     models = Counter(m for a in arts for m in vectors.get(a.id, {}))
     model = min(models, key=lambda m: (-models[m], m)) if models else None
@@ -180,18 +209,23 @@ def _title_articles(arts: list[StoryArticle], vectors: dict[int, dict[str, np.nd
                 id=a.id, country=a.country, language=a.language, title=a.title, published=a.published,
                 outlet=a.outlet_name, url=a.url, translations=translations,
                 vector=vectors.get(a.id, {}).get(model) if model else None, terms=frozenset(terms),
+                lede=ledes.get(a.id, ("", {}))[0], lede_translations=ledes.get(a.id, ("", {}))[1],
             )
         )
     return out
 
 
 def _view(
-    row: tuple[Any, ...], arts: list[StoryArticle], summary: _Summary, vectors: dict[int, dict[str, np.ndarray]]
+    row: tuple[Any, ...],
+    arts: list[StoryArticle],
+    summary: _Summary,
+    vectors: dict[int, dict[str, np.ndarray]],
+    ledes: dict[int, Lede],
 ) -> StoryView:
     (sid, label_en, label_es, first_seen, last_seen, size) = row
     by_country: dict[str, list[StoryArticle]] = {}
     outlet_counts: dict[str, int] = {}
-    titled = _title_articles(arts, vectors)
+    titled = _title_articles(arts, vectors, ledes)
     for a in arts:
         by_country.setdefault(a.country, []).append(a)
         outlet_counts[a.outlet] = outlet_counts.get(a.outlet, 0) + 1
@@ -270,8 +304,9 @@ def list_stories(db: sqlite_utils.Database, start: datetime, end: datetime, limi
             f"SELECT {_STORY_COLS} FROM stories WHERE merged_into IS NULL AND id IN ({marks})", chunk
         ).fetchall()
     summary = _summaries(db, [int(r[0]) for r in rows])
-    vectors = _vectors(db, [a.id for r in rows for a in arts[int(r[0])]])
-    views = [_view(r, arts[int(r[0])], summary, vectors) for r in rows]
+    listed = [a for r in rows for a in arts[int(r[0])]]
+    vectors, ledes = _vectors(db, [a.id for a in listed]), _ledes(db, listed)
+    views = [_view(r, arts[int(r[0])], summary, vectors, ledes) for r in rows]
     views.sort(key=lambda v: (coverage_rank(v), v.id))
     return views[:limit] if limit is not None else views
 
@@ -291,4 +326,4 @@ def get_story(db: sqlite_utils.Database, story_id: int) -> StoryView | None:
         seen.add(sid)
         sid = int(row[-1])
     arts = _articles(db, "sa.story = ?", [sid]).get(sid, [])
-    return _view(tuple(row[:-1]), arts, _summaries(db, [sid]), _vectors(db, [a.id for a in arts]))
+    return _view(tuple(row[:-1]), arts, _summaries(db, [sid]), _vectors(db, [a.id for a in arts]), _ledes(db, arts))

@@ -5,7 +5,9 @@ the reader's `language` (en | es): the original when the article is in that lang
 machine translation, flagged `translated` (and `rough` when a word-for-word engine made it). A headline
 the reader would see translated gives up a little centrality first (PENALTIES), so an original in the reader's language titles the story unless a translated one is clearly more
 central. When the story has articles from more than one country, `other` holds the most central
-headline (by the same rule) of the best covered other country, to print beside it.
+headline (by the same rule) of the best covered other country, to print beside it. Where no article
+(of the story, or of that side) has a headline, as in labelled corpora of ledes, the first sentence
+of the most central lede stands in, clipped, with `source` "lede".
 
 Centrality of an article is the mean cosine similarity of its embedding to the story's other
 articles (all vectors of one model, L2-normalised, so it is (v . sum - 1) / (n - 1), linear in the
@@ -31,6 +33,7 @@ LANGUAGES = ("en", "es")
 # translated headline is clearly more central. In mean cosine (e5 vectors put one story's articles
 # within ~0.03 of each other) and in keyword overlap (a share of the other articles, coarser).
 PENALTIES = {"embedding": (0.02, 0.05), "keywords": (0.1, 0.2)}
+LEDE_CHARS = 120  # a lede sentence standing in for a headline is clipped to this, at a word
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class TitleArticle:
     translations: Mapping[str, tuple[str, bool]] = field(default_factory=dict)  # {language: (headline, rough)}
     vector: np.ndarray | None = field(default=None, compare=False)  # L2-normalised embedding, one model per story
     terms: frozenset[str] = frozenset()  # keywords, for centrality without vectors
+    lede: str = ""  # first sentence of the lede: titles a story none of whose articles has a headline
+    lede_translations: Mapping[str, tuple[str, bool]] = field(default_factory=dict)  # {language: (sentence, rough)}
 
 
 @dataclass
@@ -65,6 +70,7 @@ class StoryTitle:
     url: str | None
     centrality: float  # mean cosine to the other articles (or keyword overlap, see `method`)
     method: str  # how centrality was measured: embedding | keywords | single
+    source: str = "headline"  # headline | lede (no article of the story has a headline: its lede's first sentence)
     other: StoryTitle | None = None  # the other country's central headline, when both covered the story
 
 
@@ -108,18 +114,27 @@ def centrality(articles: Sequence[TitleArticle]) -> tuple[dict[int, tuple[int, f
     return scores, method
 
 
-def _headline(a: TitleArticle, language: str, score: float, method: str) -> StoryTitle:
-    if a.language == language or language not in a.translations:
-        text, translated, rough, lang = a.title, False, False, a.language
+def _clip(text: str, limit: int = LEDE_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+
+
+def _headline(a: TitleArticle, language: str, score: float, method: str, source: str = "headline") -> StoryTitle:
+    original = a.title if source == "headline" else a.lede
+    translations = a.translations if source == "headline" else a.lede_translations
+    if a.language == language or language not in translations:
+        text, translated, rough, lang = original, False, False, a.language
     else:
-        text, rough = a.translations[language]
+        text, rough = translations[language]
         translated, lang = True, language
+    if source == "lede":
+        text, original = _clip(text), _clip(original)
     return StoryTitle(
         headline=" ".join(text.split()),
         language=lang,
         translated=translated,
         rough=rough if translated else False,
-        original=" ".join(a.title.split()),
+        original=" ".join(original.split()),
         original_language=a.language,
         article=a.id,
         country=a.country,
@@ -127,44 +142,55 @@ def _headline(a: TitleArticle, language: str, score: float, method: str) -> Stor
         url=a.url,
         centrality=round(score, 4),
         method=method,
+        source=source,
     )
 
 
-def translation_penalty(a: TitleArticle, language: str, method: str) -> float:
-    """How much centrality (`method`: embedding | keywords) a headline gives up for not being an
-    original in the reader's `language`."""
+def translation_penalty(a: TitleArticle, language: str, method: str, source: str = "headline") -> float:
+    """How much centrality (`method`: embedding | keywords) a headline (or lede) gives up for not
+    being an original in the reader's `language`."""
     if a.language == language:
         return 0.0
     fluent, rough = PENALTIES[method]
-    if language in a.translations and not a.translations[language][1]:
+    translations = a.translations if source == "headline" else a.lede_translations
+    if language in translations and not translations[language][1]:
         return fluent
     return rough  # a word-for-word translation, or none stored (the original would be shown)
 
 
 def story_title(articles: Sequence[TitleArticle], language: str) -> StoryTitle | None:
-    """The story's title in `language` (en | es), or None when no article has a headline."""
+    """The story's title in `language` (en | es), or None when no article has a headline or a lede."""
     if language not in LANGUAGES:
         raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
-    usable = [a for a in articles if a.title.strip()]
-    if not usable:
-        return None
     scores, method = centrality(articles)  # an article without a headline still counts as the story's
 
     def value(a: TitleArticle) -> float:
         has_vec, cos, overlap = scores[a.id]
         return cos if has_vec else overlap
 
-    def rank(a: TitleArticle) -> tuple[int, float, float, str, int]:
-        has_vec = scores[a.id][0]
-        penalty = translation_penalty(a, language, "embedding" if has_vec else "keywords")
-        return (-has_vec, penalty - value(a), -scores[a.id][2], a.published, a.id)
+    def pick(candidates: Sequence[TitleArticle]) -> tuple[TitleArticle, str] | None:
+        """The most central headline among `candidates`; with none, the most central lede."""
+        for source in ("headline", "lede"):
+            usable = [a for a in candidates if (a.title if source == "headline" else a.lede).strip()]
+            if usable:
 
-    ordered = sorted(usable, key=rank)
-    best = ordered[0]
-    title = _headline(best, language, value(best), method)
-    per_country = Counter(a.country for a in usable if a.country != best.country)
+                def rank(a: TitleArticle, source: str = source) -> tuple[int, float, float, str, int]:
+                    has_vec = scores[a.id][0]
+                    penalty = translation_penalty(a, language, "embedding" if has_vec else "keywords", source)
+                    return (-has_vec, penalty - value(a), -scores[a.id][2], a.published, a.id)
+
+                return min(usable, key=rank), source
+        return None
+
+    found = pick(articles)
+    if found is None:
+        return None
+    best, source = found
+    title = _headline(best, language, value(best), method, source)
+    per_country = Counter(a.country for a in articles if a.country != best.country)
     if per_country:
         country = min(per_country, key=lambda c: (-per_country[c], c))  # the best covered other country
-        other = next(a for a in ordered if a.country == country)
-        title.other = _headline(other, language, value(other), method)
+        side = pick([a for a in articles if a.country == country])
+        if side is not None:
+            title.other = _headline(side[0], language, value(side[0]), method, side[1])
     return title

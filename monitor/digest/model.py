@@ -118,6 +118,7 @@ class StoryHeadline:
     press: str  # "US press" / "prensa de EE. UU." in the digest's language
     outlet: str  # outlet display name
     url: str | None  # http(s) only
+    source: str = "headline"  # headline | lede (no headline to title it: the lede's first sentence)
 
 
 @dataclass
@@ -290,6 +291,7 @@ def _headline(lang: str, title: StoryTitle | None) -> StoryHeadline | None:
         press=i18n.country(lang, title.country),
         outlet=one_line(title.outlet),
         url=http_url(title.url),
+        source=title.source,
     )
 
 

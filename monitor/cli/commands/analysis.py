@@ -79,7 +79,8 @@ def cluster(ctx: click.Context, as_json: bool) -> None:
 def _title_text(t: StoryTitle) -> str:
     """A headline with its source, marked when it is a machine translation."""
     mark = f"  ({'rough ' if t.rough else ''}machine translation of: {t.original})" if t.translated else ""
-    return f"{t.headline}  [{t.country} · {t.outlet}]{mark}"
+    lede = " (first sentence of the lede: no headline)" if t.source == "lede" else ""
+    return f"{t.headline}  [{t.country} · {t.outlet}{lede}]{mark}"
 
 
 def _story_text(v: StoryView, lang: str) -> list[str]:
