@@ -35,6 +35,7 @@ CANDIDATE_FACTOR = 20  # ... or this many per article asked for, when more
 EMBED_HINT = "run `monitor embed` (or `monitor run`) to embed the articles first"
 _EMBEDDERS: dict[tuple[str, int], Any] = {}
 _embedder_lock = threading.Lock()
+_embed_lock = threading.Lock()
 _FILTER_TOKEN = re.compile(r'(?<!\S)-?(?:' + "|".join((*FILTERS, "language", "from", "to")) + r'):("[^"]*"|\S*)', re.IGNORECASE)
 _EXCLUDED = re.compile(r'(?<!\S)(?:-|NOT\s+)("[^"]*"|\S+)')
 
@@ -71,7 +72,8 @@ def _embedder(settings: Settings) -> Any:
 def _query_vector(settings: Settings, text: str) -> tuple[np.ndarray, str]:
     embedder = _embedder(settings)
     embed = getattr(embedder, "embed_query", None) or embedder.embed
-    vector = np.asarray(embed([text]), dtype=np.float32).reshape(-1)
+    with _embed_lock:  # one engine shared by the web server's threads: one query at a time (~20 ms)
+        vector = np.asarray(embed([text]), dtype=np.float32).reshape(-1)
     return vector, embedder.model
 
 

@@ -4,7 +4,7 @@ with `article_embeddings`, and an exact nearest-neighbour scan over it.
 Why a copy: reading 1M vectors out of SQLite takes seconds; scanning 1M x 384 float16 values takes
 ~0.1 s. So the matrix is kept beside the database (`<db>.vectors/`, memory-mapped, half the size of
 float32) and in the process (the web server), and brought up to date on each search:
-- nothing changed (count, highest row id and the model's rewrite counter, migration 013): used as is;
+- nothing changed (count, highest row id and the model's rewrite counter: one row kept by migration 013's triggers): used as is;
 - only new vectors: appended (rows with a higher id);
 - a vector rewritten or deleted: rebuilt.
 A database folder that cannot be written keeps the copy in memory only.
@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
+import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,15 +89,16 @@ def models(db: sqlite_utils.Database) -> list[tuple[str, int]]:
 
 
 def db_state(db: sqlite_utils.Database, model: str) -> State:
-    count, max_id = db.execute(
-        "SELECT count(*), coalesce(max(id), 0) FROM article_embeddings WHERE model = ?", [model]
-    ).fetchone()
-    changes = 0
-    has_counter = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'embedding_changes'").fetchone()
-    if has_counter:
-        row = db.execute("SELECT changes FROM embedding_changes WHERE model = ?", [model]).fetchone()
-        changes = int(row[0]) if row else 0
-    return State(int(count), int(max_id), changes)
+    """The model's vector count, highest row id and rewrite counter: one row kept by migration 013's
+    triggers (counting in a database without it: an older one opened read-only)."""
+    try:
+        row = db.execute("SELECT vectors, max_id, changes FROM embedding_counts WHERE model = ?", [model]).fetchone()
+    except sqlite3.OperationalError:  # no such table
+        count, max_id = db.execute(
+            "SELECT count(*), coalesce(max(id), 0) FROM article_embeddings WHERE model = ?", [model]
+        ).fetchone()
+        return State(int(count), int(max_id), 0)
+    return State(int(row[0]), int(row[1]), int(row[2])) if row else State(0, 0, 0)
 
 
 def _read_rows(db: sqlite_utils.Database, model: str, after_id: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -105,7 +107,9 @@ def _read_rows(db: sqlite_utils.Database, model: str, after_id: int) -> tuple[np
     blocks: list[np.ndarray] = []
     dim = 0
     cursor = db.execute(
-        "SELECT article_id, dim, vector FROM article_embeddings WHERE model = ? AND id > ? ORDER BY id", [model, after_id]
+        # in row id order straight from the table: through the (model, article_id) index SQLite would sort 1M rows
+        "SELECT article_id, dim, vector FROM article_embeddings NOT INDEXED WHERE id > ? AND model = ? ORDER BY id",
+        [after_id, model],
     )
     while True:
         rows = cursor.fetchmany(_CHUNK)
