@@ -131,6 +131,8 @@ def _semantic(
     if like is not None:
         qvec, model = _article_vector(db, like)
         described = " ".join(x for x in (f"like:#{like}", filters_text) if x)
+        if semantic_text(query):
+            notes.append(f"words ignored with like: ({semantic_text(query)}); only filters and -exclusions apply")
     else:
         text = semantic_text(query)
         if not text:

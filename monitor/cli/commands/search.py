@@ -319,7 +319,7 @@ def show_cmd(app: Any, article_id: int, as_json: bool) -> None:
     _render_article(article, _tz(settings.digest.timezone))
 
 
-@click.command("similar")
+@click.command("similar", context_settings={"ignore_unknown_options": True})
 @click.argument("article_id", type=int)
 @click.argument("filters", nargs=-1)
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="Articles to show.")
