@@ -222,7 +222,7 @@ def test_web_story_list_and_page_show_titles(site: Site, browser: object, demo_d
     # the list shows the day's articles: its title is the day's central headline
     assert heading.locator("a").inner_text() == listed.title_en.headline
     assert story.locator("p.title-other").count() == (1 if listed.title_en.other else 0)
-    assert story.locator("p.keywords").inner_text() == f"Keywords: {listed.label_en} · {listed.label_es}"
+    assert story.locator("p.keywords").inner_text() == f"Keywords: {listed.label_en} / {listed.label_es}"
     save_screenshot(page, "story-titles.png", full_page=False)
 
     page.goto(f"{site.url}/story/{site.story_id}")
@@ -234,4 +234,19 @@ def test_web_story_list_and_page_show_titles(site: Site, browser: object, demo_d
     assert other.locator("a").inner_text() == view.title_en.other.headline
     if view.title_en.translated:
         assert h1.locator(".rough").inner_text() in ("machine translation", "rough translation")
+    # a story titled by a translated headline says so, with the original in the badge's tooltip
+    db = open_db(site.db_path, readonly=True)
+    try:
+        ids = [int(r[0]) for r in db.execute("SELECT id FROM stories WHERE merged_into IS NULL ORDER BY id")]
+        translated = next(t for t in (get_story(db, i) for i in ids) if t and t.title_en and t.title_en.translated)
+    finally:
+        db.close()
+    t = translated.title_en
+    assert t is not None
+    page.goto(f"{site.url}/story/{translated.id}")
+    badge = page.locator("h1.story-title .rough")
+    assert badge.inner_text() == ("rough translation" if t.rough else "machine translation")
+    assert t.original in (badge.get_attribute("title") or "")
+    assert page.locator("h1.story-title span[lang]").first.get_attribute("lang") == "en"
+    save_screenshot(page, "story-title-translated.png", full_page=False)
     context.close()
