@@ -1,6 +1,6 @@
 """Alerts: watch-list rules from the config, matching, the once-per-subject ledger, and the sinks.
 
-Rules are `[[alerts]]` tables in the config file (see README "Alerts"). Two kinds:
+Rules are `[[alerts]]` tables in the config file (see docs/watch.md, "Alerts"). Two kinds:
 
 - **terms** (default): `terms` in either language, with the same syntax as `monitor search`
   (words, "phrases", OR, -exclusion, prefix*, field filters), optionally limited to `countries`
