@@ -136,7 +136,7 @@ def test_clear_errors_without_embeddings_or_engine(sem, tmp_path: Path) -> None:
 
 
 def test_vector_copy_follows_new_rewritten_and_deleted_vectors(sem) -> None:
-    path, ids, _settings = sem
+    path, ids, settings = sem
     db = open_db(path)
     try:
         model = vectors.models(db)[0][0]
@@ -159,18 +159,33 @@ def test_vector_copy_follows_new_rewritten_and_deleted_vectors(sem) -> None:
         assert grown is not None and len(grown) == len(ids) + 1 and int(grown.ids[-1]) == new
         rows, scores = vectors.nearest(grown.matrix, unit, 1)
         assert int(grown.ids[rows[0]]) == new and scores[0] == pytest.approx(1.0, abs=1e-3)
-        # a rewritten vector: the change counter (migration 013) makes the copy rebuild
+        files = sorted(p.name for p in folder.glob("*.f16"))
+        # a rewritten vector: migration 013's log names the article, its row is patched in place
         with write_transaction(db):
             db.execute("UPDATE article_embeddings SET vector = ? WHERE article_id = ?", [to_blob(-unit), new])
-        rebuilt = vectors.load(db, model)
-        assert rebuilt is not None
-        rows, scores = vectors.nearest(rebuilt.matrix, -unit, 1)
-        assert int(rebuilt.ids[rows[0]]) == new
-        # a deleted article leaves the copy
+        vectors.clear_memory()
+        patched = vectors.load(db, model)
+        assert patched is not None and len(patched) == len(ids) + 1
+        rows, scores = vectors.nearest(patched.matrix, -unit, 1)
+        assert int(patched.ids[rows[0]]) == new and scores[0] == pytest.approx(1.0, abs=1e-3)
+        assert sorted(p.name for p in folder.glob("*.f16")) == files  # the same file: not rebuilt
+        # a deleted article's row becomes a tombstone, and searches never return it
         with write_transaction(db):
             db.execute("DELETE FROM articles WHERE id = ?", [new])
         after = vectors.load(db, model)
-        assert after is not None and new not in set(after.ids.tolist()) and len(after) == len(ids)
+        assert after is not None and new not in set(after.ids.tolist())
+        assert after.state.count == len(ids) and after.tombstones == 1
+        assert new not in _ids(path, settings, "", like=ids[0], limit=20)
+        # the in-memory copy (a folder that cannot be written) follows the same changes
+        vectors.clear_memory()
+        memory = vectors.load(db, model, disk_cache=False)
+        assert memory is not None and sorted(memory.ids.tolist()) == sorted(ids)
+        with write_transaction(db):
+            db.execute("UPDATE article_embeddings SET vector = ? WHERE article_id = ?", [to_blob(unit), ids[0]])
+        moved = vectors.load(db, model, disk_cache=False)
+        assert moved is not None
+        rows, _ = vectors.nearest(moved.matrix, unit, 1)
+        assert int(moved.ids[rows[0]]) == ids[0]
     finally:
         db.close()
 

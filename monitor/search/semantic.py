@@ -193,11 +193,11 @@ def _nearest_filtered(
 ) -> list[tuple[int, float]]:
     """The `want` nearest articles passing the filters: the nearest CANDIDATES checked first; when too
     few pass, the scan is redone over exactly the filtered articles."""
-    k = want if not cond else max(CANDIDATES, want * CANDIDATE_FACTOR)
+    k = want + vs.tombstones if not cond else max(CANDIDATES, want * CANDIDATE_FACTOR)
     rows, scores = vectors.nearest(vs.matrix, qvec, k)
     ids = [int(vs.ids[r]) for r in rows]
-    if not cond:
-        return list(zip(ids, scores.tolist(), strict=True))[:want]
+    if not cond:  # id 0: a deleted article's row, left until the copy is rebuilt
+        return [(a, s) for a, s in zip(ids, scores.tolist(), strict=True) if a][:want]
     ok = _allowed(db, ids, cond, params)
     kept = [(a, s) for a, s in zip(ids, scores.tolist(), strict=True) if a in ok]
     if len(kept) >= want or len(rows) >= len(vs):

@@ -50,6 +50,12 @@ class VectorSet:
     ids: np.ndarray  # article id of each row (int64)
     matrix: np.ndarray  # (rows, dim) float16, L2-normalised rows
     state: State
+    seq: int = 0  # the rewrite log (migration 013) is applied up to this entry
+
+    @property
+    def tombstones(self) -> int:
+        """Rows of deleted articles (id 0, zero vector) left in place until the next rebuild."""
+        return len(self) - self.state.count
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -64,7 +70,7 @@ class VectorSet:
         return order[pos[hit]]
 
     def _order(self) -> np.ndarray:
-        cached = getattr(self, "_sorted", None)
+        cached = self.__dict__.get("_sorted")
         if cached is None or len(cached) != len(self):
             cached = np.argsort(self.ids, kind="stable")
             self._sorted = cached
@@ -125,6 +131,69 @@ def _read_rows(db: sqlite_utils.Database, model: str, after_id: int) -> tuple[np
     return np.concatenate(ids), np.concatenate(blocks), dim
 
 
+# ------------------------------------------------------------------------------- rewrites
+
+
+MAX_PATCH_SHARE = 0.2  # more rewritten articles than this share of the rows: rebuild instead of patching
+
+
+def log_seq(db: sqlite_utils.Database) -> int:
+    """The newest entry of the rewrite log (0 when empty or absent)."""
+    try:
+        return int(db.execute("SELECT coalesce(max(seq), 0) FROM embedding_rewrites").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
+def _patch(db: sqlite_utils.Database, model: str, have: VectorSet, want: State) -> tuple[dict[int, np.ndarray | None], int] | None:
+    """The rewritten articles since the copy was made: {article id: its vector now, or None if deleted} and
+    the log position reached; None when the copy must be rebuilt (log missing, pruned or too long)."""
+    try:
+        rows = db.execute(
+            "SELECT seq, article_id FROM embedding_rewrites WHERE model = ? AND seq > ? ORDER BY seq", [model, have.seq]
+        ).fetchall()
+    except sqlite3.OperationalError:  # a database migrated before the log existed
+        return None
+    if len(rows) != want.changes - have.state.changes or any(r[1] < 0 for r in rows):
+        return None  # entries pruned from the log, or an article id or model itself changed
+    changed = list(dict.fromkeys(int(r[1]) for r in rows))
+    if len(changed) > MAX_PATCH_SHARE * max(len(have), 1):
+        return None
+    now: dict[int, np.ndarray | None] = dict.fromkeys(changed)
+    for start in range(0, len(changed), 500):
+        chunk = changed[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        for article, dim, blob in db.execute(
+            f"SELECT article_id, dim, vector FROM article_embeddings WHERE model = ? AND article_id IN ({marks})",
+            [model, *chunk],
+        ).fetchall():
+            if int(dim) == have.dim:
+                now[int(article)] = np.frombuffer(blob, dtype="<f4")
+    return now, int(rows[-1][0]) if rows else have.seq
+
+
+def _apply(vs: VectorSet, patch: dict[int, np.ndarray | None]) -> None:
+    """Overwrite rewritten vectors in place; a deleted article's row becomes a tombstone (id 0, zeros)."""
+    if not patch:
+        return
+    wanted = np.fromiter(patch, dtype=np.int64, count=len(patch))
+    order = vs._order()
+    ids_sorted = vs.ids[order]
+    for article, pos in zip(wanted.tolist(), np.searchsorted(ids_sorted, wanted).tolist(), strict=True):
+        rows = []
+        while pos < len(ids_sorted) and ids_sorted[pos] == article:
+            rows.append(int(order[pos]))
+            pos += 1
+        vector = patch[article]
+        for row in rows:
+            if vector is None:
+                vs.ids[row] = 0
+                vs.matrix[row] = 0
+            else:
+                vs.matrix[row] = vector.astype(STORE_DTYPE)
+    vs._sorted = None
+
+
 # ------------------------------------------------------------------------------- the copy on disk
 
 
@@ -159,21 +228,25 @@ def _read_meta(folder: Path, model: str) -> dict | None:
         meta = json.loads((folder / f"{_slug(model)}.json").read_text())
     except (OSError, ValueError):
         return None
-    return meta if isinstance(meta, dict) and meta.get("model") == model else None
+    keys = {"model", "dim", "rows", "count", "max_id", "changes", "seq", "generation"}
+    return meta if isinstance(meta, dict) and keys <= set(meta) and meta["model"] == model else None
 
 
-def _open_files(folder: Path, meta: dict) -> VectorSet | None:
-    n, dim, gen = int(meta["count"]), int(meta["dim"]), int(meta["generation"])
+def _meta_state(meta: dict) -> State:
+    return State(int(meta["count"]), int(meta["max_id"]), int(meta["changes"]))
+
+
+def _open_files(folder: Path, meta: dict, mode: str = "r") -> VectorSet | None:
+    rows, dim, gen = int(meta["rows"]), int(meta["dim"]), int(meta["generation"])
     base = folder / f"{_slug(meta['model'])}-{gen}"
+    if rows == 0:
+        return None
     try:
-        if n == 0:
-            return None
-        ids = np.memmap(base.with_suffix(".ids"), dtype=np.int64, mode="r", shape=(n,))
-        matrix = np.memmap(base.with_suffix(".f16"), dtype=STORE_DTYPE, mode="r", shape=(n, dim))
+        ids = np.memmap(base.with_suffix(".ids"), dtype=np.int64, mode=mode, shape=(rows,))
+        matrix = np.memmap(base.with_suffix(".f16"), dtype=STORE_DTYPE, mode=mode, shape=(rows, dim))
     except (OSError, ValueError):
         return None
-    state = State(n, int(meta["max_id"]), int(meta["changes"]))
-    return VectorSet(meta["model"], dim, ids, matrix, state)
+    return VectorSet(meta["model"], dim, ids, matrix, _meta_state(meta), int(meta["seq"]))
 
 
 def _write_meta(folder: Path, meta: dict) -> None:
@@ -182,40 +255,61 @@ def _write_meta(folder: Path, meta: dict) -> None:
     os.replace(tmp, folder / f"{_slug(meta['model'])}.json")
 
 
+def _rebuild_files(db: sqlite_utils.Database, folder: Path, model: str, want: State, old: dict | None) -> dict:
+    seq = log_seq(db)  # before reading: a rewrite during the read is applied again next time (harmless)
+    ids, block, dim = _read_rows(db, model, 0)
+    generation = int(old["generation"]) + 1 if old else 1
+    base = folder / f"{_slug(model)}-{generation}"
+    base.with_suffix(".ids").write_bytes(np.ascontiguousarray(ids).tobytes())
+    base.with_suffix(".f16").write_bytes(np.ascontiguousarray(block).tobytes())
+    if old is not None:
+        for suffix in (".ids", ".f16"):
+            with contextlib.suppress(OSError):
+                (folder / f"{_slug(model)}-{int(old['generation'])}").with_suffix(suffix).unlink()
+    return {"model": model, "dim": dim, "rows": len(ids), "count": len(ids), "max_id": want.max_id,
+            "changes": want.changes, "seq": seq, "generation": generation}
+
+
+def _update_files(db: sqlite_utils.Database, folder: Path, meta: dict, want: State) -> dict | None:
+    """Patch rewrites in place and append new rows; the new meta, or None when a rebuild is needed."""
+    have = _open_files(folder, meta, mode="r+")
+    if have is None or int(meta["max_id"]) > want.max_id:
+        return None
+    seq = have.seq
+    if want.changes != have.state.changes:
+        found = _patch(db, meta["model"], have, want)
+        if found is None:
+            return None
+        patch, seq = found
+        _apply(have, patch)
+        have.ids.flush()
+        have.matrix.flush()
+    ids, block, dim = _read_rows(db, meta["model"], int(meta["max_id"]))
+    if dim not in (0, have.dim):
+        return None
+    rows = int(meta["rows"])
+    base = folder / f"{_slug(meta['model'])}-{int(meta['generation'])}"
+    for suffix, data, width in ((".ids", ids, 8), (".f16", block, 2 * have.dim)):
+        with open(base.with_suffix(suffix), "r+b") as fh:
+            fh.truncate(rows * width)  # a half-written earlier append is dropped
+            fh.seek(0, os.SEEK_END)
+            fh.write(np.ascontiguousarray(data).tobytes())
+    live = int(np.count_nonzero(have.ids)) + len(ids)
+    if live != want.count:
+        return None  # the copy and the database disagree: start over
+    return {**meta, "rows": rows + len(ids), "count": want.count, "max_id": want.max_id, "changes": want.changes,
+            "seq": seq}
+
+
 def _sync_files(db: sqlite_utils.Database, folder: Path, model: str, want: State) -> VectorSet | None:
-    """Bring the copy in `folder` to `want` (append or rebuild) and open it."""
+    """Bring the copy in `folder` to `want` (patch and append, or rebuild) and open it."""
     folder.mkdir(exist_ok=True)
     with _file_lock(folder):
         meta = _read_meta(folder, model)
-        if meta and State(int(meta["count"]), int(meta["max_id"]), int(meta["changes"])) == want:
-            return _open_files(folder, meta)
-        appendable = meta is not None and int(meta["changes"]) == want.changes and int(meta["max_id"]) <= want.max_id
-        after = int(meta["max_id"]) if appendable and meta else 0
-        ids, block, dim = _read_rows(db, model, after)
-        if appendable and meta and (dim in (0, int(meta["dim"]))) and int(meta["count"]) + len(ids) == want.count:
-            base = folder / f"{_slug(model)}-{int(meta['generation'])}"
-            rows = int(meta["count"])
-            for suffix, data, width in ((".ids", ids, 8), (".f16", block, 2 * int(meta["dim"]))):
-                with open(base.with_suffix(suffix), "r+b") as fh:
-                    fh.truncate(rows * width)  # a half-written earlier append is dropped
-                    fh.seek(0, os.SEEK_END)
-                    fh.write(np.ascontiguousarray(data).tobytes())
-            meta.update(count=want.count, max_id=want.max_id)
-        else:
-            if appendable:  # rows went missing without a counted change: start over
-                ids, block, dim = _read_rows(db, model, 0)
-            generation = int(meta["generation"]) + 1 if meta else 1
-            base = folder / f"{_slug(model)}-{generation}"
-            base.with_suffix(".ids").write_bytes(np.ascontiguousarray(ids).tobytes())
-            base.with_suffix(".f16").write_bytes(np.ascontiguousarray(block).tobytes())
-            old = int(meta["generation"]) if meta else None
-            meta = {"model": model, "dim": dim, "count": len(ids), "max_id": want.max_id, "changes": want.changes,
-                    "generation": generation}
-            if old is not None:
-                for suffix in (".ids", ".f16"):
-                    with contextlib.suppress(OSError):
-                        (folder / f"{_slug(model)}-{old}").with_suffix(suffix).unlink()
-        _write_meta(folder, meta)
+        if meta is None or _meta_state(meta) != want:
+            fresh = _update_files(db, folder, meta, want) if meta is not None else None
+            meta = fresh or _rebuild_files(db, folder, model, want, meta)
+            _write_meta(folder, meta)
         return _open_files(folder, meta)
 
 
@@ -223,12 +317,21 @@ def _sync_files(db: sqlite_utils.Database, folder: Path, model: str, want: State
 
 
 def _sync_memory(db: sqlite_utils.Database, model: str, want: State, have: VectorSet | None) -> VectorSet | None:
-    if have is not None and have.state.changes == want.changes and have.state.max_id <= want.max_id:
-        ids, block, dim = _read_rows(db, model, have.state.max_id)
-        if len(have) + len(ids) == want.count and dim in (0, have.dim):
-            return VectorSet(model, have.dim, np.concatenate([have.ids, ids]), np.concatenate([have.matrix, block]), want)
+    if have is not None and have.state.max_id <= want.max_id:
+        seq = have.seq
+        ids, matrix = np.array(have.ids), np.array(have.matrix)  # private copies: other threads may be scanning
+        work = VectorSet(model, have.dim, ids, matrix, have.state, have.seq)
+        found = _patch(db, model, work, want) if want.changes != have.state.changes else ({}, seq)
+        if found is not None:
+            _apply(work, found[0])
+            new_ids, block, dim = _read_rows(db, model, have.state.max_id)
+            if dim in (0, have.dim) and int(np.count_nonzero(ids)) + len(new_ids) == want.count:
+                if len(new_ids):
+                    ids, matrix = np.concatenate([ids, new_ids]), np.concatenate([matrix, block])
+                return VectorSet(model, have.dim, ids, matrix, want, found[1])
+    seq = log_seq(db)
     ids, block, dim = _read_rows(db, model, 0)
-    return VectorSet(model, dim, ids, block, want) if len(ids) else None
+    return VectorSet(model, dim, ids, block, want, seq) if len(ids) else None
 
 
 def load(db: sqlite_utils.Database, model: str, *, disk_cache: bool = True) -> VectorSet | None:
