@@ -2,8 +2,9 @@
 
 Each relevant article is read as (monitor.analysis.linkage does the clustering, pure):
 - its sentence embedding (the `embed` stage's vector of its ORIGINAL headline + lede, no
-  translation needed), of the model `embedding.engine` chose; without one (engine none, or not yet
-  embedded), the TF-IDF keyword vector of its texts (original + translation) stands in;
+  translation needed), of the model `embedding.engine` chose, with the pair weights fitted for that
+  model (linkage.weights_for); without one (engine none, or not yet embedded), the TF-IDF keyword
+  vector of its texts (original + translation) stands in, with weights fitted for keywords alone;
 - its names and figures (monitor.analysis.entities: "Caro Quintero", "CJNG", "29", "10 mil" =
   "10,000"), its debate actors (from `monitor analyze`) and bilingual concepts (monitor.analysis.concepts),
   all read from the original text;
@@ -104,11 +105,6 @@ def doc_terms(
     for a in actors:
         out.extend(["@" + a] * ACTOR_REPEAT)
     return out
-
-
-def weights_of(settings: Settings) -> linkage.Weights:
-    """The pair-score weights (fitted on the dev split; see linkage.Weights)."""
-    return linkage.Weights()
 
 
 # --- reading and writing ------------------------------------------------------------------------
@@ -354,13 +350,14 @@ def run(
                     seen.add(row.article)
                     existing.append(row)
     rows = new_rows + existing
-    _attach_vectors(db, rows, vector_model(db, settings, [r.article for r in new_rows]))
+    model = vector_model(db, settings, [r.article for r in new_rows])
+    _attach_vectors(db, rows, model)
     rows_by_article = {r.article: r for r in rows}
     report.new_articles = len(new_rows)
     report.with_vectors = sum(1 for r in new_rows if r.vector is not None)
     with track(progress, "cluster", len(new_rows)) as advance:
         result = linkage.assign(
-            [r.doc() for r in rows], weights_of(settings), window_s, cfg.join, cfg.merge, lambda n: advance(n)
+            [r.doc() for r in rows], linkage.weights_for(model), window_s, cfg.join, cfg.merge, lambda n: advance(n)
         )
     with write_transaction(db):
         for aid, _story in stale:

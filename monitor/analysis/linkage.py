@@ -47,8 +47,9 @@ class Weights:
     hub_k: int = 20  # an article's hub value: the mean cosine of its hub_k nearest neighbours ...
     hub_prior: float = 0.88  # ... shrunk towards this with the weight of hub_k neighbours (few articles loaded)
     cross_language: float = 2.7  # an English-Spanish pair: cross-lingual cosines run lower
-    keywords: float = 12.0  # keyword TF-IDF cosine, used when an article has no vector ...
-    keywords_centre: float = 0.3  # ... as keywords * (cosine - keywords_centre)
+    keywords: float = 16.3  # keyword TF-IDF cosine, used when an article has no vector ...
+    keywords_centre: float = 0.2  # ... as keywords * (cosine - keywords_centre)
+    keywords_cross: float = 1.5  # ... plus this for an English-Spanish pair
     names: float = 0.5
     actors: float = 0.3
     numbers: float = 1.6
@@ -58,6 +59,25 @@ class Weights:
 
     def kind_weight(self, kind: str) -> float:
         return float(getattr(self, kind))
+
+
+# Fitted per embedding model (benchmarks/cluster_tune.py on the dev split): cosines of different
+# models live on different scales. KEYWORDS is for articles without any vector (engine none).
+E5 = Weights()
+USEM = Weights(
+    bias=0.72, embedding=6.3, hub_prior=0.56, cross_language=0.97, names=0.92, actors=0.63, numbers=1.84,
+    concepts=2.55, per_day=1.89, keywords_centre=0.2,
+)
+KEYWORDS = Weights(bias=-2.5, keywords_centre=0.0, names=0.79, actors=0.29, numbers=2.04, concepts=0.0, per_day=1.63)
+
+
+def weights_for(model: str | None) -> Weights:
+    """The pair weights for vectors of `model` (the stored model name), or for keywords alone (None)."""
+    if model is None:
+        return KEYWORDS
+    if model.startswith("use-multilingual"):
+        return USEM
+    return E5
 
 
 @dataclass
@@ -186,7 +206,8 @@ class PairScorer:
         if not both.all():
             assert self.keywords is not None
             kw = _cosines(self.keywords, a, b)
-            text = np.where(both, text, w.keywords * (kw - w.keywords_centre))
+            cross = self.language[a][:, None] != self.language[b][None, :]
+            text = np.where(both, text, w.keywords * (kw - w.keywords_centre) + w.keywords_cross * cross)
         gap = np.abs(self.times[a][:, None] - self.times[b][None, :]) / DAY_S
         time = np.where(np.isnan(gap), w.undated, -w.per_day * np.maximum(0.0, np.nan_to_num(gap) - 1.0))
         out += w.bias + text + time
