@@ -150,6 +150,27 @@ def fill_db(path: Path, f32: np.ndarray) -> None:
     db.close()
 
 
+def _after_writes(path: Path, settings: Settings, picks: np.ndarray) -> dict[str, float]:
+    """One article re-embedded, then one deleted: the first search after each (the copy is patched)."""
+    out: dict[str, float] = {}
+    db = open_db(path)
+    try:
+        a, b = int(picks[1]) + 1, int(picks[2]) + 1
+        vector = db.execute("SELECT vector FROM article_embeddings WHERE article_id = ?", [b]).fetchone()[0]
+        for name, sql, params in (
+            ("a re-embedded article", "UPDATE article_embeddings SET vector = ? WHERE article_id = ?", [vector, a]),
+            ("a deleted article", "DELETE FROM article_embeddings WHERE article_id = ?", [b]),
+        ):
+            with write_transaction(db):
+                db.execute(sql, params)
+            t = time.perf_counter()
+            semantic_search(db, settings, parse_query("", allow_empty=True), like=int(picks[0]) + 1, limit=10)
+            out[name] = (time.perf_counter() - t) * 1000
+    finally:
+        db.close()
+    return out
+
+
 def end_to_end(path: Path, f32: np.ndarray, picks: np.ndarray, rounds: int) -> None:
     if not path.exists():
         t = time.perf_counter()
@@ -191,12 +212,15 @@ def end_to_end(path: Path, f32: np.ndarray, picks: np.ndarray, rounds: int) -> N
                 times[name].append((time.perf_counter() - t) * 1000)
     finally:
         db.close()
+    rewrite = _after_writes(path, settings, picks)
     print()
     print(f"whole path through SQLite ({len(f32):,} articles), `monitor similar ID` = semantic_search(like=ID):")
-    print(f"  first search, float16 copy built from SQLite: {built * 1000:8.0f} ms (once, and after a vector is rewritten)")
+    print(f"  first search, float16 copy built from SQLite: {built * 1000:8.0f} ms (once; again only if the rewrite log was outrun)")
     print(f"  first search of a new process, copy on disk:  {reopened * 1000:8.0f} ms")
     for name, values in times.items():
         print(f"  {name:30} median {statistics.median(values):7.1f} ms, max {max(values):7.1f} ms")
+    for name, ms in rewrite.items():
+        print(f"  first search after {name:22} {ms:7.1f} ms (the copy patched in place)")
     worst = max(max(v) for v in times.values()) / 1000
     print(f"slowest search through SQLite {worst * 1000:.0f} ms -> under {TARGET_S:g} s target {'MET' if worst < TARGET_S else 'NOT MET'}")
 

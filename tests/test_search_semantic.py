@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
+import uvicorn
 from click.testing import CliRunner
-from starlette.testclient import TestClient
 
 from monitor.cli.main import cli
 from monitor.config.settings import Settings
@@ -219,9 +225,30 @@ def test_cli_semantic_json_similar_and_bad_input(sem) -> None:
     assert none.exit_code == 2 and "monitor embed" in none.output
 
 
+@contextmanager
+def _served(settings: Settings) -> Iterator[httpx.Client]:
+    """The web app on a loopback port (uvicorn in a thread), and a client for it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
 def test_web_search_toggle_and_more_like_this(sem) -> None:
     _path, ids, settings = sem
-    with TestClient(create_app(settings)) as client:
+    with _served(settings) as client:
         page = client.get("/search", params={"q": "Mexico hands 29 drug traffickers to the US lang:es", "semantic": "1"})
         assert page.status_code == 200
         assert 'name="semantic" value="1" checked' in page.text and "by meaning" in page.text
