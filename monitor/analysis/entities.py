@@ -59,7 +59,8 @@ MONTHS = frozenset(
     )
 )
 
-CONNECTORS = frozenset(["de", "del", "la", "las", "los", "of", "the", "y", "and"])
+CONNECTORS = frozenset(["de", "del", "la", "las", "los", "of", "the"])  # inside a name: "Cártel de Sinaloa"
+MAX_SPAN = 5  # a longer span also gives its shorter runs ("Rafael Caro Quintero" -> "caro quintero")
 
 _TOKEN_RE = re.compile(r"[^\W\d_]+(?:['’.-][^\W\d_]+)*\.?|\d[\d.,]*|\S", re.UNICODE)
 
@@ -189,8 +190,14 @@ def _close(span: list[str], out: set[str]) -> None:
         span.pop()
     while span and (span[0] in CONNECTORS or span[0] in GENERIC):
         span.pop(0)
-    if len(span) >= 2:
-        out.add(" ".join(span))
+    if len(span) < 2:
+        return
+    out.add(" ".join(span))
+    if len(span) <= MAX_SPAN:  # its runs of two or more words that begin and end with a name word
+        for i in range(len(span)):
+            for j in range(i + 2, len(span) + 1):
+                if (i, j) != (0, len(span)) and span[i] not in CONNECTORS and span[j - 1] not in CONNECTORS:
+                    out.add(" ".join(span[i:j]))
 
 
 @lru_cache(maxsize=50_000)
