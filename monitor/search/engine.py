@@ -959,8 +959,8 @@ def _get_article(db: sqlite_utils.Database, article_id: int) -> ArticleDetail | 
     analysis = None
     if "analyses" in tables:
         an = db.execute(
-            f"SELECT relevant, relevance, top_frame, {frames_json_sql('an.article')}, actors, keywords, analyzed_at"
-            " FROM analyses an WHERE an.article = ?",
+            f"SELECT relevant, relevance, top_frame, {frames_json_sql('an.article')}, actors, keywords, analyzed_at,"
+            " evidence, probability, model_terms FROM analyses an WHERE an.article = ?",
             [article_id],
         ).fetchone()
         if an:
@@ -972,6 +972,9 @@ def _get_article(db: sqlite_utils.Database, article_id: int) -> ArticleDetail | 
                 "actors": _loads(an[4], []),
                 "keywords": _loads(an[5], []),
                 "analyzed_at": an[6],
+                "evidence": _loads(an[7], []),  # why relevant (or not): sentences and the terms found there
+                "probability": an[8],  # the trained model's P(relevant); None: the debate file decided alone
+                "model_terms": _loads(an[9], []),
             }
     frames: list[dict[str, Any]] = []
     if "article_frames" in tables:

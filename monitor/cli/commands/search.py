@@ -261,6 +261,15 @@ def _render_article(a: ArticleDetail, tz: ZoneInfo | None) -> None:
     if a.analysis:
         an = a.analysis
         echo(f"--- Analysis: {'relevant' if an['relevant'] else 'not relevant'} (relevance {an['relevance']:.2f})")
+        if an.get("probability") is not None:
+            words = ", ".join(str(x) for x in an.get("model_terms") or [])
+            echo(f"trained model: P(relevant) {an['probability']:.2f}" + (f"  [{words}]" if words else ""))
+        for ev in an.get("evidence") or []:
+            if isinstance(ev, dict) and ev.get("sentence"):
+                terms = ", ".join(str(x) for x in ev.get("terms") or [])
+                echo(f"  why: {ev['sentence']}" + (f"  [{terms}]" if terms else ""))
+                if ev.get("sentence_translated"):
+                    echo(f"     = {ev['sentence_translated']}")
         if an["top_frame"]:
             echo(f"top frame: {an['top_frame']}   frames: {', '.join(an['frames'])}")
         if an["actors"]:
