@@ -182,8 +182,8 @@ def _semantic(
         hit.score = round(float(score), 4)
         hit.snippet, hit.snippet_language = _plain_snippet(hit.summary or hit.title), hit.language
         result.hits.append(hit)
-    result.total_estimate = len(result.hits)
-    result.total_exact = False
+    result.total_estimate = len(result.hits)  # every embedded article has a similarity: these are the nearest
+    result.total_exact = True
     result.elapsed_ms = (time.perf_counter() - started) * 1000.0
     return result
 
