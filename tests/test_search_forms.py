@@ -89,7 +89,7 @@ def test_english_word_finds_its_english_family_without_translation(forms_db) -> 
 
 
 def test_only_forms_in_the_index_are_searched_and_the_cache_follows_the_index(forms_db) -> None:
-    path, ids = forms_db
+    path, _ = forms_db
     settings = Settings(db=str(path)).replace(translation__engine="none")
     db = open_db(path, readonly=True)
     try:
