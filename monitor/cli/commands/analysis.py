@@ -65,7 +65,7 @@ def cluster(ctx: click.Context, as_json: bool) -> None:
     \b
     Examples:
       monitor cluster
-      MONITOR_ANALYSIS_SIMILARITY=0.25 monitor cluster --json
+      MONITOR_CLUSTER_JOIN=1.5 monitor cluster --json
     """
     from monitor.pipeline import run_named
 
