@@ -327,3 +327,25 @@ def get_story(db: sqlite_utils.Database, story_id: int) -> StoryView | None:
         sid = int(row[-1])
     arts = _articles(db, "sa.story = ?", [sid]).get(sid, [])
     return _view(tuple(row[:-1]), arts, _summaries(db, [sid]), _vectors(db, [a.id for a in arts]), _ledes(db, arts))
+
+
+def story_titles(
+    db: sqlite_utils.Database, story_ids: list[int], languages: tuple[str, ...] = ("en", "es")
+) -> dict[int, dict[str, StoryTitle | None]]:
+    """{story id: {language: title}} for these stories, titled as `get_story` titles them (all their
+    articles), read together: one articles query per 500 stories, not one per story (search results
+    title the stories of all their hits at once). A story with no articles is left out."""
+    ids = sorted({int(i) for i in story_ids})
+    if not ids or not has_table(db, "stories"):
+        return {}
+    arts: dict[int, list[StoryArticle]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        arts.update(_articles(db, f"sa.story IN ({','.join('?' * len(chunk))})", chunk))
+    listed = [a for members in arts.values() for a in members]
+    vectors, ledes = _vectors(db, [a.id for a in listed]), _ledes(db, listed)
+    out: dict[int, dict[str, StoryTitle | None]] = {}
+    for sid, members in arts.items():
+        titled = _title_articles(members, vectors, ledes)
+        out[sid] = {lang: story_title(titled, lang) for lang in languages}
+    return out

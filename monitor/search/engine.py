@@ -85,8 +85,13 @@ class Hit:
     top_frame: str | None = None
     frames: list[str] = field(default_factory=list)
     story: int | None = None
-    story_label_en: str | None = None
+    story_label_en: str | None = None  # the story's keywords (a secondary line; the title comes first)
     story_label_es: str | None = None
+    story_title: str | None = None  # the story's headline title in the reader's language (monitor/analysis/titles.py)
+    story_title_language: str | None = None  # language of story_title
+    story_title_translated: bool = False  # story_title is a machine translation of story_title_original: mark it
+    story_title_rough: bool = False  # ... by a word-for-word engine: mark it as rough
+    story_title_original: str | None = None  # the titling article's own headline
     relevant: bool | None = None  # None: not analysed
     relevance: float | None = None
     snippet: str = ""  # text around the match; matched words between MARK_START and MARK_END
@@ -131,7 +136,7 @@ class ArticleDetail:
     translations: list[dict[str, Any]]  # {language, title, summary, content, engine, model, rough, translated_at}
     analysis: dict[str, Any] | None  # {relevant, relevance, top_frame, frames, actors, keywords, analyzed_at}
     frames: list[dict[str, Any]]  # {frame, score, evidence: [...]}, best first
-    story: dict[str, Any] | None  # {id, label_en, label_es, size, articles: [{id, outlet, country, ...}]}
+    story: dict[str, Any] | None  # {id, label_en, label_es, title_en, title_es, size, articles: [{id, outlet, ...}]}
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -591,8 +596,12 @@ def search(
     forms: bool = True,
     now: datetime | None = None,
     translation_budget_s: float | None = None,
+    title_language: str | None = None,
 ) -> SearchResult:
     """Find articles matching `query` in originals and translations; each article once.
+
+    Each hit carries its story's headline title (`story_title`) in `title_language` (en | es);
+    default: `reader_language(query, settings)`.
 
     The query is translated through the process's shared, bounded pool. With `translation_budget_s`
     (the web page: QUERY_TRANSLATION_BUDGET_S), a translation not done in time (or a full queue) is
@@ -604,13 +613,14 @@ def search(
     """
     if sort not in SORTS:
         raise QueryError(f"unknown sort {sort!r}; use one of: {', '.join(SORTS)}")
+    check_title_language(title_language)
     limit = max(1, min(int(limit), 1000))
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     try:
         plan = plan_query(db, settings, query, translate, forms, translation_budget_s)  # outside the time limit
         with time_limit(db, time_limit_ms):
-            result = _search(db, query, plan, limit, sort, now)
+            result = _search(db, query, plan, limit, sort, now, title_language or reader_language(query, settings))
     except sqlite3.OperationalError as exc:
         msg = str(exc)
         if "interrupted" in msg:
@@ -627,7 +637,9 @@ def search(
     return result
 
 
-def _search(db: sqlite_utils.Database, query: Query, plan: _Plan, limit: int, sort: str, now: datetime) -> SearchResult:
+def _search(
+    db: sqlite_utils.Database, query: Query, plan: _Plan, limit: int, sort: str, now: datetime, title_language: str
+) -> SearchResult:
     tables = _tables(db)
     base = SearchResult(
         query=query.describe(),
@@ -690,7 +702,7 @@ def _search(db: sqlite_utils.Database, query: Query, plan: _Plan, limit: int, so
     chosen = ordered[:limit]
     base.total_estimate = len(found) if plan.match else len(chosen) + (1 if saturated else 0)
     base.total_exact = not saturated
-    details = _details(db, [a for a, _ in chosen], tables)
+    details = _details(db, [a for a, _ in chosen], tables, title_language)
     highlighter = Highlighter(plan.highlight)
     for article, entry in chosen:
         hit = details.get(article)
@@ -839,8 +851,11 @@ def _plain_snippet(text: str, words: int = 32) -> str:
     return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
 
 
-def _details(db: sqlite_utils.Database, ids: list[int], tables: frozenset[str]) -> dict[int, Hit]:
-    """Everything a result shows for these articles, in one statement."""
+def _details(
+    db: sqlite_utils.Database, ids: list[int], tables: frozenset[str], title_language: str = "en"
+) -> dict[int, Hit]:
+    """Everything a result shows for these articles, in one statement; then their stories' titles in
+    `title_language`, all stories read together."""
     if not ids:
         return {}
     sql, shape = _details_sql(tables, len(ids))
@@ -863,7 +878,38 @@ def _details(db: sqlite_utils.Database, ids: list[int], tables: frozenset[str]) 
             if in_story is not None:
                 hit.story, hit.story_label_en, hit.story_label_es = story, label_en, label_es
         hits[hit.id] = hit
+    _title_stories(db, list(hits.values()), title_language)
     return hits
+
+
+def reader_language(query: Query, settings: Settings) -> str:
+    """The language a result's story titles are shown in: the query's one `lang:` filter (a reader of
+    Spanish articles reads Spanish titles), else `[digest] lang`, as `monitor stories` defaults."""
+    if len(query.languages) == 1 and query.languages[0] in ("en", "es"):
+        return query.languages[0]
+    return settings.digest.lang
+
+
+def check_title_language(language: str | None) -> None:
+    """Raise QueryError unless `language` is None (the default) or a language stories are titled in."""
+    if language is not None and language not in ("en", "es"):
+        raise QueryError(f"title language must be en or es, not {language!r}")
+
+
+def _title_stories(db: sqlite_utils.Database, hits: list[Hit], language: str) -> None:
+    """Set each hit's story_title* to its story's headline title in `language` (en | es)."""
+    stories = sorted({h.story for h in hits if h.story is not None})
+    if not stories:
+        return
+    from monitor.analysis.stories import story_titles
+
+    titles = story_titles(db, stories, (language,))
+    for hit in hits:
+        title = titles.get(hit.story, {}).get(language) if hit.story is not None else None
+        if title is not None:
+            hit.story_title, hit.story_title_language = title.headline, title.language
+            hit.story_title_translated, hit.story_title_rough = title.translated, title.rough
+            hit.story_title_original = title.original
 
 
 @lru_cache(maxsize=128)
@@ -1013,6 +1059,9 @@ def _story_of(db: sqlite_utils.Database, article_id: int, tables: frozenset[str]
     if row is None:
         return None
     story_id = row[0]
+    from monitor.analysis.stories import story_titles
+
+    titles = story_titles(db, [story_id]).get(story_id, {})
     s = db.execute("SELECT id, label_en, label_es, first_seen, last_seen, size FROM stories WHERE id = ?", [story_id]).fetchone()
     has_tr = "article_translations" in tables
     members = db.execute(
@@ -1026,6 +1075,8 @@ def _story_of(db: sqlite_utils.Database, article_id: int, tables: frozenset[str]
         "id": story_id,
         "label_en": s[1] if s else "",
         "label_es": s[2] if s else "",
+        "title_en": titles.get("en"),  # StoryTitle: the story's headline title for an English reader (or None)
+        "title_es": titles.get("es"),
         "first_seen": s[3] if s else None,
         "last_seen": s[4] if s else None,
         "size": len(members),
@@ -1057,6 +1108,7 @@ __all__ = [
     "SearchTimeout",
     "get_article",
     "plan_query",
+    "reader_language",
     "search",
     "snippet_html",
     "snippet_segments",

@@ -26,7 +26,15 @@ import sqlite_utils
 
 from monitor.config.settings import Settings
 from monitor.search import vectors
-from monitor.search.engine import SearchResult, _details, _filter_sql, _plain_snippet, _tables
+from monitor.search.engine import (
+    SearchResult,
+    _details,
+    _filter_sql,
+    _plain_snippet,
+    _tables,
+    check_title_language,
+    reader_language,
+)
 from monitor.search.query import FILTERS, Query, QueryError, any_expression
 from monitor.store.db import translate_error
 
@@ -110,17 +118,22 @@ def semantic_search(
     limit: int = 20,
     sort: str = "relevance",
     now: datetime | None = None,
+    title_language: str | None = None,
 ) -> SearchResult:
     """Articles nearest in meaning to the query's words (or to article `like`), best first, within the
-    query's filters. Raises QueryError with a one-line fix when there is nothing to compare with."""
+    query's filters. Raises QueryError with a one-line fix when there is nothing to compare with.
+    Story titles are in `title_language` (default: `engine.reader_language`), as in `engine.search`."""
+    check_title_language(title_language)
+    language = title_language or reader_language(query, settings)
     try:
-        return _semantic(db, settings, query, like, max(1, min(int(limit), 1000)), sort, now or datetime.now(UTC))
+        return _semantic(db, settings, query, like, max(1, min(int(limit), 1000)), sort, now or datetime.now(UTC), language)
     except sqlite3.Error as exc:
         raise translate_error(exc) from exc
 
 
 def _semantic(
-    db: sqlite_utils.Database, settings: Settings, query: Query, like: int | None, limit: int, sort: str, now: datetime
+    db: sqlite_utils.Database, settings: Settings, query: Query, like: int | None, limit: int, sort: str, now: datetime,
+    title_language: str = "en",
 ) -> SearchResult:
     started = time.perf_counter()
     tables = _tables(db)
@@ -173,7 +186,7 @@ def _semantic(
             f"SELECT id, published FROM articles WHERE id IN ({', '.join('?' for _ in chosen)})", [a for a, _ in chosen]
         ).fetchall()) if chosen else {}
         chosen.sort(key=lambda kv: (published.get(kv[0]) or "", kv[0]), reverse=True)
-    details = _details(db, [a for a, _ in chosen], tables)
+    details = _details(db, [a for a, _ in chosen], tables, title_language)
     for article, score in chosen:
         hit = details.get(article)
         if hit is None:

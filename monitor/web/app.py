@@ -188,9 +188,9 @@ def create_app(settings: Settings) -> Starlette:
                 with database() as db:
                     query = parse_query(text, allow_empty=like is not None)
                     if semantic or like is not None:
-                        result = semantic_search(db, settings, query, like=like, limit=50, sort=sort)
+                        result = semantic_search(db, settings, query, like=like, limit=50, sort=sort, title_language="en")
                     else:
-                        result = search(db, settings, query, limit=50, sort=sort,
+                        result = search(db, settings, query, limit=50, sort=sort, title_language="en",
                                         translation_budget_s=QUERY_TRANSLATION_BUDGET_S)
                     hits, busy = [_hit_view(h) for h in result.hits], result.translation_busy
             except MonitorError as exc:

@@ -163,9 +163,10 @@ def get_article(db: sqlite_utils.Database, article_id: int) -> dict[str, Any] | 
     return None if detail is None else article_view(detail)
 
 
-def article_view(d: engine.ArticleDetail) -> dict[str, Any]:
+def article_view(d: engine.ArticleDetail, lang: str = "en") -> dict[str, Any]:
     """The page's view of an article: its first translation into another language, analysis fields
-    (None before the analysis ran), evidence items per frame (best first), and its story's id."""
+    (None before the analysis ran), evidence items per frame (best first), its story's id and the
+    story's headline title for a reader of `lang` (the page is English; a StoryTitle, or None)."""
     tr = next((t for t in d.translations if t["language"] != d.language), None) or {}
     an = d.analysis or {}
     return {
@@ -181,6 +182,7 @@ def article_view(d: engine.ArticleDetail) -> dict[str, Any]:
             for f in d.frames
         ],
         "story": d.story["id"] if d.story else None,
+        "story_title": d.story.get(f"title_{lang}") if d.story else None,
     }
 
 

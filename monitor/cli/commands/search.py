@@ -68,6 +68,28 @@ def _result_json(result: SearchResult) -> dict[str, Any]:
     return data
 
 
+def _mark(translated: bool, rough: bool, original: str | None) -> str:
+    """The mark a machine-translated story title carries (empty for an original headline)."""
+    if not translated:
+        return ""
+    return f"  ({'rough ' if rough else ''}machine translation of: {original})" if original else " (machine translation)"
+
+
+def _story_line(hit: Hit) -> str | None:
+    """`story 7: <its headline title> (marked when translated)`, or None for an article in no story."""
+    if hit.story is None:
+        return None
+    title = hit.story_title or hit.story_label_en or ""
+    return f"story {hit.story}: {title}" + _mark(hit.story_title_translated, hit.story_title_rough, hit.story_title_original)
+
+
+def _title_text(title: dict[str, Any]) -> str:
+    """A story title (StoryTitle as a dict) on one line: headline, source, translation mark."""
+    lede = " (first sentence of the lede: no headline)" if title.get("source") == "lede" else ""
+    mark = _mark(bool(title.get("translated")), bool(title.get("rough")), title.get("original"))
+    return f"{title['headline']}  [{title['country']} · {title['outlet']}{lede}]{mark}"
+
+
 def _print_notes(result: SearchResult) -> None:
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
@@ -86,8 +108,6 @@ def _render_plain(result: SearchResult, tz: ZoneInfo | None) -> None:
         meta = [f"#{hit.id}", _local(hit.published, tz), hit.country, hit.outlet_name, f"[{hit.language}]"]
         if hit.top_frame:
             meta.append(f"frame: {hit.top_frame}")
-        if hit.story is not None:
-            meta.append(f"story {hit.story}")
         if hit.matched_in == "meaning":
             meta.append(f"similarity {hit.score:.2f}")
         click.echo("  ".join(meta))
@@ -97,6 +117,8 @@ def _render_plain(result: SearchResult, tz: ZoneInfo | None) -> None:
             click.echo(f"    = [{hit.translation_language}] {hit.title_translated}{rough}")
         if hit.snippet:
             click.echo(f"    {snippet_text(hit.snippet)}")
+        if story := _story_line(hit):
+            click.echo(f"    {story}")
         if hit.url:
             click.echo(f"    {hit.url}")
         click.echo("")
@@ -122,6 +144,8 @@ def _render_table(result: SearchResult, tz: ZoneInfo | None) -> None:
             headline.append("\n" + hit.title_translated, style="italic dim")
             if hit.translation_rough:
                 headline.append(" (rough)", style="yellow")
+        if story := _story_line(hit):
+            headline.append("\n" + story, style="cyan")
         snippet = Text()
         for part, highlighted in snippet_segments(hit.snippet):
             snippet.append(part, style="bold reverse" if highlighted else "")
@@ -177,6 +201,10 @@ def search_cmd(
 ) -> None:
     """Search articles in English and Spanish with one query in either language.
 
+    An article's story is shown by its headline title: in Spanish with lang:es (or --lang es), in
+    English with lang:en, else in the [digest] lang (as `monitor stories`); a machine-translated title
+    is marked. --json adds story_title, story_title_language, story_title_translated (and _rough, _original).
+
     \b
     Examples:
       monitor search cárteles drones
@@ -225,7 +253,7 @@ def search_cmd(
         _render_plain(result, tz)
 
 
-def _render_article(a: ArticleDetail, tz: ZoneInfo | None) -> None:
+def _render_article(a: ArticleDetail, tz: ZoneInfo | None, lang: str = "en") -> None:
     echo = click.echo
     echo(f"#{a.id}  {a.outlet_name} ({a.outlet}, {a.country})  [{a.language}]")
     echo(f"published {_local(a.published, tz)}  first seen {_local(a.first_seen, tz)}" + (f"  date: {a.date_flag}" if a.date_flag else ""))
@@ -290,7 +318,14 @@ def _render_article(a: ArticleDetail, tz: ZoneInfo | None) -> None:
         echo("")
     if a.story:
         s = a.story
-        echo(f"--- Story {s['id']}: {s['label_en']} / {s['label_es']} ({s['size']} articles)")
+        title = s.get(f"title_{lang}")
+        title = to_jsonable(title) if title is not None else None
+        head = _title_text(title) if title else f"{s['label_en']} / {s['label_es']}"
+        echo(f"--- Story {s['id']}: {head} ({s['size']} articles)")
+        if title and title.get("other"):
+            echo(f"    {title['other']['country']}: {_title_text(title['other'])}")
+        if title and (s["label_en"] or s["label_es"]):
+            echo(f"    keywords: {s['label_en']} / {s['label_es']}")
         for m in s["articles"]:
             mark = "*" if m["this"] else " "
             echo(f" {mark} #{m['id']}  {_local(m['published'], tz)}  {m['country']}  {m['outlet_name']}: {m['title']}")
@@ -325,7 +360,7 @@ def show_cmd(app: Any, article_id: int, as_json: bool) -> None:
     if as_json:
         print_json(to_jsonable(article))
         return
-    _render_article(article, _tz(settings.digest.timezone))
+    _render_article(article, _tz(settings.digest.timezone), settings.digest.lang)
 
 
 @click.command("similar", context_settings={"ignore_unknown_options": True})
