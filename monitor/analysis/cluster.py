@@ -355,7 +355,10 @@ def run(
     rows_by_article = {r.article: r for r in rows}
     report.new_articles = len(new_rows)
     report.with_vectors = sum(1 for r in new_rows if r.vector is not None)
-    with track(progress, "cluster", len(new_rows)) as advance:
+    # one BLAS thread: the products are small (a window at a time), and threads made them 3x slower
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
+    with track(progress, "cluster", len(new_rows)) as advance, threadpool_limits(1, "blas"):
         result = linkage.assign(
             [r.doc() for r in rows], linkage.weights_for(model), window_s, cfg.join, cfg.merge, lambda n: advance(n)
         )
