@@ -200,7 +200,7 @@ def _close(span: list[str], out: set[str]) -> None:
                     out.add(" ".join(span[i:j]))
 
 
-@lru_cache(maxsize=50_000)
+@lru_cache(maxsize=4096)  # a watcher re-reads the window's articles every run
 def read(title: str, lede: str, language: str) -> Entities:
     """The names and figures of an article's original headline and lede."""
     return Entities(
