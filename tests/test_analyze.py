@@ -126,3 +126,27 @@ def test_stage_is_idempotent_and_reanalyses_changes(
     changed = analyze.run(news_db, settings.replace(debate=str(edited)), now=NOW)
     assert changed.analysed == 2 and changed.relevant == 0
     assert news_db.execute("SELECT count(*) FROM article_frames").fetchone()[0] == 0
+
+
+def test_relevance_reads_the_headline_and_lede_not_a_passing_mention_deep_in_the_body(debate) -> None:
+    filler = " ".join(f"European leaders met again on day {n} to weigh their answer." for n in range(1, 6))
+    late = "Separately, the Pentagon is planning drone strikes on cartels in Mexico."
+    deep = analyze_article(debate, ArticleText(1, "en", "Europe weighs its answer to Greenland tariffs", "Leaders met in Brussels.", f"{filler} {late}"))
+    assert not deep.relevant and "pentagon" in deep.actors  # actors still read the whole text
+    lede = analyze_article(debate, ArticleText(1, "en", "Europe weighs its answer to Greenland tariffs", late, filler))
+    assert lede.relevant and any("cartel" in t.lower() for e in lede.evidence for t in e.terms)
+
+
+@pytest.mark.parametrize(
+    ("summary", "language"),
+    [
+        ("La presidenta respondió a los reportes de que Trump planea intervenir en el territorio de nuestro país.", "es"),
+        ("President Donald Trump signed an executive order classifying fentanyl as a weapon of mass destruction.", "en"),
+        ("La FAA cerró el espacio aéreo de El Paso por drones de los cárteles.", "es"),
+        ("México anunció el envío a Estados Unidos de 37 integrantes de organizaciones criminales.", "es"),
+        ("Mexican President Claudia Sheinbaum said the country is aware of U.S. surveillance drones being flown over the country.", "en"),
+    ],
+)
+def test_debate_file_alone_finds_what_the_hidden_set_missed(debate, summary: str, language: str) -> None:
+    res = one(debate, "", summary, language)
+    assert res.relevant and res.evidence and res.probability is None

@@ -86,6 +86,7 @@ class FrameResult:
     score: float  # the debate file's score (0 when only the trained model ranks the frame)
     evidence: list[Evidence]
     probability: float | None = None  # the trained model's P(primary frame), when it ran
+    lead: float = 0.0  # the part of the score found in the headline and the lede's first sentence
 
 
 @dataclass
@@ -315,6 +316,13 @@ def _evidence(sides: list[Side], side: Side, by_sentence: dict[int, tuple[float,
     return evidence
 
 
+def _lead_sentences(side: Side) -> set[int]:
+    """The headline and the first sentence after it: what an article puts first."""
+    lead = {i for i, s in enumerate(side.sentences) if s.field == "title"}
+    first = next((i for i, s in enumerate(side.sentences) if s.field != "title"), None)
+    return lead | ({first} if first is not None else set())
+
+
 def _frames(debate: Debate, sides: list[Side], masks: list[set[tuple[int, int]]]) -> list[FrameResult]:
     """Every frame with a score > 0 (the better of the readings), with evidence, best first."""
     results: list[FrameResult] = []
@@ -333,7 +341,10 @@ def _frames(debate: Debate, sides: list[Side], masks: list[set[tuple[int, int]]]
                 best_score, best_side, best_hits = score, k, by_sentence
         if best_score <= 0:
             continue
-        results.append(FrameResult(frame.id, round(best_score, 3), _evidence(sides, sides[best_side], best_hits)))
+        side = sides[best_side]
+        leading = _lead_sentences(side)
+        lead = sum(w for si, (w, _) in best_hits.items() if si in leading)
+        results.append(FrameResult(frame.id, round(best_score, 3), _evidence(sides, side, best_hits), lead=round(lead, 3)))
     order = {f.id: i for i, f in enumerate(debate.frames)}
     results.sort(key=lambda r: (-r.score, order[r.frame]))
     return results
@@ -409,6 +420,7 @@ def lexicon_features(
     }
     for fr in frame_scores:
         feats[f"frame:{fr.frame}"] = math.log1p(fr.score)
+        feats[f"lead:{fr.frame}"] = math.log1p(fr.lead)
     return feats
 
 
