@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.corpus_stats import PASS2_FILES, agreement, load_jsonl  # noqa: E402
-from monitor.analysis.eval_run import load_labels, predictions_by_article, run_eval, select_split  # noqa: E402
+from monitor.analysis.eval_run import UNDATED, load_labels, predictions_by_article, run_eval, select_split  # noqa: E402
 from monitor.analysis.evaluate import TARGETS, Label, Prediction, Scores, score, score_by, split_of  # noqa: E402
 from monitor.cli.commands.eval import confusion_lines, group_lines, miss_lines, summary_lines  # noqa: E402
 from monitor.config import settings as settings_mod  # noqa: E402
@@ -68,8 +68,8 @@ def ceiling(labels: list[Label]) -> str:
 
 
 def real_block(title: str, labels: list[Label], settings: Settings, engine: str, keep: Path, bootstrap: int,
-               tag: str, verbose: bool, detail: bool) -> list[str]:
-    run = run_eval(labels, settings, engine=engine, keep=keep, tag=tag)
+               tag: str, verbose: bool, detail: bool, undated: str = "fetched") -> list[str]:
+    run = run_eval(labels, settings, engine=engine, keep=keep, tag=tag, undated=undated)
     overall = score(run.labels, run.predictions, bootstrap=bootstrap)
     lines = [f"--- {title}: {overall.items} items; translation {run.translation_engine}, embedding {run.embedding_engine}"]
     lines += [*summary_lines(overall), ceiling(run.labels)]
@@ -226,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--engines", default="apertium,none", help="Translation engines, comma-separated (default apertium,none).")
     ap.add_argument("--keep", type=Path, help="Keep the databases here; a re-run redoes only analysis and clustering.")
+    ap.add_argument("--undated", choices=UNDATED, default="fetched",
+                    help="Undated items: stored undated (fetched, default) or dated by their event (event: borrows the label).")
     ap.add_argument("--bootstrap", type=int, default=1000, help="Resamples of events for the 95%% intervals.")
     ap.add_argument("--skip-demo", action="store_true", help="Leave out the demo set (it polls the demo feeds on loopback).")
     ap.add_argument("--verbose", action="store_true", help="Also the frame confusion tables and every disagreement with its evidence.")
@@ -243,10 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     out([RULE, f"1. REAL CORPUS, TEST SPLIT ({len(test)} items, never tuned on)   targets: relevance {TARGETS['relevance']};"
          f" top frame {TARGETS['top_frame']}; unframed {TARGETS['unframed']}; pairs {TARGETS['pairs']}", RULE])
     for engine in engines:
-        out(real_block(f"TEST split, engine {engine}", test, settings, engine, keep, args.bootstrap, "test", False, True))
+        out(real_block(f"TEST split, engine {engine}", test, settings, engine, keep, args.bootstrap, "test", False, True, args.undated))
     out([RULE, f"2. REAL CORPUS, DEV SPLIT ({len(dev)} items; tuning happens here, so these figures flatter)", RULE])
     for engine in engines:
-        out(real_block(f"DEV split, engine {engine}", dev, settings, engine, keep, args.bootstrap, "dev", args.verbose, False))
+        out(real_block(f"DEV split, engine {engine}", dev, settings, engine, keep, args.bootstrap, "dev", args.verbose, False, args.undated))
     if not args.skip_demo:
         out([RULE, "3. DEMO SET (tests/fixtures/eval/labels.toml; the demo feeds were WRITTEN BY US: not a measure of real news)", RULE])
         out(demo_block(settings, engines[0], keep, args.bootstrap, args.verbose))

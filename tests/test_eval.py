@@ -159,7 +159,7 @@ def test_split_keeps_an_event_on_one_side_and_is_the_corpus_split() -> None:
     assert {"dev", "test"} == {split_of(it) for it in items}
 
 
-def test_undated_items_take_their_events_date(tmp_path: Path) -> None:
+def test_undated_items_are_undated_unless_asked_to_borrow_their_events_date(tmp_path: Path) -> None:
     f = tmp_path / "x.jsonl"
     rows = [
         {"id": "a", "country": "US", "language": "en", "relevant": True, "lede": "x", "event_id": "e", "published": "2025-03-04"},
@@ -168,8 +168,13 @@ def test_undated_items_take_their_events_date(tmp_path: Path) -> None:
         {"id": "d", "country": "MX", "language": "es", "relevant": False, "lede": "z"},
     ]
     f.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
-    dates = {k: v.date().isoformat() for k, v in item_dates(load_labels([f])).items()}
-    assert dates == {"a": "2025-03-04", "b": "2025-03-04", "c": "2025-01-02", "d": "2025-03-04"}
+    labels = load_labels([f])
+    borrowed = {k: v.date().isoformat() for k, v in item_dates(labels, "event").items() if v}
+    assert borrowed == {"a": "2025-03-04", "b": "2025-03-04", "c": "2025-01-02", "d": "2025-03-04"}
+    # by default nothing is borrowed from the labels: an undated item is stored as first seen at the run's now
+    assert {k: v and v.date().isoformat() for k, v in item_dates(labels).items()} == {
+        "a": "2025-03-04", "b": None, "c": None, "d": None,
+    }
 
 
 # --- the command --------------------------------------------------------------------------------
@@ -214,7 +219,7 @@ def test_eval_end_to_end_on_a_real_slice(slice_file: Path, tmp_path: Path) -> No
     assert all(it["prediction"]["story"] is None for it in items.values() if not it["prediction"]["relevant"])
     assert all(it["prediction"]["evidence"] for it in found if it["prediction"]["top_frame"])
     assert set(data["by_country"]) == {r["country"] for r in raw}
-    assert (keep / "eval-none-all.db").is_file()
+    assert (keep / "eval-none-fetched-all.db").is_file()
 
     # a re-run on the kept database redoes analysis and clustering and gives the same figures
     again = _invoke(str(slice_file), "--engine", "none", "--keep", str(keep), "--json", "--bootstrap", "100")
@@ -228,7 +233,7 @@ def test_eval_end_to_end_on_a_real_slice(slice_file: Path, tmp_path: Path) -> No
     assert f"eval: {n_test} items (test split" in text.stdout
     for heading in ("relevance ", "top frame ", "pairs US<->MX", "by country:", "frame confusion", "disagreements"):
         assert heading in text.stdout
-    assert (keep / "eval-none-test.db").is_file()
+    assert (keep / "eval-none-fetched-test.db").is_file()
 
     # a smaller file on the kept database: the items it no longer has leave the database
     fewer = tmp_path / "fewer.jsonl"
@@ -236,7 +241,7 @@ def test_eval_end_to_end_on_a_real_slice(slice_file: Path, tmp_path: Path) -> No
     small = _invoke(str(fewer), "--engine", "none", "--keep", str(keep), "--json", "--bootstrap", "0")
     assert small.exit_code == 0, small.output
     assert json.loads(small.stdout)["overall"]["items"] == 10
-    db = open_db(keep / "eval-none-all.db")
+    db = open_db(keep / "eval-none-fetched-all.db")
     try:
         assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 10
         assert db.execute("SELECT count(*) FROM analyses").fetchone()[0] == 10

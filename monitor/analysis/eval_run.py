@@ -13,9 +13,12 @@ kept (and the translation cache outlives removed items), and the analyses and st
 cleared and redone. So a debate author (or a new classifier)
 iterates in seconds after the first run.
 
-An item without a published date takes its event's earliest date, else the date its event id starts
-with (YYYY-MM-DD-...), else the latest date of the file (as a feed item without a date takes the time
-it was first seen).
+An item without a published date is stored as a feed item without a date is (`undated="fetched"`, the
+default): first seen at the run's `now`, so the clustering compares it with the recent stories only and
+without time evidence. That is the honest reading: nothing but the labels says when it appeared.
+`undated="event"` instead dates it by its event's earliest dated item, else the date its event id starts
+with (YYYY-MM-DD-...): optimistic, since it borrows the answer (the event label) for the item's date;
+the pair figures over dated items only (`cross_dated`) are the same either way.
 """
 
 from __future__ import annotations
@@ -149,18 +152,26 @@ def select_split(labels: Sequence[Label], split: str) -> list[Label]:
     return list(labels) if split == "all" else [lab for lab in labels if split_of(lab) == split]
 
 
-def item_dates(labels: Sequence[Label]) -> dict[str, datetime]:
-    """Each item's publication time, with the fallbacks for undated items (see the module doc)."""
+UNDATED = ("fetched", "event")
+
+
+def item_dates(labels: Sequence[Label], undated: str = "fetched") -> dict[str, datetime | None]:
+    """Each item's publication time; an undated item's is None (`fetched`) or borrowed from its event
+    (`event`, see the module doc)."""
+    if undated not in UNDATED:
+        raise UsageError(f"undated must be one of {', '.join(UNDATED)}, not {undated!r}")
     dated = {lab.id: parse_published(lab.published) for lab in labels if lab.published}
     event_first: dict[str, datetime] = {}
     for lab in labels:
         if lab.event_id and lab.id in dated:
             event_first[lab.event_id] = min(event_first.get(lab.event_id, dated[lab.id]), dated[lab.id])
     latest = max(dated.values(), default=datetime(2000, 1, 1, 12, tzinfo=UTC))
-    out = {}
+    out: dict[str, datetime | None] = {}
     for lab in labels:
         if lab.id in dated:
             out[lab.id] = dated[lab.id]
+        elif undated == "fetched":
+            out[lab.id] = None
         elif lab.event_id and lab.event_id in event_first:
             out[lab.id] = event_first[lab.event_id]
         elif lab.event_id and (m := _EVENT_DATE.match(lab.event_id)):
@@ -183,7 +194,7 @@ def outlet_of(lab: Label) -> Outlet:
     )
 
 
-def entry_of(lab: Label, published: datetime, url: str | None) -> ParsedEntry:
+def entry_of(lab: Label, published: datetime | None, url: str | None) -> ParsedEntry:
     title, summary = lab.title or "", lab.lede or ""
     return ParsedEntry(
         title=title,
@@ -195,13 +206,15 @@ def entry_of(lab: Label, published: datetime, url: str | None) -> ParsedEntry:
         content_text=lab.body,
         authors=(),
         tags=(),
-        published=iso(published),
+        published=iso(published) if published else None,
         date_flag=None,
         content_hash=hashlib.sha256(f"{title}\x1f{summary}\x1f{lab.body or ''}".encode()).hexdigest(),
     )
 
 
-def store_labels(db: sqlite_utils.Database, labels: Sequence[Label], dates: dict[str, datetime], now: datetime) -> None:
+def store_labels(
+    db: sqlite_utils.Database, labels: Sequence[Label], dates: dict[str, datetime | None], now: datetime
+) -> None:
     """Store every item as an article of its outlet (updated in place when already there), and remove
     the articles of items not in `labels` (a reused database run on another split or file)."""
     by_outlet: dict[Outlet, list[Label]] = {}
@@ -328,9 +341,9 @@ class EvalRun:
         return str(getattr(self.stages.get("embed"), "engine", "none"))
 
 
-def eval_now(dates: Iterable[datetime]) -> datetime:
-    """The present of the run: noon UTC of the day after the latest item."""
-    latest = max(dates)
+def eval_now(dates: Iterable[datetime | None]) -> datetime:
+    """The present of the run: noon UTC of the day after the latest dated item."""
+    latest = max((d for d in dates if d is not None), default=datetime(2000, 1, 1, 12, tzinfo=UTC))
     return datetime.combine(latest.date() + timedelta(days=1), time(12), UTC)
 
 
@@ -341,6 +354,7 @@ def run_eval(
     engine: str | None = None,
     keep: Path | None = None,
     tag: str = "all",
+    undated: str = "fetched",
     progress: Progress | None = None,
 ) -> EvalRun:
     """Store the items, run translate..cluster over them and read the predictions back. With `keep`, the
@@ -353,9 +367,9 @@ def run_eval(
         folder = keep
     else:
         folder = Path(tempfile.mkdtemp(prefix="monitor-eval-"))
-    db_path = folder / f"eval-{engine}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', tag)}.db"
+    db_path = folder / f"eval-{engine}-{undated}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', tag)}.db"
     settings = settings.replace(db=str(db_path), translation__engine=engine, digest__out_dir=str(folder))
-    dates = item_dates(labels)
+    dates = item_dates(labels, undated)
     now = eval_now(dates.values())
     db = open_db(db_path)
     try:

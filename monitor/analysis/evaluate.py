@@ -12,7 +12,9 @@ every figure `monitor eval` prints:
   items the monitor put in one story. Recall = labelled pairs placed together / labelled pairs;
   precision = placed pairs that are right / placed pairs judged. A placed pair with a labelled-irrelevant
   item is wrong; one where a relevant item has no event id cannot be judged and is counted apart
-  (`excluded`). Both for every pair and for cross-country (US<->MX) pairs;
+  (`excluded`). For every pair, for cross-country (US<->MX) pairs, and for US<->MX pairs of two items
+  that carry a published date (`cross_dated`: the clustering's fair test, since for an undated item
+  nobody knows when the monitor would have seen it);
 - 95% bootstrap intervals with a fixed seed. The unit resampled is the event (items of one event move
   together; an item without an event is its own unit), so pairs are never split from their event and
   correlated items do not narrow the interval.
@@ -39,7 +41,8 @@ import numpy as np
 TEST_SHARE = 0.4  # of events (and of event-less items), by hash: the test split
 NO_FRAME = "(none)"
 NOT_RELEVANT = "(not relevant)"
-PAIR_SCOPES = ("cross", "all")  # cross: the two items come from different countries (US<->MX)
+# cross: the two items come from different countries (US<->MX); cross_dated: the same, both items dated
+PAIR_SCOPES = ("cross", "cross_dated", "all")
 
 # The issue's targets, printed beside the figures.
 TARGETS: dict[str, str] = {
@@ -257,6 +260,7 @@ class _Pair:
     a: int  # index of the first item's unit
     b: int
     cross: bool
+    dated: bool  # both items carry a published date
     labelled: bool  # a labelled same-event pair
     placed: bool  # in one story
     judged: bool  # placed and judged (not excluded)
@@ -286,15 +290,25 @@ def _pairs(labels: Sequence[Label], preds: Mapping[str, Prediction], unit_index:
         excluded = placed and not wrong_item and (x.event_id is None or y.event_id is None)
         judged = placed and not excluded
         out.append(
-            _Pair(unit_index[x.unit], unit_index[y.unit], x.country != y.country, labelled, placed, judged, judged and labelled)
+            _Pair(
+                unit_index[x.unit], unit_index[y.unit], x.country != y.country, bool(x.published and y.published),
+                labelled, placed, judged, judged and labelled,
+            )
         )
     return out
 
 
-def pair_score(pairs: Iterable[_Pair], cross_only: bool) -> PairScore:
+def in_scope(pair: _Pair, scope: str) -> bool:
+    """Whether `pair` counts in the pair figures of `scope` (one of PAIR_SCOPES)."""
+    if scope == "all":
+        return True
+    return pair.cross and (pair.dated or scope == "cross")
+
+
+def pair_score(pairs: Iterable[_Pair], scope: str) -> PairScore:
     s = PairScore()
     for p in pairs:
-        if cross_only and not p.cross:
+        if not in_scope(p, scope):
             continue
         s.labelled += p.labelled
         s.found += p.labelled and p.placed
@@ -356,7 +370,7 @@ def _bootstrap(
         b = np.array([p.b for p in pairs])
         pw = np.where(a == b, mult[:, a], mult[:, a] * mult[:, b])  # rounds x pairs
         for scope in PAIR_SCOPES:
-            keep = col(p.cross or scope == "all" for p in pairs)
+            keep = col(in_scope(p, scope) for p in pairs)
             labelled = pw @ (keep * col(p.labelled for p in pairs))
             found = pw @ (keep * col(p.labelled and p.placed for p in pairs))
             judged = pw @ (keep * col(p.judged for p in pairs))
@@ -388,7 +402,7 @@ def score(
         items=len(labels),
         relevance=relevance_score(labels, preds),
         frames=frame_score(labels, preds),
-        pairs={scope: pair_score(pairs, scope == "cross") for scope in PAIR_SCOPES},
+        pairs={scope: pair_score(pairs, scope) for scope in PAIR_SCOPES},
         confusion=frame_confusion(labels, preds),
         intervals=_bootstrap(labels, preds, pairs, unit_index, bootstrap, seed),
     )

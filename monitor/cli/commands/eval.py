@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from monitor.analysis.eval_run import SPLITS, EvalRun, load_labels, run_eval, select_split
+from monitor.analysis.eval_run import SPLITS, UNDATED, EvalRun, load_labels, run_eval, select_split
 from monitor.analysis.evaluate import NO_FRAME, NOT_RELEVANT, TARGETS, Scores, misses, score, score_by
 from monitor.cli.console import print_json, stage_progress
 from monitor.errors import UsageError
@@ -36,7 +36,7 @@ def summary_lines(s: Scores, targets: bool = True) -> list[str]:
         f"no frame        {f.unframed} of {f.items} relevant items ({fmt(f.unframed_share)});"
         f" {f.predicted_unframed} of {f.predicted_relevant} found relevant{t('unframed')}",
     ]
-    for scope, title in (("cross", "pairs US<->MX"), ("all", "pairs, all")):
+    for scope, title in (("cross", "pairs US<->MX"), ("cross_dated", " ..both dated"), ("all", "pairs, all")):
         p = s.pairs[scope]
         lines.append(
             f"{title:<15} R {with_interval(s, f'pairs_{scope}_recall', p.recall)} ({p.found}/{p.labelled})"
@@ -98,6 +98,14 @@ def scores_json(s: Scores) -> dict[str, Any]:
 @click.option("--split", type=click.Choice(SPLITS), default="all", show_default=True, help="Score the dev or test split (by a hash of the event id) or all items.")
 @click.option("--engine", type=click.Choice(["auto", "argos", "apertium", "none"]), help="Translation engine (default: translation.engine).")
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), help="Keep the database in this folder; a re-run reuses its translations and embeddings and redoes analysis and clustering.")
+@click.option(
+    "--undated",
+    type=click.Choice(UNDATED),
+    default="fetched",
+    show_default=True,
+    help="An item without a published date is stored as a feed item without a date (fetched: first seen now), "
+    "or dated by its event's earliest item (event: optimistic, it borrows the label).",
+)
 @click.option("--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True, help="Resamples of the events for the 95% intervals (0: none).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
 @click.option("--json", "as_json", is_flag=True, help="Print every figure as JSON.")
@@ -110,6 +118,7 @@ def eval_cmd(
     split: str,
     engine: str | None,
     keep: Path | None,
+    undated: str,
     bootstrap: int,
     seed: int,
     as_json: bool,
@@ -134,7 +143,9 @@ def eval_cmd(
     labels = select_split(load_labels(files), split)
     if not labels:
         raise UsageError(f"no items of {', '.join(str(f) for f in files)} are in the {split} split")
-    run = run_eval(labels, ctx.obj.settings, engine=engine, keep=keep, tag=split, progress=stage_progress(as_json))
+    run = run_eval(
+        labels, ctx.obj.settings, engine=engine, keep=keep, tag=split, undated=undated, progress=stage_progress(as_json)
+    )
     overall = score(run.labels, run.predictions, bootstrap=bootstrap, seed=seed)
     by_country = score_by(run.labels, run.predictions, lambda lab: lab.country, bootstrap=bootstrap, seed=seed)
     by_language = score_by(run.labels, run.predictions, lambda lab: lab.language, bootstrap=bootstrap, seed=seed)
