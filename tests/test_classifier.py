@@ -86,6 +86,7 @@ def test_every_relevant_article_gets_a_frame_even_with_no_frame_words(debate, mo
         model,
     )
     assert res.relevant and res.top_frame is not None
+    assert all(f.evidence and f.evidence[0].sentence for f in res.frame_scores if f.frame in res.frames)
 
 
 def test_another_debate_or_an_edited_file_runs_on_the_debate_file_alone(debate, model, tmp_path: Path) -> None:

@@ -445,6 +445,16 @@ def _term_evidence(sides: list[Side], terms: list[tuple[str, str]]) -> Evidence 
     return Evidence(words, other, sent.text, sides[0].language, 0.0)
 
 
+def _lead_evidence(sides: list[Side]) -> list[Evidence]:
+    """The headline, else the lede's first sentence, of the original (with its translation), no terms."""
+    side = sides[0]
+    if not side.sentences:
+        return []
+    sent = side.sentences[0]
+    other, _ = _aligned(sides, side, sent)
+    return [Evidence([], sent.text, other, side.language, 0.0)]
+
+
 def _relevance_evidence(sides: list[Side], side_index: int, made: list[tuple[Pattern, float, Hits]]) -> list[Evidence]:
     if side_index < 0 or not made:
         return []
@@ -512,6 +522,8 @@ def analyze_article(
         if not ev:
             term_ev = _term_evidence(sides, pred.frame_terms.get(fid, []))
             ev = [term_ev] if term_ev and term_ev.sentence else []
+        if not ev and fid in over:
+            ev = _lead_evidence(sides)  # the model read the frame from the lede as a whole: show it
         ranked.append(FrameResult(fid, lex.score if lex else 0.0, ev, probs.get(fid)))
     return AnalysisResult(
         True, relevance, top, over, ranked, actors, words, evidence, pred.probability, model_terms
