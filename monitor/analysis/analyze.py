@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 import sqlite_utils
 
-from monitor.analysis.classifier import Inputs, Model, decide, load_model, predict
+from monitor.analysis.classifier import MAX_FRAMES, Inputs, Model, decide, load_model, predict, rank_frames
 from monitor.analysis.debate import Debate, Pattern, load_debate
 from monitor.analysis.textnorm import Token, is_stopword, sentences, tokens
 from monitor.config.settings import Settings
@@ -512,9 +512,10 @@ def analyze_article(
         return AnalysisResult(False, relevance, None, [], [], actors, words, evidence, pred.probability, model_terms)
     lexicon = {r.frame: r for r in frame_scores}
     probs = dict(pred.frames)
-    over = [f for f, p in pred.frames if f in thresholds and p >= model.frame_min]
-    top = next((f for f, _ in pred.frames if f in thresholds), None)
-    over = ([top] if top else []) + [f for f in over if f != top]
+    ranking = [(f, s) for f, s in rank_frames(model, pred, {r.frame: r.score for r in frame_scores}) if f in thresholds]
+    top = ranking[0][0] if ranking else None
+    over = ([top] if top else []) + [f for f, s in ranking[1:] if s >= model.frame_min]
+    over = over[:MAX_FRAMES]
     ranked: list[FrameResult] = []
     for fid in over + [r.frame for r in frame_scores if r.frame not in over]:
         lex = lexicon.get(fid)

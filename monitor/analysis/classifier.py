@@ -102,7 +102,8 @@ class Model:
     frame_classes: tuple[str, ...]
     frame_coef: np.ndarray  # (classes, width)
     frame_intercept: np.ndarray  # (classes,)
-    frame_min: float  # a frame other than the top one is listed when P >= this
+    frame_min: float  # a frame other than the top one is listed when its blended score >= this
+    frame_blend: float  # the frame ranking adds this x log(1 + the debate file's frame score) to P
     digest: str  # sha256 of the file: stored with each analysis, so a new model re-analyses
     trained_on: dict[str, Any]
 
@@ -152,6 +153,24 @@ def predict(model: Model, inputs: Inputs) -> Prediction:
         model.frame_classes[i]: _top_terms(model.frame_coef[i], x, inputs, f) for i in order[:3]
     }
     return Prediction(round(p, 4), _top_terms(model.relevance_coef, x, inputs, f), frames, frame_terms)
+
+
+MAX_FRAMES = 4  # the primary frame and up to three secondary ones (the Media Frames Corpus codebook)
+
+
+def blend(probability: float, lexicon_score: float, weight: float) -> float:
+    """A frame's ranking score: the model's P plus `weight` x log(1 + the debate file's score), so a
+    frame the file finds strongly (the War Powers Resolution for legality) is not lost on a frame the
+    model saw rarely in training."""
+    return probability + weight * math.log1p(max(lexicon_score, 0.0))
+
+
+def rank_frames(model: Model, pred: Prediction, lexicon: dict[str, float]) -> list[tuple[str, float]]:
+    """Every frame the model or the debate file has, by blended score, best first (ties: model order)."""
+    probs = dict(pred.frames)
+    ids = list(dict.fromkeys([f for f, _ in pred.frames] + sorted(lexicon)))
+    scored = [(f, round(blend(probs.get(f, 0.0), lexicon.get(f, 0.0), model.frame_blend), 4)) for f in ids]
+    return sorted(scored, key=lambda fs: -fs[1])
 
 
 def decide(probability: float, threshold: float, core_original: bool, core_translated: bool, any_term: bool) -> bool:
@@ -212,6 +231,7 @@ def parse_model(raw: bytes) -> Model:
             frame_coef=_floats(fr["coef"], "frames.coef"),
             frame_intercept=_floats(fr["intercept"], "frames.intercept"),
             frame_min=float(fr["min_probability"]),
+            frame_blend=float(fr["lexicon_blend"]),
             digest=hashlib.sha256(raw).hexdigest(),
             trained_on=dict(data.get("trained_on", {})),
         )
