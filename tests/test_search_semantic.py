@@ -262,3 +262,23 @@ def test_web_search_toggle_and_more_like_this(sem) -> None:
         assert like.status_code == 200 and 'id="like-of"' in like.text
         assert like.text.split('<li class="article result">')[1].count(f'href="/article/{ids[3]}"') == 1
         assert client.get("/search", params={"like": "abc"}).status_code == 400
+
+
+def test_a_process_that_scanned_vectors_can_still_load_the_sentence_splitter() -> None:
+    """usearch's compiled module crashes a later `import onnxruntime` (segfault): the web server and the watcher
+    scan vectors and then translate (the Argos splitter is an ONNX model) in one process. A real process, since
+    a crash would take the test session down with it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np\n"
+        "from monitor.search import vectors\n"
+        "m = np.eye(4, dtype=np.float16)\n"
+        "rows, _ = vectors.nearest(m, np.array([0, 0, 1, 0], dtype=np.float32), 1)\n"
+        "import onnxruntime\n"
+        "print(int(rows[0]), onnxruntime.get_device())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[0] == "2"

@@ -368,6 +368,11 @@ def clear_memory() -> None:
 
 
 def _usearch():
+    # onnxruntime (the Argos sentence splitter) must be loaded before usearch: importing onnxruntime into a
+    # process that has usearch's compiled module loaded crashes it (segfault, usearch 2.26 / onnxruntime
+    # 1.32), and the web server and the watcher search and translate in one process.
+    with contextlib.suppress(ImportError):
+        import onnxruntime  # noqa: F401
     try:
         from usearch.index import MetricKind, search
     except ImportError:
