@@ -154,7 +154,7 @@ class ClusterSettings:
     # stories (monitor.analysis.linkage): pair scores are log-odds that two articles report one event
     window_h: int = opt(72, min=1)  # articles further apart than this are never compared
     join: float = opt(1.5)  # mean pair score with a story's members needed to join it
-    merge: float = opt(1.25)  # mean pair score over two stories' cross pairs needed to merge them
+    merge: float = opt(1.0)  # mean pair score over two stories' cross pairs needed to merge them
     undated_days: int = opt(30, min=1)  # an article without a feed date is compared with the stories of these days
 
 
