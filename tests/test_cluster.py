@@ -173,6 +173,10 @@ def test_average_linkage_does_not_chain_two_threads_through_one_article() -> Non
     result = linkage.assign([*docs, bridge], weights, 72 * hour, join=1.0, merge=1.25)
     assert result.story_of[30] in (10, 20)  # it joins one thread ...
     assert result.merges == {}  # ... and the two threads stay apart: their own pairs are far
+    cfg = Settings().cluster  # the same with the default thresholds (merge 1.0 since the dev split's pairs)
+    assert links.min() >= cfg.merge
+    result = linkage.assign([*docs, bridge], weights, cfg.window_h * hour, join=cfg.join, merge=cfg.merge)
+    assert result.merges == {}
 
 
 def test_stories_list_ranks_both_countries_first(
