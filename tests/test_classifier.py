@@ -55,6 +55,35 @@ def test_decision_needs_a_debate_term_and_more_when_found_only_in_translation() 
     assert not classifier.decide(1.0, 0.4, core_original=False, core_translated=False, any_term=False)
 
 
+def test_word_model_decides_only_without_a_core_term_and_floors_come_from_the_file() -> None:
+    # no core term: the word model's P over its floor makes the article relevant, even with no term at all
+    assert classifier.decide(0.0, 0.4, False, False, False, fallback=0.95, fallback_threshold=0.9)
+    assert not classifier.decide(0.0, 0.4, False, False, False, fallback=0.85, fallback_threshold=0.9)
+    # a core term found only in translation is not rescued by the word model (rough translations mislead)
+    assert not classifier.decide(0.45, 0.4, False, True, True, fallback=0.99, fallback_threshold=0.9)
+    # the floors are the model file's
+    assert classifier.decide(0.55, 0.4, False, False, True, context_min=0.5)
+    assert not classifier.decide(0.55, 0.4, False, False, True, context_min=0.6)
+
+
+def test_shipped_model_states_its_cross_validated_floors_and_word_model(model) -> None:
+    assert model.fallback_coef is not None and model.fallback_coef.shape == (model.features.width,)
+    assert not model.fallback_coef[: len(model.features.lexicon)].any()  # it never reads the debate file
+    assert 0.5 <= model.fallback_threshold <= 1.0 and 0.0 < model.context_min < 1.0 and 0.0 < model.translation_min < 1.0
+
+
+def test_relevant_by_the_word_model_alone_always_shows_evidence(debate, model) -> None:
+    from dataclasses import replace
+
+    eager = replace(model, fallback_threshold=0.0)  # the word model alone lets every article without a core term through
+    art = ArticleText(1, "en", "Navy ships gather near the coast", "Officials described the deployment as routine.", "")
+    res = analyze_article(debate, art, eager)
+    assert res.relevant and res.relevance == 0.0
+    assert res.evidence and all(e.sentence for e in res.evidence)
+    assert res.top_frame is not None
+    assert not analyze_article(debate, art, model).relevant  # at the shipped floor it is not
+
+
 def test_mexican_report_of_intervention_is_relevant_with_evidence_and_a_frame(debate, model) -> None:
     art = ArticleText(
         1, "es", "",

@@ -503,11 +503,19 @@ def analyze_article(
     inputs = Inputs(stem_features(sides), lexicon_features(debate, scores, frame_scores, sides, any_term), vector)
     pred = predict(model, inputs)
     core_original = bool(scores) and scores[0] > 0
-    relevant = decide(pred.probability, model.threshold, core_original, any(x > 0 for x in scores[1:]), any_term)
-    model_terms = [w for _, w in pred.terms]
-    if relevant and not evidence:
-        ev = _term_evidence(sides, pred.terms)
-        evidence = [ev] if ev else []
+    core_translated = any(x > 0 for x in scores[1:])
+    relevant = decide(
+        pred.probability, model.threshold, core_original, core_translated, any_term,
+        translation_min=model.translation_min, context_min=model.context_min,
+        fallback=pred.fallback, fallback_threshold=model.fallback_threshold,
+    )
+    by_words = relevant and not (core_original or core_translated) and pred.fallback is not None and pred.fallback >= model.fallback_threshold
+    terms = pred.fallback_terms if by_words else pred.terms
+    model_terms = [w for _, w in terms]
+    if relevant and (not evidence or by_words):
+        # no core term of the debate file: the sentence with the model's words, else the headline
+        ev = _term_evidence(sides, terms)
+        evidence = ([ev] if ev and ev.sentence else []) + evidence or _lead_evidence(sides)
     if not relevant:
         return AnalysisResult(False, relevance, None, [], [], actors, words, evidence, pred.probability, model_terms)
     lexicon = {r.frame: r for r in frame_scores}

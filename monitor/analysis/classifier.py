@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ MAX_TERMS = 5
 # too: machine translation adds false matches ("Europa soberana", "EU" for the European Union).
 TRANSLATION_ONLY_MIN = 0.5
 # An article with context words of the debate file only (Trump, tariffs, Sheinbaum) needs this.
+# (Defaults: a model file states its own floors, chosen by event-grouped cross-validation on dev.)
 CONTEXT_ONLY_MIN = 0.6
 
 
@@ -106,6 +107,13 @@ class Model:
     frame_blend: float  # the frame ranking adds this x log(1 + the debate file's frame score) to P
     digest: str  # sha256 of the file: stored with each analysis, so a new model re-analyses
     trained_on: dict[str, Any]
+    translation_min: float = TRANSLATION_ONLY_MIN
+    context_min: float = CONTEXT_ONLY_MIN
+    # The word model: P(relevant) from the article's stems and embedding alone (no debate-file
+    # reading), for an article with no core term of the file: a new event's own words. None: absent.
+    fallback_coef: np.ndarray | None = None
+    fallback_intercept: float = 0.0
+    fallback_threshold: float = 2.0
 
     def applies_to(self, debate_id: str, debate_hash: str) -> bool:
         return self.debate == debate_id and self.debate_sha256 == debate_hash
@@ -117,6 +125,8 @@ class Prediction:
     terms: list[tuple[str, str]]  # (feature key, word) pushing most towards "relevant"
     frames: list[tuple[str, float]]  # (frame, probability), best first
     frame_terms: dict[str, list[tuple[str, str]]]  # frame -> (feature key, word) pushing most towards it
+    fallback: float | None = None  # the word model's P(relevant), when the file has one
+    fallback_terms: list[tuple[str, str]] = field(default_factory=list)  # its words pushing most towards relevant
 
 
 def _sigmoid(z: float) -> float:
@@ -152,7 +162,13 @@ def predict(model: Model, inputs: Inputs) -> Prediction:
     frame_terms = {
         model.frame_classes[i]: _top_terms(model.frame_coef[i], x, inputs, f) for i in order[:3]
     }
-    return Prediction(round(p, 4), _top_terms(model.relevance_coef, x, inputs, f), frames, frame_terms)
+    fallback, fallback_terms = None, []
+    if model.fallback_coef is not None:
+        fallback = round(_sigmoid(float(model.fallback_coef @ x) + model.fallback_intercept), 4)
+        fallback_terms = _top_terms(model.fallback_coef, x, inputs, f)
+    return Prediction(
+        round(p, 4), _top_terms(model.relevance_coef, x, inputs, f), frames, frame_terms, fallback, fallback_terms
+    )
 
 
 MAX_FRAMES = 4  # the primary frame and up to three secondary ones (the Media Frames Corpus codebook)
@@ -173,17 +189,24 @@ def rank_frames(model: Model, pred: Prediction, lexicon: dict[str, float]) -> li
     return sorted(scored, key=lambda fs: -fs[1])
 
 
-def decide(probability: float, threshold: float, core_original: bool, core_translated: bool, any_term: bool) -> bool:
+def decide(
+    probability: float, threshold: float, core_original: bool, core_translated: bool, any_term: bool, *,
+    translation_min: float = TRANSLATION_ONLY_MIN, context_min: float = CONTEXT_ONLY_MIN,
+    fallback: float | None = None, fallback_threshold: float = 2.0,
+) -> bool:
     """Relevant or not: the model's P(relevant) over `threshold`, for an article in which the debate
-    file found a term (its evidence). A core term found only in translation needs
-    TRANSLATION_ONLY_MIN too, context words alone CONTEXT_ONLY_MIN. With no term of the debate file
-    at all, the model never decides alone."""
+    file found a term (its evidence). A core term found only in translation needs `translation_min`
+    too, context words alone `context_min`. An article with no core term is also relevant when the
+    word model's P (`fallback`, stems and embedding alone) reaches `fallback_threshold`, a floor set
+    for high precision; its words are then the evidence. Otherwise, with no term, never."""
     if core_original:
         return probability >= threshold
     if core_translated:
-        return probability >= max(threshold, TRANSLATION_ONLY_MIN)
+        return probability >= max(threshold, translation_min)
+    if fallback is not None and fallback >= fallback_threshold:
+        return True
     if any_term:
-        return probability >= max(threshold, CONTEXT_ONLY_MIN)
+        return probability >= max(threshold, context_min)
     return False
 
 
@@ -234,12 +257,22 @@ def parse_model(raw: bytes) -> Model:
             frame_blend=float(fr["lexicon_blend"]),
             digest=hashlib.sha256(raw).hexdigest(),
             trained_on=dict(data.get("trained_on", {})),
+            translation_min=float(rel.get("translation_min", TRANSLATION_ONLY_MIN)),
+            context_min=float(rel.get("context_min", CONTEXT_ONLY_MIN)),
         )
+        fb = data.get("fallback")
+        if fb is not None:
+            model = replace(
+                model, fallback_coef=_floats(fb["coef"], "fallback.coef"),
+                fallback_intercept=float(fb["intercept"]), fallback_threshold=float(fb["threshold"]),
+            )
     except (KeyError, TypeError) as exc:
         raise ModelError(f"model file lacks {exc}") from None
     width = featurizer.width
     if model.relevance_coef.shape != (width,) or model.frame_coef.shape != (len(model.frame_classes), width):
         raise ModelError("model file: coefficient shapes do not match its features")
+    if model.fallback_coef is not None and model.fallback_coef.shape != (width,):
+        raise ModelError("model file: the word model's coefficients do not match its features")
     if model.frame_intercept.shape != (len(model.frame_classes),) or featurizer.mean.shape != (dim,):
         raise ModelError("model file: intercepts or mean have the wrong length")
     return model

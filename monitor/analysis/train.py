@@ -36,9 +36,7 @@ from monitor.analysis.analyze import (
     stem_features,
 )
 from monitor.analysis.classifier import (
-    CONTEXT_ONLY_MIN,
     FORMAT,
-    TRANSLATION_ONLY_MIN,
     Featurizer,
     Inputs,
     blend,
@@ -56,11 +54,19 @@ DEBATE = ROOT / "feeds" / "debates" / "us-mx-cartels.toml"
 MIN_DF = 3  # a stem is a feature when at least this many dev items use it
 EMB_SCALE = 4.0
 C_RELEVANCE = 0.5
-C_FRAMES = 0.2
+C_FRAMES = 0.05
 # The frame model weighs the column blocks apart (dev, out of fold: the debate file's frame scores
 # and the embedding carry the frame; single stems mostly add noise to it).
-FRAME_SCALES = {"lexicon": 1.0, "stems": 0.0, "embedding": 1.0}
+FRAME_SCALES = {"lexicon": 1.0, "stems": 0.0, "embedding": 2.0}
 TARGET_PRECISION = 0.93  # out-of-fold, on dev: the threshold is the lowest that keeps precision at this
+# The floors for an article whose core terms were found only in translation, or with context words
+# only, are chosen out of fold among these: the lowest (most recall) that keeps TARGET_PRECISION.
+FLOORS = (0.5, 0.6, 0.7, 0.8)
+# The word model (stems + embedding, no debate-file reading) decides an article without a core term
+# only over the lowest of these P whose out-of-fold precision on all dev rows is at least this.
+C_FALLBACK = 0.5
+FALLBACK_PRECISION = 0.99
+FALLBACK_FLOORS = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 FRAME_MIN = 0.3
 FRAME_BLEND = 0.2  # dev, out of fold: top frame 0.63 with the model's P alone, 0.66 with 0.2 x log(1 + file score)
 FOLDS = 5
@@ -188,6 +194,65 @@ def _folds(groups: Sequence[str], k: int = FOLDS) -> list[int]:
     return [int(hashlib.sha256(g.encode("utf-8")).hexdigest()[:8], 16) % k for g in groups]
 
 
+def _fit_fallback(x: np.ndarray, y: np.ndarray) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=C_FALLBACK, max_iter=5000, solver="lbfgs").fit(x, y)
+
+
+def words_only(feats: Featurizer) -> np.ndarray:
+    """Column mask of the word model: the stems and the embedding, not the debate file's readings."""
+    return np.arange(feats.width) >= len(feats.lexicon)
+
+
+def fallback_out_of_fold(data: Dataset, cols: np.ndarray) -> np.ndarray:
+    folds = np.array(_folds(data.groups))
+    probs = np.zeros(len(data.relevant))
+    for k in range(FOLDS):
+        train, test = folds != k, folds == k
+        if test.any() and len(set(data.relevant[train].tolist())) == 2:
+            probs[test] = _fit_fallback(data.x[train][:, cols], data.relevant[train]).predict_proba(data.x[test][:, cols])[:, 1]
+    return probs
+
+
+def choose_fallback(probs: np.ndarray, gold: np.ndarray) -> float:
+    """The lowest of FALLBACK_FLOORS whose out-of-fold precision is at least FALLBACK_PRECISION (2.0: none)."""
+    for t in FALLBACK_FLOORS:
+        pred = probs >= t
+        if pred.any() and (pred & gold).sum() / pred.sum() >= FALLBACK_PRECISION:
+            return t
+    return 2.0
+
+
+def decisions(probs: np.ndarray, threshold: float, kinds: tuple[np.ndarray, np.ndarray, np.ndarray], floors: tuple[float, float],
+              fallback: np.ndarray, fallback_threshold: float) -> np.ndarray:
+    """classifier.decide over rows: kinds = (core in the original, core anywhere, context words only)."""
+    core_o, core_any, ctx = kinds
+    floor = np.where(core_o, 0.0, np.where(core_any, floors[0], np.where(ctx, floors[1], 2.0)))
+    by_model = probs >= np.maximum(floor, threshold)
+    return by_model | (~core_any & (fallback >= fallback_threshold))
+
+
+def choose_floors(probs: np.ndarray, gold: np.ndarray, kinds: tuple[np.ndarray, np.ndarray, np.ndarray],
+                  fallback: np.ndarray, fallback_threshold: float) -> tuple[tuple[float, float], float]:
+    """((translation-only floor, context-only floor), threshold): the pair with the most out-of-fold
+    recall at TARGET_PRECISION (ties: the higher floors), with its threshold."""
+    best: tuple[float, tuple[float, float], float] | None = None
+    for tf in reversed(FLOORS):
+        for cf in reversed(FLOORS):
+            core_o, core_any, ctx = kinds
+            floor = np.where(core_o, 0.0, np.where(core_any, tf, np.where(ctx, cf, 2.0)))
+            gated = np.where(probs >= floor, probs, 0.0)
+            extra = ~core_any & (fallback >= fallback_threshold)
+            t = choose_threshold(np.where(extra, 1.0, gated), gold)
+            pred = decisions(probs, t, kinds, (tf, cf), fallback, fallback_threshold)
+            recall = (pred & gold).sum() / max(int(gold.sum()), 1)
+            if best is None or recall > best[0] + 1e-9:
+                best = (recall, (tf, cf), t)
+    assert best is not None
+    return best[1], best[2]
+
+
 def choose_threshold(probs: np.ndarray, gold: np.ndarray, target_precision: float = TARGET_PRECISION) -> float:
     """The lowest threshold (most recall) whose precision on (probs, gold) is at least `target_precision`;
     rows with probability 0 (no debate term, or under their floor) are never relevant."""
@@ -255,15 +320,18 @@ def build(debate: Debate, items: Sequence[Item], translations: dict[str, tuple[s
     lexicon = [{f: float(np.expm1(row[j])) for j, f in names} for row in data.x]
     probs, tops = out_of_fold(data, scale, lexicon)
     lex = feats.lexicon
-    core_o = data.x[:, lex.index("core_original")] > 0
-    core_any = data.x[:, lex.index("core")] > 0
-    ctx = data.x[:, lex.index("context_only")] > 0
+    kinds = (data.x[:, lex.index("core_original")] > 0, data.x[:, lex.index("core")] > 0, data.x[:, lex.index("context_only")] > 0)
+    cols = words_only(feats)
+    fallback = fallback_out_of_fold(data, cols)
+    fallback_threshold = choose_fallback(fallback, data.relevant)
     # what decide() lets through: core in the original -> P; in translation only -> P over its floor;
-    # context words only -> P over theirs; no term -> never
-    floor = np.where(core_o, 0.0, np.where(core_any, TRANSLATION_ONLY_MIN, np.where(ctx, CONTEXT_ONLY_MIN, 2.0)))
-    probs = np.where(probs >= floor, probs, 0.0)
-    threshold = choose_threshold(probs, data.relevant)
+    # context words only -> P over theirs; no core term -> also the word model over its floor
+    floors, threshold = choose_floors(probs, data.relevant, kinds, fallback, fallback_threshold)
+    pred = decisions(probs, threshold, kinds, floors, fallback, fallback_threshold)
     rel = _fit_relevance(data.x, data.relevant)
+    fb = _fit_fallback(data.x[:, cols], data.relevant)
+    fb_coef = np.zeros(feats.width)
+    fb_coef[cols] = fb.coef_[0]
     framed = np.array([f is not None for f in data.frames])
     fm = _fit_frames(data.x[framed] * scale, [f for f in data.frames if f is not None])
     frame_coef = fm.coef_ * scale  # (scale * x) . c == x . (scale * c): the file keeps one input row for both models
@@ -271,13 +339,13 @@ def build(debate: Debate, items: Sequence[Item], translations: dict[str, tuple[s
     if len(fm.classes_) == 2:  # a binary fit has one row: softmax over (-z/2, z/2) is its sigmoid
         frame_coef = np.vstack([-frame_coef[0] / 2, frame_coef[0] / 2])
         frame_intercept = np.array([-frame_intercept[0] / 2, frame_intercept[0] / 2])
-    pred = probs >= threshold
     tp = int((pred & data.relevant).sum())
     agree = [t == f for t, f, p in zip(tops, data.frames, pred, strict=True) if f is not None and p]
     figures = {
         "oof_precision": round(tp / max(int(pred.sum()), 1), 4),
         "oof_recall": round(tp / max(int(data.relevant.sum()), 1), 4),
         "oof_top_frame": round(sum(agree) / max(len(agree), 1), 4),
+        "oof_by_words_only": int((pred & ~kinds[1] & (fallback >= fallback_threshold)).sum()),
     }
     ids = hashlib.sha256("\n".join(sorted(it.id for it in items)).encode("utf-8")).hexdigest()
     payload = {
@@ -289,7 +357,13 @@ def build(debate: Debate, items: Sequence[Item], translations: dict[str, tuple[s
             "lexicon": list(feats.lexicon), "vocab": list(feats.vocab), "dim": feats.dim,
             "mean": _r(feats.mean), "emb_scale": feats.emb_scale,
         },
-        "relevance": {"coef": _r(rel.coef_[0]), "intercept": round(float(rel.intercept_[0]), DECIMALS), "threshold": threshold},
+        "relevance": {
+            "coef": _r(rel.coef_[0]), "intercept": round(float(rel.intercept_[0]), DECIMALS), "threshold": threshold,
+            "translation_min": floors[0], "context_min": floors[1],
+        },
+        "fallback": {
+            "coef": _r(fb_coef), "intercept": round(float(fb.intercept_[0]), DECIMALS), "threshold": fallback_threshold,
+        },
         "frames": {
             "classes": [str(c) for c in fm.classes_], "coef": [_r(row) for row in frame_coef],
             "intercept": _r(frame_intercept), "min_probability": FRAME_MIN, "lexicon_blend": FRAME_BLEND,
