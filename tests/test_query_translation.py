@@ -9,6 +9,7 @@ that it started, waits until the test opens a gate, then runs the real apertium.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 import time
@@ -84,18 +85,22 @@ class Gate:
         return {int(p.read_text().split()[0]) for p in self.dir.glob("started.*")}
 
     def running(self) -> int:
-        """How many gated apertium processes are alive right now (from /proc)."""
-        count = 0
+        """How many gated apertium processes are alive right now (from /proc). The gate's shell forks a
+        `sleep` while it waits, and for an instant that child still shows the gate's command line: a process
+        whose parent is itself gated is such a child, not another apertium."""
+        gated: dict[int, int] = {}  # pid -> parent pid
         for proc in Path("/proc").iterdir():
             if not proc.name.isdigit():
                 continue
             try:
                 cmdline = (proc / "cmdline").read_bytes()
+                status = (proc / "status").read_text()
             except OSError:
                 continue
             if str(self.bin / "apertium").encode() in cmdline:
-                count += 1
-        return count
+                ppid = re.search(r"^PPid:\s*(\d+)", status, re.M)
+                gated[int(proc.name)] = int(ppid.group(1)) if ppid else 0
+        return sum(1 for parent in gated.values() if parent not in gated)
 
 
 @pytest.fixture
