@@ -68,3 +68,29 @@ def monitor_serve(global_args: Sequence[str], tmp_path: Path, env: dict[str, str
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
+
+
+@contextmanager
+def app_in_thread(settings: object) -> Iterator[str]:
+    """The web app (create_app(settings)) served by uvicorn in a thread on a free loopback port: yields its
+    base URL, stops the server after."""
+    import threading
+
+    import uvicorn
+
+    from monitor.web.app import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+

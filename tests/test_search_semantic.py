@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -16,7 +13,6 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from click.testing import CliRunner
 
 from monitor.cli.main import cli
@@ -27,8 +23,8 @@ from monitor.search import vectors
 from monitor.search.query import QueryError, parse_query
 from monitor.search.semantic import semantic_search, semantic_text
 from monitor.store.db import open_db, write_transaction
-from monitor.web.app import create_app
 from tests.fixtures_analysis import add_article, add_outlets
+from tests.monitor_serve import app_in_thread
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -228,22 +224,8 @@ def test_cli_semantic_json_similar_and_bad_input(sem) -> None:
 @contextmanager
 def _served(settings: Settings) -> Iterator[httpx.Client]:
     """The web app on a loopback port (uvicorn in a thread), and a client for it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with app_in_thread(settings) as url, httpx.Client(base_url=url, timeout=60) as client:
+        yield client
 
 
 def test_web_search_toggle_and_more_like_this(sem) -> None:

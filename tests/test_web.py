@@ -6,9 +6,6 @@ with a hostile headline, as a feed could deliver it after entity decoding.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +13,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import uvicorn
 
 from monitor.config.settings import Settings
 from monitor.store.db import iso, open_db, parse_iso, utcnow, write_transaction
-from monitor.web.app import CSP, create_app, is_loopback, snippet_parts
+from monitor.web.app import CSP, is_loopback, snippet_parts
 from tests.fixtures_browser import save_screenshot
+from tests.monitor_serve import app_in_thread
 
 HOSTILE = "<script>alert('xss')</script><img src=x onerror=alert(2)> Cártel \"Sinaloa\" & drones"
 
@@ -65,12 +62,6 @@ def _add_article(db_path: Path, title: str, country: str, story: int | None, pub
         db.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def site(demo_db_copy: Path, demo_db_settings: Settings) -> Iterator[Site]:
     db = open_db(demo_db_copy)
@@ -89,19 +80,8 @@ def site(demo_db_copy: Path, demo_db_settings: Settings) -> Iterator[Site]:
     day = parse_iso(latest).astimezone(tz).date().isoformat()
     hostile_id = _add_article(demo_db_copy, HOSTILE, "MX", story_id, latest)
     settings = demo_db_settings.replace(db=str(demo_db_copy), serve__refresh_s=1)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield Site(f"http://127.0.0.1:{port}", demo_db_copy, day, hostile_id, story_id)
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with app_in_thread(settings) as url:
+        yield Site(url, demo_db_copy, day, hostile_id, story_id)
 
 
 @pytest.fixture
