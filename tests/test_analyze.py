@@ -31,6 +31,23 @@ def one(debate, title: str, summary: str = "", language: str = "en", translation
     return analyze_article(debate, ArticleText(1, language, title, summary, "", trans))
 
 
+@pytest.mark.parametrize(
+    ("title", "lede", "language", "party"),
+    [
+        ("Sheinbaum rechaza el plan de Trump de atacar cárteles", "", "es", "mexico"),
+        ("EE.UU. prepara ataques con drones; México responde", "", "es", "united_states"),
+        ("Hegseth says the Pentagon is ready to strike cartels in Mexico", "", "en", "united_states"),
+        ("", "Mexico's president said on Monday that U.S. troops will not enter.", "en", "mexico"),
+        ("Cartel violence rises in Sinaloa", "Trump spoke later.", "en", None),
+    ],
+)
+def test_lead_party_is_the_side_named_first_in_the_headline(debate, title: str, lede: str, language: str, party: str | None) -> None:
+    sides = analyze.sides_of(ArticleText(1, language, title, lede, ""))
+    assert analyze.lead_party(debate, sides) == party
+    feats = analyze.lexicon_features(debate, [0.0], [], sides, False)
+    assert {k for k in feats if k.startswith("party:")} == ({f"party:{party}"} if party else set())
+
+
 def test_spanish_article_relevant_with_sovereignty_frame_and_bilingual_evidence(debate) -> None:
     res = one(
         debate,

@@ -33,6 +33,8 @@ def test_bundled_debate_has_the_frames_and_actors() -> None:
                    "sedena", "northcom", "cia", "dea", "morena"):
         assert needed in actor_ids
     assert "Cártel de Sinaloa" in debate.actor_names()
+    parties = {p.id: {n.text for n in p.names} for p in debate.parties}
+    assert {"Sheinbaum", "México"} <= parties["mexico"] and {"Hegseth", "Pentágono"} <= parties["united_states"]
     assert len(debate.hash) == 64
 
 
@@ -68,6 +70,8 @@ BASE = bundled().read_text(encoding="utf-8")
         (('kind = "person"', 'kind = "robot"'), ["actors 'sheinbaum'", "'kind'"]),
         (('id = "rubio"', 'id = "hegseth"'), ["actors 'hegseth'", "two actors"]),
         (('id = "legality"', 'id = "Legality"'), ["frames.frame 'Legality'", "lower-case"]),
+        (('actors = ["sheinbaum", "garcia_harfuch"', 'actors = ["nobody", "garcia_harfuch"'), ["parties 'mexico'", "'actors'", "'nobody'"]),
+        (('id = "united_states"\nactors = ["trump"', 'id = "mexico"\nactors = ["trump"'), ["parties 'mexico'", "two parties"]),
     ],
 )
 def test_invalid_debate_names_section_and_field(tmp_path: Path, change: tuple[str, str], expected: list[str]) -> None:

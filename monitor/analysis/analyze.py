@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -371,6 +372,27 @@ def _actors(debate: Debate, sides: list[Side]) -> list[str]:
     return found
 
 
+_POSSESSIVE_RE = re.compile(r"['’][sS]$")
+
+
+def lead_party(debate: Debate, sides: list[Side]) -> str | None:
+    """The party of the debate file named first in the original's first sentence (the headline, else
+    the lede's first sentence): whose move the article reports. None when it names none."""
+    if not debate.parties or not sides or not sides[0].sentences:
+        return None
+    toks = sides[0].sentences[0].toks
+    raw = [_POSSESSIVE_RE.sub("", t.raw) for t in toks]  # "Mexico's" names Mexico
+    folded = [_POSSESSIVE_RE.sub("", t.folded) for t in toks]
+    best: tuple[int, int] | None = None
+    for k, party in enumerate(debate.parties):
+        for name in party.names:
+            seq, n = (raw if name.case_sensitive else folded), len(name.tokens)
+            at = next((i for i in range(len(seq) - n + 1) if tuple(seq[i : i + n]) == name.tokens), None)
+            if at is not None and (best is None or (at, k) < best):
+                best = (at, k)
+    return debate.parties[best[1]].id if best else None
+
+
 def pivot_side(sides: list[Side]) -> Side:
     """The English reading (original or translation); the original when there is none."""
     return next((s for s in sides if s.language == "en"), sides[0])
@@ -418,6 +440,9 @@ def lexicon_features(
         "original_es": 1.0 if sides[0].language == "es" else 0.0,
         "translated": 1.0 if len(sides) > 1 else 0.0,
     }
+    party = lead_party(debate, sides)
+    if party:
+        feats[f"party:{party}"] = 1.0
     for fr in frame_scores:
         feats[f"frame:{fr.frame}"] = math.log1p(fr.score)
         feats[f"lead:{fr.frame}"] = math.log1p(fr.lead)

@@ -93,6 +93,15 @@ class Actor:
 
 
 @dataclass(frozen=True)
+class Party:
+    """One side of the debate (a country's government and press, say): the names that, said first in
+    a headline, tell whose action or answer the article reports. Read only by the trained layer."""
+
+    id: str
+    names: tuple[ActorName, ...]
+
+
+@dataclass(frozen=True)
 class Debate:
     id: str
     name_en: str
@@ -104,6 +113,7 @@ class Debate:
     exclusions: tuple[Exclusion, ...]
     frames: tuple[Frame, ...]
     actors: tuple[Actor, ...]
+    parties: tuple[Party, ...] = ()
 
     @property
     def frame_ids(self) -> tuple[str, ...]:
@@ -294,6 +304,23 @@ def parse_debate(data: dict[str, Any], path: Path, digest: str) -> Debate:
         if kind not in ("person", "organisation", "place"):
             raise ctx.fail(where, f"field 'kind' must be person, organisation or place, not {kind!r}")
         actors.append(Actor(aid, kind, tuple(_actor_name(n.strip()) for n in names)))
+    by_actor = {a.id: a for a in actors}
+    parties: list[Party] = []
+    seen_parties: set[str] = set()
+    for i, s in enumerate(_list_of_tables(ctx, data, "parties", "parties", required=False)):
+        pid, where = _unique_id(ctx, s, "parties", i, seen_parties, "mexico")
+        names, members = s.get("names", []), s.get("actors", [])
+        if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
+            raise ctx.fail(where, "field 'names' must be a list of texts, e.g. names = [\"Mexican government\"]")
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            raise ctx.fail(where, "field 'actors' must be a list of actor ids, e.g. actors = [\"sheinbaum\"]")
+        unknown = [m for m in members if m not in by_actor]
+        if unknown:
+            raise ctx.fail(where, f"field 'actors' names no actor {unknown[0]!r} (ids are in the [[actors]] tables)")
+        if not names and not members:
+            raise ctx.fail(where, "a party needs 'names' or 'actors'")
+        found = [_actor_name(n.strip()) for n in names] + [n for m in members for n in by_actor[m].names]
+        parties.append(Party(pid, tuple(found)))
     return Debate(
         id=debate_id,
         name_en=str(head.get("name_en", debate_id)),
@@ -305,6 +332,7 @@ def parse_debate(data: dict[str, Any], path: Path, digest: str) -> Debate:
         exclusions=tuple(exclusions),
         frames=tuple(frames),
         actors=tuple(actors),
+        parties=tuple(parties),
     )
 
 

@@ -54,7 +54,7 @@ DEBATE = ROOT / "feeds" / "debates" / "us-mx-cartels.toml"
 MIN_DF = 3  # a stem is a feature when at least this many dev items use it
 EMB_SCALE = 4.0
 C_RELEVANCE = 0.5
-C_FRAMES = 0.05
+C_FRAMES = 0.1
 # The frame model weighs the column blocks apart (dev, out of fold: the debate file's frame scores
 # and the embedding carry the frame; single stems mostly add noise to it).
 FRAME_SCALES = {"lexicon": 1.0, "stems": 0.0, "embedding": 2.0}
@@ -157,6 +157,7 @@ def lexicon_names(debate: Debate) -> tuple[str, ...]:
     return (
         "relevance", "relevance_original", "relevance_translated", "core", "core_original", "over_threshold", "context_only",
         "original_es", "translated", *(f"frame:{f.id}" for f in debate.frames), *(f"lead:{f.id}" for f in debate.frames),
+        *(f"party:{p.id}" for p in debate.parties),
     )
 
 
