@@ -23,7 +23,7 @@ from monitor.search import vectors
 from monitor.search.query import QueryError, parse_query
 from monitor.search.semantic import semantic_search, semantic_text
 from monitor.store.db import open_db, write_transaction
-from tests.fixtures_analysis import add_article, add_outlets
+from tests.fixtures_analysis import add_article, add_outlets, add_translation
 from tests.monitor_serve import app_in_thread
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -88,6 +88,18 @@ def test_filters_combine_with_meaning(sem) -> None:
     late = _ids(path, settings, "El Mencho since:2026-11-22T16:30", limit=10)
     assert set(late) == {ids[5], ids[6], ids[7]}
     assert ids[5] not in _ids(path, settings, "El Mencho -detención", limit=10)
+
+
+def test_an_exclusion_also_reads_the_translations(sem) -> None:
+    """`-word` leaves out an article whose translation has the word, as keyword search does: an English
+    reader excluding "arrest" does not get the Spanish report whose translation speaks of the arrest."""
+    path, ids, settings = sem
+    db = open_db(path)
+    with write_transaction(db):
+        add_translation(db, ids[5], "en", "Government says the arrest of El Mencho was Mexico's doing", "")
+    db.close()
+    assert ids[5] in _ids(path, settings, "El Mencho", limit=10)
+    assert ids[5] not in _ids(path, settings, "El Mencho -arrest", limit=10)
 
 
 def test_filters_that_leave_few_articles_still_find_them(sem, monkeypatch: pytest.MonkeyPatch) -> None:

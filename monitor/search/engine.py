@@ -637,6 +637,20 @@ def search(
     return result
 
 
+def exclusion_sql(tables: frozenset[str], expr: str) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its parameters) that leaves out every article whose text or translation
+    matches the FTS5 expression `expr` (a query's -exclusions)."""
+    excl = ["SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?"]
+    params: list[Any] = [expr]
+    if "article_translations_fts" in tables:
+        excl.append(
+            "SELECT t.article FROM article_translations_fts JOIN article_translations t "
+            "ON t.id = article_translations_fts.rowid WHERE article_translations_fts MATCH ?"
+        )
+        params.append(expr)
+    return f"a.id NOT IN ({' UNION '.join(excl)})", params
+
+
 def _search(
     db: sqlite_utils.Database, query: Query, plan: _Plan, limit: int, sort: str, now: datetime, title_language: str
 ) -> SearchResult:
@@ -658,16 +672,8 @@ def _search(
         return base
     where, params = filters
     if plan.exclude:
-        excl = ["SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?"]
-        excl_params: list[Any] = [plan.exclude]
-        if "article_translations_fts" in tables:
-            excl.append(
-                "SELECT t.article FROM article_translations_fts JOIN article_translations t "
-                "ON t.id = article_translations_fts.rowid WHERE article_translations_fts MATCH ?"
-            )
-            excl_params.append(plan.exclude)
-        where = [*where, f"a.id NOT IN ({' UNION '.join(excl)})"]
-        params = [*params, *excl_params]
+        clause, more = exclusion_sql(tables, plan.exclude)
+        where, params = [*where, clause], [*params, *more]
     cond = (" AND " + " AND ".join(where)) if where else ""
     k = limit if sort == "date" else max(CANDIDATES, limit * 5)
 

@@ -33,6 +33,7 @@ from monitor.search.engine import (
     _plain_snippet,
     _tables,
     check_title_language,
+    exclusion_sql,
     reader_language,
 )
 from monitor.search.query import FILTERS, Query, QueryError, any_expression
@@ -170,10 +171,9 @@ def _semantic(
         result.notes.append("no analysis or stories yet: frame: and story: filters match nothing")
         return result
     where, params = filters
-    if query.excluded:
-        expr = any_expression(query.excluded)
-        where = [*where, "a.id NOT IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)"]
-        params = [*params, expr]
+    if query.excluded:  # an article whose text or translation has an excluded word is left out, as in search()
+        clause, more = exclusion_sql(tables, any_expression(query.excluded))
+        where, params = [*where, clause], [*params, *more]
     cond = (" AND " + " AND ".join(where)) if where else ""
     want = limit + (1 if like is not None else 0)
     chosen = _nearest_filtered(db, vs, qvec, want, cond, params)
