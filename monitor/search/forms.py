@@ -112,14 +112,10 @@ def family(word: str, languages: tuple[str, ...] = LANGUAGES) -> tuple[str, ...]
         base = _derived_base(w, language)
         if base:
             found += [base, *_same_stem_words(base, language)]
-    seen: set[str] = set()
-    out: list[str] = []
+    first: dict[str, str] = {}  # one spelling per folded form, the first found
     for f in found:
-        key = fold(f)
-        if key not in seen:
-            seen.add(key)
-            out.append(f)
-    return tuple(out)
+        first.setdefault(fold(f), f)
+    return tuple(first.values())
 
 
 __all__ = ["LANGUAGES", "SUFFIXES", "family", "stem"]

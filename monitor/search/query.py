@@ -427,14 +427,7 @@ def _group(items: list[tuple[str, Term | None]], notes: list[str]) -> tuple[list
         last_was_term = True
     if pending_or or stray:
         notes.append("an OR without a word on each side was ignored")
-    seen: set[Clause] = set()
-    out: list[Clause] = []
-    for c in clauses:
-        key = tuple(c)
-        if key not in seen:
-            seen.add(key)
-            out.append(key)
-    return out, excluded
+    return list(dict.fromkeys(tuple(c) for c in clauses)), excluded  # repeated clauses once, in order
 
 
 def _drop_stopwords(clauses: list[Clause]) -> tuple[list[Clause], list[str]]:
