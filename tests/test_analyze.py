@@ -48,6 +48,23 @@ def test_lead_party_is_the_side_named_first_in_the_headline(debate, title: str, 
     assert {k for k in feats if k.startswith("party:")} == ({f"party:{party}"} if party else set())
 
 
+@pytest.mark.parametrize(
+    ("title", "lede", "language", "named"),
+    [
+        # a boat strike is the debate when Mexico's side is in it (CODEBOOK.md §7), anywhere in what is read
+        ("Ataca EU otra narcolancha frente a Guerrero", "La Semar busca al sobreviviente.", "es", {"mexico", "united_states"}),
+        ("Another drug boat struck in the Caribbean", "Six were killed, officials said.", "en", set()),
+        ("U.S. military strikes a drug boat", "The Pentagon said six were killed.", "en", {"united_states"}),
+        ("", "Mexico's navy took over the search.", "en", {"mexico"}),
+    ],
+)
+def test_named_parties_are_every_side_the_original_names(debate, title: str, lede: str, language: str, named: set[str]) -> None:
+    sides = analyze.sides_of(ArticleText(1, language, title, lede, ""))
+    assert analyze.named_parties(debate, sides) == named
+    feats = analyze.lexicon_features(debate, [0.0], [], sides, False)
+    assert {k for k in feats if k.startswith("names:")} == {f"names:{p}" for p in named}
+
+
 def test_spanish_article_relevant_with_sovereignty_frame_and_bilingual_evidence(debate) -> None:
     res = one(
         debate,

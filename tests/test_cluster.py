@@ -183,8 +183,9 @@ def test_stories_list_ranks_both_countries_first(
     news_db: sqlite_utils.Database, article_factory: Callable[..., int], settings: Settings
 ) -> None:
     article_factory("nyt", *TRANSFER_EN, translation=TRANSFER_ES)
-    article_factory("wapo", "Senate heads for a war powers vote on cartel strikes", "Democrats say the AUMF is needed.")
-    article_factory("fox", "Senators force war powers vote over cartel strikes", "The AUMF debate returns.", hours=1)
+    # war powers over strikes on cartels in Mexico (with no Mexico named it would be the Caribbean's: CODEBOOK.md)
+    article_factory("wapo", "Senate heads for a war powers vote on cartel strikes in Mexico", "Democrats say the AUMF is needed.")
+    article_factory("fox", "Senators force war powers vote over strikes on Mexican cartels", "The AUMF debate returns.", hours=1)
     article_factory("universal", *TRANSFER_ES, hours=1, translation=TRANSFER_EN)
     _run(news_db, settings)
     views = list_stories(news_db, *ALL)

@@ -17,6 +17,7 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -375,22 +376,35 @@ def _actors(debate: Debate, sides: list[Side]) -> list[str]:
 _POSSESSIVE_RE = re.compile(r"['’][sS]$")
 
 
+def _party_hits(debate: Debate, toks: Sequence[Token]) -> list[tuple[int, int]]:
+    """(token position, party index) of the first mention of each of the debate file's party names."""
+    raw = [_POSSESSIVE_RE.sub("", t.raw) for t in toks]  # "Mexico's" names Mexico
+    folded = [_POSSESSIVE_RE.sub("", t.folded) for t in toks]
+    hits: list[tuple[int, int]] = []
+    for k, party in enumerate(debate.parties):
+        for name in party.names:
+            seq, n = (raw if name.case_sensitive else folded), len(name.tokens)
+            at = next((i for i in range(len(seq) - n + 1) if tuple(seq[i : i + n]) == name.tokens), None)
+            if at is not None:
+                hits.append((at, k))
+    return hits
+
+
 def lead_party(debate: Debate, sides: list[Side]) -> str | None:
     """The party of the debate file named first in the original's first sentence (the headline, else
     the lede's first sentence): whose move the article reports. None when it names none."""
     if not debate.parties or not sides or not sides[0].sentences:
         return None
-    toks = sides[0].sentences[0].toks
-    raw = [_POSSESSIVE_RE.sub("", t.raw) for t in toks]  # "Mexico's" names Mexico
-    folded = [_POSSESSIVE_RE.sub("", t.folded) for t in toks]
-    best: tuple[int, int] | None = None
-    for k, party in enumerate(debate.parties):
-        for name in party.names:
-            seq, n = (raw if name.case_sensitive else folded), len(name.tokens)
-            at = next((i for i in range(len(seq) - n + 1) if tuple(seq[i : i + n]) == name.tokens), None)
-            if at is not None and (best is None or (at, k) < best):
-                best = (at, k)
-    return debate.parties[best[1]].id if best else None
+    hits = _party_hits(debate, sides[0].sentences[0].toks)
+    return debate.parties[min(hits)[1]].id if hits else None
+
+
+def named_parties(debate: Debate, sides: list[Side]) -> set[str]:
+    """The parties of the debate file the original names anywhere in what is read (a boat strike
+    is the debate when Mexico's navy is in it, not when only the US is)."""
+    if not sides:
+        return set()
+    return {debate.parties[k].id for sent in sides[0].sentences for _, k in _party_hits(debate, sent.toks)}
 
 
 def pivot_side(sides: list[Side]) -> Side:
@@ -443,6 +457,8 @@ def lexicon_features(
     party = lead_party(debate, sides)
     if party:
         feats[f"party:{party}"] = 1.0
+    for named in named_parties(debate, sides):
+        feats[f"names:{named}"] = 1.0
     for fr in frame_scores:
         feats[f"frame:{fr.frame}"] = math.log1p(fr.score)
         feats[f"lead:{fr.frame}"] = math.log1p(fr.lead)
