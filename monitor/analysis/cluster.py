@@ -124,6 +124,7 @@ class _Row:
     title_es: str = ""
     text_es: str = ""
     story: int | None = None
+    order: str = ""  # the article's URL (else guid): ties in time are taken in this order, not by row id
     pivot_language: str = "en"
     vector: np.ndarray | None = field(default=None, repr=False)
 
@@ -145,6 +146,7 @@ class _Row:
             ),
             language=self.language,
             story=self.story,
+            order=self.order,
         )
 
 
@@ -176,7 +178,7 @@ def _load_rows(db: sqlite_utils.Database, where: str, params: list[object]) -> l
         "(SELECT summary || ' ' || COALESCE(content, '') FROM article_translations WHERE article = a.id AND language = 'es')"
     )
     sql = f"""SELECT a.id, a.published, a.language, a.title, a.summary || ' ' || COALESCE(a.content_text, ''), an.actors,
-                     sa.story, a.date_source, {t_en}
+                     sa.story, a.date_source, {t_en}, COALESCE(a.url, a.guid, '')
               FROM articles a JOIN analyses an ON an.article = a.id
               LEFT JOIN story_articles sa ON sa.article = a.id
               WHERE {where}"""
@@ -195,6 +197,7 @@ def _load_rows(db: sqlite_utils.Database, where: str, params: list[object]) -> l
             original_title=str(r[3]),
             original_text=original_text,
             story=int(r[6]) if r[6] is not None else None,
+            order=str(r[12]),
         )
         if lang != "en" and r[8]:
             row.title, row.text = str(r[8]), str(r[9] or "")[:MAX_CONTENT_CHARS]

@@ -91,6 +91,7 @@ class Doc:
     keywords: list[str] = field(default_factory=list)  # terms of the keyword TF-IDF vector
     language: str = ""  # the original's language (en, es)
     story: int | None = None  # stored assignment (None: new article)
+    order: str = ""  # tie-break among articles of one time (their URL): the result never depends on row ids
 
 
 @dataclass
@@ -242,8 +243,8 @@ def assign(
     """Give every new doc (story None) a story: the story with the best average pair score over its
     members in the doc's window when that reaches `join`, else a new one; then merge the stories new
     docs found close whose average linkage reaches `merge`."""
-    dated = sorted((i for i, d in enumerate(docs) if d.time is not None), key=lambda i: (docs[i].time, docs[i].article))
-    undated = sorted((i for i, d in enumerate(docs) if d.time is None), key=lambda i: docs[i].article)
+    dated = sorted((i for i, d in enumerate(docs) if d.time is not None), key=lambda i: (docs[i].time, docs[i].order, docs[i].article))
+    undated = sorted((i for i, d in enumerate(docs) if d.time is None), key=lambda i: (docs[i].order, docs[i].article))
     docs = [docs[i] for i in dated + undated]
     n_dated = len(dated)
     times = [d.time for d in docs[:n_dated]]
