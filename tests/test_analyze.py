@@ -63,7 +63,24 @@ def test_named_parties_are_every_side_the_original_names(debate, title: str, led
     assert analyze.named_parties(debate, sides) == named
     feats = analyze.lexicon_features(debate, [0.0], [], sides, False)
     assert {k for k in feats if k.startswith("names:")} == {f"names:{p}" for p in named}
+    # context words alone count only in a story that names both sides (Rubio's Munich speech does not)
+    assert analyze.names_every_party(debate, sides) == (named == {"mexico", "united_states"})
 
+
+def test_context_words_alone_need_both_sides_named(tmp_path: Path) -> None:
+    # real off-topic items of the shared feeds that the trained layer let in on context words alone
+    # (Rubio's Munich speech, a Stormy Daniels story) when read with their apertium translation
+    from benchmarks.quality import off_topic_labels
+    from monitor.analysis.eval_run import run_eval
+    from monitor.translation.apertium import is_installed
+
+    if not is_installed():
+        pytest.skip("apertium is not installed (.ci/setup installs it)")
+    labels = [lab for lab in off_topic_labels([]) if lab.title and ("Rubio" in lab.title or "Stormy Daniels" in lab.title)]
+    assert len(labels) >= 3
+    run = run_eval(labels, Settings().replace(db=str(tmp_path / "x.db")), engine="apertium", keep=tmp_path)
+    assert [lab.title for lab in labels if run.predictions[lab.id].relevant] == []
+    assert all(run.predictions[lab.id].score == 0 for lab in labels)  # no core term: only context words could let them in
 
 def test_spanish_article_relevant_with_sovereignty_frame_and_bilingual_evidence(debate) -> None:
     res = one(

@@ -407,6 +407,12 @@ def named_parties(debate: Debate, sides: list[Side]) -> set[str]:
     return {debate.parties[k].id for sent in sides[0].sentences for _, k in _party_hits(debate, sent.toks)}
 
 
+def names_every_party(debate: Debate, sides: list[Side]) -> bool:
+    """Whether the original names every party of the debate file (true when it declares none): context
+    words alone (Trump, Rubio, "security") are the debate only in a story that names both sides."""
+    return named_parties(debate, sides) >= {p.id for p in debate.parties}
+
+
 def pivot_side(sides: list[Side]) -> Side:
     """The English reading (original or translation); the original when there is none."""
     return next((s for s in sides if s.language == "en"), sides[0])
@@ -546,7 +552,7 @@ def analyze_article(
     core_original = bool(scores) and scores[0] > 0
     core_translated = any(x > 0 for x in scores[1:])
     relevant = decide(
-        pred.probability, model.threshold, core_original, core_translated, any_term,
+        pred.probability, model.threshold, core_original, core_translated, any_term and names_every_party(debate, sides),
         translation_min=model.translation_min, context_min=model.context_min,
         fallback=pred.fallback, fallback_threshold=model.fallback_threshold,
     )
