@@ -82,6 +82,7 @@ def test_context_words_alone_need_both_sides_named(tmp_path: Path) -> None:
     assert [lab.title for lab in labels if run.predictions[lab.id].relevant] == []
     assert all(run.predictions[lab.id].score == 0 for lab in labels)  # no core term: only context words could let them in
 
+
 def test_spanish_article_relevant_with_sovereignty_frame_and_bilingual_evidence(debate) -> None:
     res = one(
         debate,

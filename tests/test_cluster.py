@@ -246,3 +246,35 @@ def test_rough_translations_still_make_one_story_without_embeddings(
     assert report.with_vectors == 0
     assert _story_of(news_db, en) is not None and _story_of(news_db, en) == _story_of(news_db, es)
     assert _story_of(news_db, other) != _story_of(news_db, en)
+
+
+def test_articles_of_one_time_are_taken_in_url_order_not_row_order() -> None:
+    # six articles published the same second (an eval corpus: every item at midnight of its day), on a
+    # mix of two threads: incremental average linkage depends on the order they are taken in, which
+    # must come from the articles (their URL), not from the row ids a database's history gave them
+    rng = np.random.default_rng(21)
+    topic = _unit(rng.normal(size=64))
+    threads = [_unit(rng.normal(size=64)) for _ in range(2)]
+    vectors = [
+        _unit(topic + 0.5 * (threads[0] * rng.random() + threads[1] * rng.random()) + 0.15 * _unit(rng.normal(size=64)))
+        for _ in range(6)
+    ]
+
+    def groups(ids: list[int], urls: list[str]) -> list[list[int]]:
+        docs = [linkage.Doc(i, 0.0, v, language="en", order=u) for i, v, u in zip(ids, vectors, urls, strict=True)]
+        result = linkage.assign(docs, linkage.Weights(), 72 * 3600.0, join=1.5, merge=1.0)
+        root = {s: s for s in result.story_of.values()}
+        for child, parent in result.merges.items():
+            root[child] = parent
+        by_story: dict[int, list[int]] = {}
+        for k, d in enumerate(docs):
+            s = result.story_of[d.article]
+            while root.get(s, s) != s:
+                s = root[s]
+            by_story.setdefault(s, []).append(k)
+        return sorted(by_story.values())
+
+    forward, backward = list(range(1, 7)), list(range(6, 0, -1))
+    urls = [f"https://example.org/{c}" for c in "abcdef"]
+    assert groups(forward, [""] * 6) != groups(backward, [""] * 6)  # by row id alone the result moves ...
+    assert groups(forward, urls) == groups(backward, urls)  # ... by URL it does not
