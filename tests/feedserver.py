@@ -41,6 +41,19 @@ from urllib.parse import parse_qs, urlsplit
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 
 
+def pause(stop: threading.Event, seconds: float) -> bool:
+    """Wait `seconds` unless `stop` is set first (True: stopped). Short relative sleeps, not
+    `stop.wait(seconds)`: a timed wait's absolute deadline misbehaves under a shifted clock
+    (libfaketime, with which the suite is also run at other hours and dates)."""
+    end = time.monotonic() + seconds
+    while not stop.is_set():
+        left = end - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(0.01, left))
+    return True
+
+
 def small_rss(title: str = "Test feed", items: int = 1, link: str = "http://feeds.example/") -> bytes:
     """A small valid RSS 2.0 document with `items` items."""
     entries = "".join(
@@ -150,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         owner._begin(LoggedRequest(self.command, self.path, headers, time.monotonic()))
         try:
-            if owner.latency and owner._stop.wait(owner.latency):
+            if owner.latency and pause(owner._stop, owner.latency):
                 self.close_connection = True
                 return
             owner._respond(self, headers)
@@ -313,7 +326,7 @@ class FeedServer:
             route = self._routes.get(path)
             dirs = list(self._dirs)
         if route is not None:
-            if route.delay and self._stop.wait(route.delay):
+            if route.delay and pause(self._stop, route.delay):
                 h.close_connection = True
                 return
             self._conditional(
@@ -369,7 +382,7 @@ class FeedServer:
             h.wfile.write(data)
             h.wfile.flush()
             self._count_bytes(path, len(chunk))
-            if interval and self._stop.wait(interval):
+            if interval and pause(self._stop, interval):
                 break
         h.close_connection = True
 
