@@ -63,6 +63,7 @@ def test_named_parties_are_every_side_the_original_names(debate, title: str, led
     assert analyze.named_parties(debate, sides) == named
     feats = analyze.lexicon_features(debate, [0.0], [], sides, False)
     assert {k for k in feats if k.startswith("names:")} == {f"names:{p}" for p in named}
+    assert {k for k in feats if k.startswith("names_core:")} == {f"names_core:{p}" for p in named}
     # context words alone count only in a story that names both sides (Rubio's Munich speech does not)
     assert analyze.names_every_party(debate, sides) == (named == {"mexico", "united_states"})
 

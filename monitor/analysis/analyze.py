@@ -465,6 +465,7 @@ def lexicon_features(
         feats[f"party:{party}"] = 1.0
     for named in named_parties(debate, sides):
         feats[f"names:{named}"] = 1.0
+        feats[f"names_core:{named}"] = feats["relevance_original"]  # the debate's terms in a story naming this side
     for fr in frame_scores:
         feats[f"frame:{fr.frame}"] = math.log1p(fr.score)
         feats[f"lead:{fr.frame}"] = math.log1p(fr.lead)

@@ -158,6 +158,7 @@ def lexicon_names(debate: Debate) -> tuple[str, ...]:
         "relevance", "relevance_original", "relevance_translated", "core", "core_original", "over_threshold", "context_only",
         "original_es", "translated", *(f"frame:{f.id}" for f in debate.frames), *(f"lead:{f.id}" for f in debate.frames),
         *(f"party:{p.id}" for p in debate.parties), *(f"names:{p.id}" for p in debate.parties),
+        *(f"names_core:{p.id}" for p in debate.parties),
     )
 
 
