@@ -17,11 +17,11 @@ from monitor.config.settings import Settings
 from monitor.days import day_bounds
 from monitor.digest import build_digest, render
 from monitor.embedding.base import from_blob
-from monitor.store.db import open_db, parse_iso
+from monitor.store.db import open_db, parse_iso, write_transaction
 from monitor.watch import alerts
 from tests.fixtures_browser import save_screenshot
 from tests.fixtures_digest import build_digest_db, load_fixture
-from tests.test_web import Site, browser, site  # noqa: F401  (fixtures: the demo site served on loopback)
+from tests.test_web import Site, _add_article, browser, site  # noqa: F401  (fixtures: the demo site served on loopback)
 
 DAY = date(2026, 11, 22)
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -201,6 +201,31 @@ def test_breaking_story_alert_carries_the_title(demo_db_copy: Path, demo_db_sett
         db.close()
 
 
+def _spanish_only_story(db_path: Path, published: str) -> int:
+    """A new story of one Spanish article from a Mexican outlet with its rough English translation."""
+    db = open_db(db_path)
+    try:
+        with write_transaction(db):
+            story = int(db.execute(
+                "INSERT INTO stories (label_en, label_es, first_seen, last_seen, size, updated_at) VALUES ('', '', ?, ?, 1, ?)",
+                [published, published, published],
+            ).lastrowid)
+    finally:
+        db.close()
+    article = _add_article(db_path, "Semar rescata a un sobreviviente del ataque frente a Guerrero", "MX", story, published)
+    db = open_db(db_path)
+    try:
+        with write_transaction(db):
+            db.execute(
+                "INSERT INTO article_translations (article, language, title, summary, engine, model, rough, source_language,"
+                " source_hash, translated_at) VALUES (?, 'en', ?, '', 'apertium', 'apertium', 1, 'es', 'test', ?)",
+                [article, "Semar rescues to a survivor of the attack in front of Guerrero", published],
+            )
+    finally:
+        db.close()
+    return story
+
+
 def test_web_story_list_and_page_show_titles(site: Site, browser: object, demo_db_settings: Settings) -> None:  # noqa: F811
     from playwright.sync_api import Browser
 
@@ -234,13 +259,15 @@ def test_web_story_list_and_page_show_titles(site: Site, browser: object, demo_d
     assert other.locator("a").inner_text() == view.title_en.other.headline
     if view.title_en.translated:
         assert h1.locator(".rough").inner_text() in ("machine translation", "rough translation")
-    # a story titled by a translated headline says so, with the original in the badge's tooltip
+    # a story titled by a translated headline says so, with the original in the badge's tooltip (a story
+    # only the Mexican press covered, in Spanish, read in English; made here, as the demo may have none)
+    story_id = _spanish_only_story(site.db_path, view.first_seen)
     db = open_db(site.db_path, readonly=True)
     try:
-        ids = [int(r[0]) for r in db.execute("SELECT id FROM stories WHERE merged_into IS NULL ORDER BY id")]
-        translated = next(t for t in (get_story(db, i) for i in ids) if t and t.title_en and t.title_en.translated)
+        translated = get_story(db, story_id)
     finally:
         db.close()
+    assert translated is not None
     t = translated.title_en
     assert t is not None
     page.goto(f"{site.url}/story/{translated.id}")

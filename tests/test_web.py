@@ -6,6 +6,7 @@ with a hostile headline, as a feed could deliver it after entity decoding.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,20 +65,25 @@ def _add_article(db_path: Path, title: str, country: str, story: int | None, pub
 
 @pytest.fixture
 def site(demo_db_copy: Path, demo_db_settings: Settings) -> Iterator[Site]:
+    tz = ZoneInfo(demo_db_settings.digest.timezone)
     db = open_db(demo_db_copy)
     try:
-        # the busiest story both countries covered, and the local day of its latest article
-        row = db.execute(
-            "SELECT s.id, max(a.published) FROM stories s JOIN story_articles sa ON sa.story = s.id "
-            "JOIN articles a ON a.id = sa.article WHERE s.merged_into IS NULL GROUP BY s.id "
-            "HAVING count(DISTINCT a.country) > 1 ORDER BY count(*) DESC LIMIT 1"
-        ).fetchone()
+        rows = db.execute(
+            "SELECT s.id, a.country, a.published FROM stories s JOIN story_articles sa ON sa.story = s.id "
+            "JOIN articles a ON a.id = sa.article WHERE s.merged_into IS NULL"
+        ).fetchall()
     finally:
         db.close()
-    assert row, "the demo database has no story covered by both countries"
-    story_id, latest = int(row[0]), str(row[1])
-    tz = ZoneInfo(demo_db_settings.digest.timezone)
-    day = parse_iso(latest).astimezone(tz).date().isoformat()
+    # the busiest story with a local day on which both countries' press covered it (the page lists a
+    # day's articles), that latest such day, and the story's latest article that day
+    days: dict[tuple[int, str], list[tuple[str, str]]] = {}
+    for sid, country, published in rows:
+        days.setdefault((int(sid), parse_iso(str(published)).astimezone(tz).date().isoformat()), []).append((country, published))
+    size = Counter(int(r[0]) for r in rows)
+    both = [(size[sid], day, sid) for (sid, day), arts in days.items() if len({c for c, _ in arts}) > 1]
+    assert both, "the demo database has no story both countries covered on one day"
+    _, day, story_id = max(both)
+    latest = max(p for _, p in days[(story_id, day)])
     hostile_id = _add_article(demo_db_copy, HOSTILE, "MX", story_id, latest)
     settings = demo_db_settings.replace(db=str(demo_db_copy), serve__refresh_s=1)
     with app_in_thread(settings) as url:
