@@ -65,7 +65,7 @@ def test_named_parties_are_every_side_the_original_names(debate, title: str, led
     assert {k for k in feats if k.startswith("names:")} == {f"names:{p}" for p in named}
     assert {k for k in feats if k.startswith("names_core:")} == {f"names_core:{p}" for p in named}
     # context words alone count only in a story that names both sides (Rubio's Munich speech does not)
-    assert analyze.names_every_party(debate, sides) == (named == {"mexico", "united_states"})
+    assert analyze.names_every_party(debate, feats) == (named == {"mexico", "united_states"})
 
 
 def test_context_words_alone_need_both_sides_named(tmp_path: Path) -> None:

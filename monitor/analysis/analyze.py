@@ -407,10 +407,11 @@ def named_parties(debate: Debate, sides: list[Side]) -> set[str]:
     return {debate.parties[k].id for sent in sides[0].sentences for _, k in _party_hits(debate, sent.toks)}
 
 
-def names_every_party(debate: Debate, sides: list[Side]) -> bool:
-    """Whether the original names every party of the debate file (true when it declares none): context
-    words alone (Trump, Rubio, "security") are the debate only in a story that names both sides."""
-    return named_parties(debate, sides) >= {p.id for p in debate.parties}
+def names_every_party(debate: Debate, lexicon: dict[str, float]) -> bool:
+    """Whether the original names every party of the debate file (true when it declares none), read
+    from the article's `lexicon_features`: context words alone (Trump, Rubio, "security") are the
+    debate only in a story that names both sides."""
+    return all(f"names:{p.id}" in lexicon for p in debate.parties)
 
 
 def pivot_side(sides: list[Side]) -> Side:
@@ -553,7 +554,7 @@ def analyze_article(
     core_original = bool(scores) and scores[0] > 0
     core_translated = any(x > 0 for x in scores[1:])
     relevant = decide(
-        pred.probability, model.threshold, core_original, core_translated, any_term and names_every_party(debate, sides),
+        pred.probability, model.threshold, core_original, core_translated, any_term and names_every_party(debate, inputs.lexicon),
         translation_min=model.translation_min, context_min=model.context_min,
         fallback=pred.fallback, fallback_threshold=model.fallback_threshold,
     )

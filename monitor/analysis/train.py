@@ -322,6 +322,7 @@ def build(debate: Debate, items: Sequence[Item], translations: dict[str, tuple[s
     lexicon = [{f: float(np.expm1(row[j])) for j, f in names} for row in data.x]
     probs, tops = out_of_fold(data, scale, lexicon)
     lex = feats.lexicon
+    # analyze.names_every_party over the design matrix: context words alone count only where both sides are named
     both_sides = np.all(data.x[:, [lex.index(f"names:{p.id}") for p in debate.parties]] > 0, axis=1) if debate.parties else True
     kinds = (data.x[:, lex.index("core_original")] > 0, data.x[:, lex.index("core")] > 0, (data.x[:, lex.index("context_only")] > 0) & both_sides)
     cols = words_only(feats)
