@@ -4,7 +4,8 @@ ledger, and delivery to a real loopback webhook receiver and a real aiosmtpd ser
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from monitor.errors import ConfigError
 from monitor.store.db import open_db, parse_iso, utcnow
 from monitor.watch import alerts
 from tests.fixtures_alerts import SmtpServer, WebhookReceiver
+
+NOW = datetime(2026, 3, 9, 6, 59, 30, tzinfo=UTC)  # any fixed instant: an alert e-mail is dated by the caller's clock
 
 LOOKBACK_H = 24 * 365  # the demo articles were first seen minutes ago; keep everything in range
 
@@ -138,9 +141,11 @@ def test_term_rule_fires_once_per_article_to_webhook_email_and_log(
         assert {m.subject_id for m in fired} <= expected and len(fired) >= 2
         assert alerts.evaluate(db, s, rules, utcnow(), emit=emit) == []  # the ledger: nothing fires twice
 
-        report = alerts.deliver_due(db, s, utcnow(), emit=emit)
+        # delivered by a clock three days ahead of the machine's: the e-mails carry that clock's date
+        later = (utcnow() + timedelta(days=3)).replace(microsecond=0)  # a Date header has whole seconds
+        report = alerts.deliver_due(db, s, later, emit=emit)
         assert report.sent == 3 * len(fired) and report.retried == 0
-        assert alerts.deliver_due(db, s, utcnow(), emit=emit).sent == 0
+        assert alerts.deliver_due(db, s, later, emit=emit).sent == 0
     finally:
         db.close()
 
@@ -150,6 +155,8 @@ def test_term_rule_fires_once_per_article_to_webhook_email_and_log(
         assert post["text"].startswith("[sheinbaum-mx] MX · ") and post["country"] == "MX"
     assert len(alert_smtp.messages) == len(fired)
     assert all(env == ("monitor@localhost", ["desk@example.org"]) for env in alert_smtp.envelopes)
+    dates = [parsedate_to_datetime(str(m["Date"])) for m in alert_smtp.messages]
+    assert all(later <= d <= later + timedelta(minutes=5) for d in dates), dates
     subjects = [str(m["Subject"]) for m in alert_smtp.messages]
     assert all(sub.strip().startswith("[sheinbaum-mx] MX ") and "\n" not in sub for sub in subjects)
     assert sum(1 for e, _ in logged if e == "alert") == len(fired)
@@ -223,7 +230,7 @@ def test_messages_escape_slack_markup(settings: Settings) -> None:
            "title_translated": None, "url": "https://example.org/a", "published": "2026-11-22T10:00:00+00:00"}
     msg = alerts.article_message(settings, rule, row, "why")
     assert "<" not in msg["text"] and "&lt;script&gt;x&lt;/script&gt; &amp; &lt;@here&gt;" in msg["text"]
-    email = alerts.email_message(settings, ["a@example.org"], msg)
+    email = alerts.email_message(settings, ["a@example.org"], msg, NOW)
     assert "<script>x</script>" in email.get_content() and "\n" not in email["Subject"]
 
 
@@ -233,7 +240,7 @@ def test_email_body_is_the_title_as_written_even_when_it_looks_escaped(settings:
     title = "AT&amp;T &lt;b&gt; &copy R&D <tag> &#39;q&#39;"
     row = {"id": 7, "outlet": "o", "outlet_name": "Outlet", "country": "MX", "title": title,
            "title_translated": None, "url": "https://example.org/a", "published": "2026-11-22T10:00:00+00:00"}
-    email = alerts.email_message(settings, ["a@example.org"], alerts.article_message(settings, rule, row, "why"))
+    email = alerts.email_message(settings, ["a@example.org"], alerts.article_message(settings, rule, row, "why"), NOW)
     assert f"Outlet: {title}\n" in email.get_content()
 
 
@@ -269,5 +276,5 @@ def test_control_characters_never_reach_a_message_or_subject(settings: Settings)
     assert len(msg["title"]) == 300 and msg["title"].endswith("…")
     assert msg["title_translated"] == "Line two"
     assert not any(c in msg["text"] for c in "\x00\x1b\r\u2028\ufeff\x85")
-    subject = alerts.email_message(settings, ["a@example.org"], msg)["Subject"]
+    subject = alerts.email_message(settings, ["a@example.org"], msg, NOW)["Subject"]
     assert "Bcc" in subject and not any(c in subject for c in "\x00\x1b\r\n\u2028\ufeff")

@@ -195,7 +195,7 @@ def test_breaking_story_alert_carries_the_title(demo_db_copy: Path, demo_db_sett
                 assert "machine translation" in msg["text"]
             if view.title_en.other:
                 assert msg["title_other"] == view.title_en.other.headline
-            subject = str(alerts.email_message(s, ["desk@example.org"], msg)["Subject"])
+            subject = str(alerts.email_message(s, ["desk@example.org"], msg, datetime(2026, 11, 22, 12, tzinfo=UTC))["Subject"])
             assert subject.startswith("[breaking] Breaking: ") and msg["title"][:100] in subject
     finally:
         db.close()

@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -553,12 +553,13 @@ def _subject(message: dict[str, Any]) -> str:
     return one_line(text, 200)  # no newline can reach a header
 
 
-def email_message(settings: Settings, recipients: list[str], message: dict[str, Any]) -> EmailMessage:
+def email_message(settings: Settings, recipients: list[str], message: dict[str, Any], now: datetime) -> EmailMessage:
+    """The alert as an e-mail, dated `now` (the delivery's clock, never the wall clock: time is an input)."""
     msg = EmailMessage()
     msg["Subject"] = _subject(message)
     msg["From"] = settings.digest.sender
     msg["To"] = ", ".join(recipients)
-    msg["Date"] = formatdate(localtime=False)
+    msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid(domain="us-mx-monitor")
     body = (
         html.unescape(message["text"])  # the Slack escaping undone: e-mail is plain text
@@ -569,9 +570,9 @@ def email_message(settings: Settings, recipients: list[str], message: dict[str, 
     return msg
 
 
-def send_email(settings: Settings, recipients: list[str], message: dict[str, Any]) -> None:
+def send_email(settings: Settings, recipients: list[str], message: dict[str, Any], now: datetime) -> None:
     """Send one alert by email through the digest's SMTP connection ([smtp] settings, same TLS and login)."""
-    msg = email_message(settings, recipients, message)
+    msg = email_message(settings, recipients, message, now)
     try:
         client = connect(settings)
         try:
@@ -585,14 +586,14 @@ def send_email(settings: Settings, recipients: list[str], message: dict[str, Any
         raise SinkError(f"email: {exc}") from None
 
 
-def _deliver(settings: Settings, sink: str, target: str, message: dict[str, Any], emit: Emit | None) -> None:
+def _deliver(settings: Settings, sink: str, target: str, message: dict[str, Any], emit: Emit | None, now: datetime) -> None:
     if sink == "log":
         if emit:
             emit("alert", rule=message.get("rule"), text=message.get("text", "").replace("\n", " | "))
     elif sink == "webhook":
         send_webhook(settings, target, message)
     elif sink == "email":
-        send_email(settings, [a for a in target.split(",") if a], message)
+        send_email(settings, [a for a in target.split(",") if a], message, now)
     else:
         raise SinkError(f"unknown sink {sink!r}")
 
@@ -693,7 +694,7 @@ def deliver_due(
         if due is None:
             continue  # another process has it, or it is no longer due
         try:
-            _deliver(settings, sink, due.target, due.message, emit)
+            _deliver(settings, sink, due.target, due.message, emit, clock())
         except Exception as exc:  # any sink failure is this delivery's, never the loop's
             error = str(exc) if isinstance(exc, SinkError) else f"{sink}: {type(exc).__name__}: {exc}"
             _failed(db, settings, due, owner, error, clock(), report, emit)
