@@ -66,6 +66,30 @@ def test_word_model_decides_only_without_a_core_term_and_floors_come_from_the_fi
     assert not classifier.decide(0.55, 0.4, False, False, True, context_min=0.6)
 
 
+def test_floor_choice_ignores_a_recall_edge_within_the_noise() -> None:
+    """The lowest context floor buys a few more relevant rows (within the noise of an out-of-fold
+    recall) but forces a higher threshold on every core-term article: the next floor is chosen."""
+    rng = np.random.default_rng(53)
+    n = 1000
+    core = rng.random(n) < 0.85  # a core term in the original; the rest have context words only
+    gold = np.where(core, rng.random(n) < 0.85, rng.random(n) < 0.5)
+    probs = np.where(gold, rng.beta(5, 1.5, n), rng.beta(1.2, 6, n))
+    kinds = (core, core, ~core)
+    none = np.zeros(n)
+    scored = {}
+    for cf in train.FLOORS:
+        floor = np.where(core, 0.0, np.where(~core, cf, 2.0))
+        t = train.choose_threshold(np.where(probs >= floor, probs, 0.0), gold)
+        pred = train.decisions(probs, t, kinds, (0.8, cf), none, 2.0)
+        scored[cf] = ((pred & gold).sum() / gold.sum(), t)
+    most = max(scored, key=lambda cf: scored[cf][0])
+    assert most == 0.3 and scored[0.3][1] > scored[0.4][1] + 0.05  # the case: best recall by a hair, higher threshold
+    assert scored[0.3][0] - scored[0.4][0] < train.RECALL_NOISE
+    (tf, cf), threshold = train.choose_floors(probs, gold, kinds, none, 2.0)
+    assert (cf, threshold) == (0.4, scored[0.4][1])
+    assert tf == max(train.FLOORS)  # no translation-only rows here: the highest floor costs nothing
+
+
 def test_shipped_model_states_its_cross_validated_floors_and_word_model(model) -> None:
     assert model.fallback_coef is not None and model.fallback_coef.shape == (model.features.width,)
     assert not model.fallback_coef[: len(model.features.lexicon)].any()  # it never reads the debate file
