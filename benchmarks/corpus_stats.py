@@ -29,7 +29,7 @@ from monitor.analysis.evaluate import split_of  # noqa: E402  (the one split, sh
 
 EVAL_DIR = ROOT / "tests" / "fixtures" / "eval"
 CORPUS_FILES = ("real-events.jsonl", "real-other.jsonl")
-PASS2_FILES = ("real.pass2.a.jsonl", "real.pass2.b.jsonl", "real.pass2.c.jsonl", "real.pass2.d.jsonl", "real.pass2.jsonl")  # merged; any that exist
+PASS2_FILES = ("real.pass2.a.jsonl", "real.pass2.b.jsonl", "real.pass2.c.jsonl", "real.pass2.d.jsonl", "real.pass2.e.jsonl", "real.pass2.jsonl")  # merged; any that exist
 
 
 def load_jsonl(path: Path) -> list[dict]:
