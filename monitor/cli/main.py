@@ -117,6 +117,7 @@ def _register() -> None:
     from monitor.cli.commands import (
         analysis,
         core,
+        debate,
         demo,
         digest,
         embed,
@@ -128,7 +129,7 @@ def _register() -> None:
         watch,
     )
 
-    for module in (core, feeds, export, translate, embed, analysis, eval, digest, search, watch, demo):
+    for module in (core, feeds, export, translate, embed, analysis, debate, eval, digest, search, watch, demo):
         for command in module.COMMANDS:
             if command.name in READ_ONLY_COMMANDS and command.callback is not None:
                 command.callback = _needs_database(command.callback)

@@ -1,0 +1,98 @@
+"""Commands: debate check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from monitor.analysis.debate import Debate, load_debate
+from monitor.analysis.debate_lint import Collision, stem_collisions, word_forms
+from monitor.cli.console import print_json
+from monitor.store.db import open_db
+
+
+@click.group()
+def debate() -> None:
+    """The debate file (feeds/debates/*.toml or --debate): check it before you rely on it."""
+
+
+def _texts(db_path: Path, limit: int) -> Iterator[tuple[str, str]]:
+    """(language, headline + summary) of the `limit` most recently stored articles, read-only."""
+    db = open_db(db_path, readonly=True)
+    try:
+        rows = db.execute("SELECT language, title, summary FROM articles ORDER BY id DESC LIMIT ?", [limit])
+        for language, title, summary in rows:
+            yield str(language), f"{title or ''}. {summary or ''}"
+    finally:
+        db.close()
+
+
+def _counts(d: Debate) -> dict[str, int]:
+    return {
+        "relevance_patterns": sum(len(g.patterns) for g in d.terms),
+        "exclusions": len(d.exclusions),
+        "frames": len(d.frames),
+        "actors": len(d.actors),
+        "parties": len(d.parties),
+    }
+
+
+def _collision_line(c: Collision) -> str:
+    others = ", ".join(f"{w} {n}" for w, n in c.others)
+    more = " …" if c.other_count > sum(n for _, n in c.others) else ""
+    return (
+        f"  {c.language} \"{c.word}\" ({'; '.join(c.used_in)}) also matches {c.other_count}×: {others}{more}"
+        f"  [its own forms: {c.own}×]"
+    )
+
+
+@debate.command("check")
+@click.option("--limit", type=click.IntRange(min=1), default=20000, show_default=True, help="Read the words of the N most recently stored articles.")
+@click.option("--min-count", type=click.IntRange(min=1), default=3, show_default=True, help="List a word whose stem matched other words at least this often.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def check_cmd(ctx: click.Context, limit: int, min_count: int, as_json: bool) -> None:
+    """Validate the debate file, then list its one-word patterns whose stem also matches other words
+    in the stored articles.
+
+    A one-word pattern matches every form of the word by its stem, and a stem can join words of
+    different meanings: "aseguramiento" (a drug seizure) also matches "aseguró" (he said). Where the
+    extra words are wrong, write a word beginning instead ("aseguramient*"). An invalid file exits 2
+    with the section and field at fault; the list is advice and never fails the check.
+
+    \b
+    Examples:
+      monitor debate check
+      monitor --debate my-debate.toml debate check --min-count 10
+      monitor debate check --json
+    """
+    settings = ctx.obj.settings
+    d = load_debate(settings.debate_path)
+    stored = settings.db_path.exists()
+    collisions = stem_collisions(d, word_forms(_texts(settings.db_path, limit)), min_count) if stored else []
+    if as_json:
+        payload: dict[str, Any] = {
+            "file": str(d.path), "debate": d.id, "valid": True, **_counts(d),
+            "articles_read": stored, "stem_collisions": collisions,
+        }
+        print_json(payload)
+        return
+    counts = _counts(d)
+    click.echo(
+        f"{d.path}: valid: debate {d.id}, {counts['relevance_patterns']} relevance patterns, "
+        f"{counts['exclusions']} exclusions, {counts['frames']} frames, {counts['actors']} actors"
+    )
+    if not stored:
+        click.echo(f"no database at {settings.db_path}: run `monitor run` (or `monitor demo`) to check the patterns against stored articles")
+    elif not collisions:
+        click.echo(f"no one-word pattern's stem matched other words {min_count} times or more in the stored articles")
+    else:
+        click.echo(f"one-word patterns whose stem also matched other words (where those are wrong, write the word as a beginning, e.g. \"{collisions[0].word}*\"):")
+        for c in collisions:
+            click.echo(_collision_line(c))
+
+
+COMMANDS = [debate]

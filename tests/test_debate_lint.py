@@ -1,0 +1,147 @@
+"""`monitor debate check`: a one-word pattern whose stem also catches other words is listed, with
+the words it caught in the stored articles; word beginnings, phrases and own forms are not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from monitor.analysis.debate import load_debate
+from monitor.analysis.debate_lint import is_own_form, pattern_words, stem_collisions, word_forms
+from monitor.cli.main import cli
+from monitor.store.db import open_db
+from tests.fixtures_analysis import add_article, add_outlets
+
+DEBATE = """
+[debate]
+id = "lint-test"
+name_en = "Lint test"
+name_es = "Prueba"
+
+[relevance]
+threshold = 4.0
+
+[[relevance.terms]]
+weight = 4.0
+en = ["cartel"]
+es = ["cártel"]
+
+[frames]
+threshold = 1.5
+
+[[frames.frame]]
+id = "drugs_health"
+label_en = "Drugs"
+label_es = "Drogas"
+definition = "The drug crisis."
+mfc = 9
+en = ["relatives", "fentanyl"]
+es = ["aseguramiento", "decomiso*", "salud pública"]
+
+[[frames.frame]]
+id = "legality"
+label_en = "Legality"
+label_es = "Legalidad"
+definition = "Whether it is lawful."
+mfc = 5
+en = ["authorization*", "court"]
+es = ["aseguramiento ~ fallo"]
+
+[[actors]]
+id = "sheinbaum"
+kind = "person"
+names = ["Sheinbaum"]
+"""
+
+SPANISH = [
+    ("Sheinbaum aseguró que no habrá intervención", "La presidenta aseguró que México no lo aceptará."),
+    ("Marina asegura un cargamento", "El aseguramiento de 300 kilos de cocaína; otros aseguramientos siguen."),
+    ("El gobierno asegura que coopera", "Harfuch aseguró que hay coordinación."),
+]
+ENGLISH = [
+    ("US-Mexico relations strained", "Relations between the two countries and related talks; relatives of the victims wait."),
+]
+
+
+def _debate(tmp_path: Path) -> Path:
+    path = tmp_path / "lint.toml"
+    path.write_text(DEBATE, encoding="utf-8")
+    return path
+
+
+def _texts() -> list[tuple[str, str]]:
+    return [("es", f"{t}. {s}") for t, s in SPANISH] + [("en", f"{t}. {s}") for t, s in ENGLISH]
+
+
+def test_only_one_word_patterns_are_read(tmp_path: Path) -> None:
+    words = {(pw.language, pw.word) for pw in pattern_words(load_debate(_debate(tmp_path)))}
+    # word beginnings ("decomiso*", "authorization*"), phrases and "~" patterns are left out
+    assert words == {("en", "cartel"), ("es", "cartel"), ("en", "relatives"), ("en", "fentanyl"), ("es", "aseguramiento"), ("en", "court")}
+
+
+def test_a_stem_that_joins_other_words_is_listed_with_them(tmp_path: Path) -> None:
+    found = {(c.language, c.word): c for c in stem_collisions(load_debate(_debate(tmp_path)), word_forms(_texts()), min_count=2)}
+    seizure = found[("es", "aseguramiento")]
+    assert dict(seizure.others) == {"aseguro": 3, "asegura": 2}  # "he said", "ensures": not a drug seizure
+    assert seizure.other_count == 5 and seizure.own == 2  # "aseguramiento", "aseguramientos" are its own forms
+    assert seizure.used_in == ("frame 'drugs_health'",)
+    assert dict(found[("en", "relatives")].others) == {"relations": 2, "related": 1}
+    assert ("en", "fentanyl") not in found and ("en", "cartel") not in found  # no other word shares their stems
+    # the most other matches first
+    ordered = stem_collisions(load_debate(_debate(tmp_path)), word_forms(_texts()), min_count=2)
+    assert [c.word for c in ordered] == ["aseguramiento", "relatives"]
+
+
+def test_min_count_holds_back_rare_collisions(tmp_path: Path) -> None:
+    collisions = stem_collisions(load_debate(_debate(tmp_path)), word_forms(_texts()), min_count=4)
+    assert [c.word for c in collisions] == ["aseguramiento"]
+
+
+def test_own_forms() -> None:
+    assert is_own_form("cartel", "carteles") and is_own_form("aseguramiento", "aseguramientos")
+    assert not is_own_form("aseguramiento", "aseguro") and not is_own_form("relatives", "relations")
+
+
+def test_cli_lists_the_collisions_of_the_stored_articles(tmp_path: Path) -> None:
+    db_path = tmp_path / "m.db"
+    db = open_db(db_path)
+    try:
+        add_outlets(db)
+        for k, (title, summary) in enumerate(SPANISH):
+            add_article(db, "jornada", title, summary, hours=k)
+        for k, (title, summary) in enumerate(ENGLISH):
+            add_article(db, "nyt", title, summary, hours=k)
+    finally:
+        db.close()
+    runner = CliRunner()
+    args = ["--db", str(db_path), "--debate", str(_debate(tmp_path)), "debate", "check", "--min-count", "2"]
+    text = runner.invoke(cli, args)
+    assert text.exit_code == 0, text.output
+    assert "valid: debate lint-test" in text.output
+    line = next(x for x in text.output.splitlines() if '"aseguramiento"' in x)
+    assert "aseguro 3" in line and "asegura 2" in line and "drugs_health" in line
+    assert '"aseguramiento*"' in text.output  # the advice names the fix
+    as_json = runner.invoke(cli, [*args, "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.output)
+    assert data["valid"] and data["debate"] == "lint-test" and data["frames"] == 2
+    assert [c["word"] for c in data["stem_collisions"]] == ["aseguramiento", "relatives"]
+    # --limit reads only the most recent articles: the English one was stored last
+    recent = json.loads(runner.invoke(cli, [*args, "--json", "--limit", "1"]).output)
+    assert [c["word"] for c in recent["stem_collisions"]] == ["relatives"]
+
+
+def test_cli_without_a_database_validates_and_creates_nothing(tmp_path: Path) -> None:
+    db_path = tmp_path / "none.db"
+    result = CliRunner().invoke(cli, ["--db", str(db_path), "--debate", str(_debate(tmp_path)), "debate", "check"])
+    assert result.exit_code == 0 and "valid: debate lint-test" in result.output and "no database" in result.output
+    assert not db_path.exists()
+
+
+def test_cli_names_the_fault_of_an_invalid_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(DEBATE.replace('mfc = 9', 'mfc = "nine"'), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "none.db"), "--debate", str(bad), "debate", "check"])
+    assert result.exit_code == 2 and "drugs_health" in result.output and "mfc" in result.output
