@@ -16,7 +16,13 @@ from monitor.store.db import open_db
 
 @click.group()
 def debate() -> None:
-    """The debate file (feeds/debates/*.toml or --debate): check it before you rely on it."""
+    """The debate file (feeds/debates/*.toml or --debate): check it before you rely on it.
+
+    \b
+    Examples:
+      monitor debate check
+      monitor --debate my-debate.toml debate check --json
+    """
 
 
 def _texts(db_path: Path, limit: int) -> Iterator[tuple[str, str]]:
