@@ -390,21 +390,27 @@ def _party_hits(debate: Debate, toks: Sequence[Token]) -> list[tuple[int, int]]:
     return hits
 
 
-def lead_party(debate: Debate, sides: list[Side]) -> str | None:
-    """The party of the debate file named first in the original's first sentence (the headline, else
-    the lede's first sentence): whose move the article reports. None when it names none."""
+def party_mentions(debate: Debate, sides: list[Side]) -> tuple[str | None, set[str]]:
+    """(lead party, named parties) of the original, from one scan of its sentences for the debate
+    file's party names. The lead party is the one named first in the first sentence (the headline,
+    else the lede's first sentence): whose move the article reports, None when it names none. The
+    named parties are all it names anywhere in what is read (a boat strike is the debate when
+    Mexico's navy is in it, not when only the US is)."""
     if not debate.parties or not sides or not sides[0].sentences:
-        return None
-    hits = _party_hits(debate, sides[0].sentences[0].toks)
-    return debate.parties[min(hits)[1]].id if hits else None
+        return None, set()
+    hits = [_party_hits(debate, sent.toks) for sent in sides[0].sentences]
+    lead = debate.parties[min(hits[0])[1]].id if hits[0] else None
+    return lead, {debate.parties[k].id for found in hits for _, k in found}
+
+
+def lead_party(debate: Debate, sides: list[Side]) -> str | None:
+    """The party named first in the original's first sentence (see `party_mentions`)."""
+    return party_mentions(debate, sides)[0]
 
 
 def named_parties(debate: Debate, sides: list[Side]) -> set[str]:
-    """The parties of the debate file the original names anywhere in what is read (a boat strike
-    is the debate when Mexico's navy is in it, not when only the US is)."""
-    if not sides:
-        return set()
-    return {debate.parties[k].id for sent in sides[0].sentences for _, k in _party_hits(debate, sent.toks)}
+    """Every party the original names (see `party_mentions`)."""
+    return party_mentions(debate, sides)[1]
 
 
 def names_every_party(debate: Debate, lexicon: dict[str, float]) -> bool:
@@ -461,10 +467,10 @@ def lexicon_features(
         "original_es": 1.0 if sides[0].language == "es" else 0.0,
         "translated": 1.0 if len(sides) > 1 else 0.0,
     }
-    party = lead_party(debate, sides)
+    party, named_sides = party_mentions(debate, sides)
     if party:
         feats[f"party:{party}"] = 1.0
-    for named in named_parties(debate, sides):
+    for named in named_sides:
         feats[f"names:{named}"] = 1.0
         feats[f"names_core:{named}"] = feats["relevance_original"]  # the debate's terms in a story naming this side
     for fr in frame_scores:
