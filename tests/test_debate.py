@@ -36,6 +36,7 @@ def test_bundled_debate_has_the_frames_and_actors() -> None:
     parties = {p.id: {n.text for n in p.names} for p in debate.parties}
     assert {"Sheinbaum", "México"} <= parties["mexico"] and {"Hegseth", "Pentágono"} <= parties["united_states"]
     assert len(debate.hash) == 64
+    assert ("es-en", "lancha", "boat") in debate.glossary and ("en-es", "strikes on", "ataques contra") in debate.glossary
 
 
 def test_pattern_syntax() -> None:
@@ -72,6 +73,9 @@ BASE = bundled().read_text(encoding="utf-8")
         (('id = "legality"', 'id = "Legality"'), ["frames.frame 'Legality'", "lower-case"]),
         (('actors = ["sheinbaum", "garcia_harfuch"', 'actors = ["nobody", "garcia_harfuch"'), ["parties 'mexico'", "'actors'", "'nobody'"]),
         (('id = "united_states"\nactors = ["trump"', 'id = "mexico"\nactors = ["trump"'), ["parties 'mexico'", "two parties"]),
+        (("[glossary.en-es]", "[glossary.fr-es]"), ["[glossary]", "'fr-es'", "es-en, en-es"]),
+        (('"lanchas" = "boats"', '"lanchas" = ""'), ["[glossary.es-en]", "'lanchas'", "non-empty"]),
+        (('"lanchas" = "boats"', '"lanchas" = 3'), ["[glossary.es-en]", "'lanchas'", "non-empty"]),
     ],
 )
 def test_invalid_debate_names_section_and_field(tmp_path: Path, change: tuple[str, str], expected: list[str]) -> None:

@@ -11,7 +11,7 @@ import pytest
 from monitor.config.settings import Settings
 from monitor.translation import get_translator
 from monitor.translation import translate as stage
-from monitor.translation.apertium import BUILTIN_NAMES, ApertiumTranslator, protected_names
+from monitor.translation.apertium import BUILTIN_NAMES, ApertiumTranslator, glossary_of, protected_names
 from tests.fixtures_argos import add_article
 
 NOW = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)  # the stages' present: stamps only
@@ -52,6 +52,9 @@ def test_names_come_from_the_debate_file(settings: Settings) -> None:
     kept = translator.protected_for("spa-eng")
     assert "Morena" in kept  # apertium would turn it into "Dark"
     assert "Estados Unidos" not in kept  # apertium gives "United States", another name of the same actor
+    glossary = glossary_of(settings.debate_path)
+    assert glossary["spa-eng"]["lancha"] == "boat" and glossary["eng-spa"]["strikes on"] == "ataques contra"
+    assert glossary_of(settings.debate_path.parent / "missing.toml") == {}
 
 
 def test_items_never_mix_and_empty_items_stay_empty(settings: Settings) -> None:
@@ -71,3 +74,49 @@ def test_stage_with_apertium_marks_rows_rough(settings: Settings, db: Any) -> No
     row = db.execute("SELECT language, title, rough, engine, model FROM article_translations WHERE article = ?", [art]).fetchone()
     assert row[0] == "en" and row[2] == 1 and row[3] == "apertium" and row[4].startswith("apertium-eng-spa")
     assert "CJNG" in row[1] and "Jalisco" in row[1] and "boss" in row[1]
+
+
+def test_the_debate_files_glossary_fixes_what_apertium_gets_wrong(settings: Settings) -> None:
+    translator = get_translator(settings, "apertium")
+    es = translator.translate(
+        ["Ataque de EU contra lancha en el Pacífico", "Lanchas de la Marina llegan a El Paso", "Expertos advierten violación al derecho internacional"],
+        "es", "en",
+    )
+    # bare apertium: "Attack of EU against launch in the Pacífico", "Launches of the Marina arrive to The Step", "rape to the international right"
+    assert "US" in es[0] and "EU" not in es[0] and "boat" in es[0] and "aunch" not in es[0] and "Pacific" in es[0]
+    assert es[1].startswith("Boats ") and "Navy" in es[1] and "El Paso" in es[1] and "Step" not in es[1]
+    assert "violation of international law" in es[2] and "rape" not in es[2]
+    en = translator.translate(["Pentagon confirms strike on a drug boat", "Trump threatens tariffs", "UAW strike ends"], "en", "es")
+    assert "ataque contra" in en[0] and "narcolancha" in en[0] and "huelga" not in en[0]
+    assert "amenaza" in en[1] and "acecha" not in en[1].lower()
+    assert "huelga" in en[2]  # "strike" alone is not in the glossary: a labour strike stays a strike
+
+
+def test_glossary_case_rules_and_precedence_over_names() -> None:
+    translator = ApertiumTranslator(
+        [["Comando Sur"]], glossary={"spa-eng": {"lancha": "boat", "EU": "US", "Comando Sur": "Southern Command"}}
+    )
+    out = translator.translate(["Lancha del EU", "la eu y el Comando Sur"], "es", "en")
+    assert out[0].startswith("Boat ") and "US" in out[0]  # lower-case entry: any case, capital kept
+    assert "eu" in out[1] and "US" not in out[1]  # an entry with a capital matches only as written
+    assert "Southern Command" in out[1]  # the glossary wins over keeping the name as written
+
+
+def test_a_changed_glossary_is_a_new_model_so_refresh_redoes_the_rows(settings: Settings, db: Any, tmp_path: Any) -> None:
+    boat = ApertiumTranslator([], glossary={"spa-eng": {"lancha": "boat"}})
+    ship = ApertiumTranslator([], glossary={"spa-eng": {"lancha": "ship"}})
+    plain = ApertiumTranslator([])
+    assert len({boat.model_for("es", "en"), ship.model_for("es", "en"), plain.model_for("es", "en")}) == 3
+    assert boat.model_for("en", "es") == plain.model_for("en", "es")  # no en-es glossary: the same model
+
+    art = add_article(db, "milenio", "Marina asegura lancha", "")
+    assert stage.run(db, settings, now=NOW, engine="apertium").translated == 1
+    first = db.execute("SELECT title, model FROM article_translations WHERE article = ?", [art]).fetchone()
+    assert "boat" in first[0].lower()
+    debate = tmp_path / "debate.toml"
+    debate.write_text(settings.debate_path.read_text(encoding="utf-8").replace('"lancha" = "boat"', '"lancha" = "speedboat"'), encoding="utf-8")
+    changed = settings.replace(debate=str(debate))
+    assert stage.run(db, changed, now=NOW, engine="apertium").translated == 0  # a plain re-run keeps what it has
+    assert stage.run(db, changed, now=NOW, engine="apertium", refresh=True).translated == 1
+    second = db.execute("SELECT title, model FROM article_translations WHERE article = ?", [art]).fetchone()
+    assert "speedboat" in second[0].lower() and second[1] != first[1]

@@ -114,6 +114,9 @@ class Debate:
     frames: tuple[Frame, ...]
     actors: tuple[Actor, ...]
     parties: tuple[Party, ...] = ()
+    # (direction "es-en" or "en-es", source words, their translation): what the rule-based engine
+    # must translate so in this debate's news (apertium's "lancha" -> "launch", "strikes" -> "huelgas")
+    glossary: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def frame_ids(self) -> tuple[str, ...]:
@@ -321,6 +324,7 @@ def parse_debate(data: dict[str, Any], path: Path, digest: str) -> Debate:
             raise ctx.fail(where, "a party needs 'names' or 'actors'")
         found = [_actor_name(n.strip()) for n in names] + [n for m in members for n in by_actor[m].names]
         parties.append(Party(pid, tuple(found)))
+    glossary = _glossary(ctx, data)
     return Debate(
         id=debate_id,
         name_en=str(head.get("name_en", debate_id)),
@@ -333,7 +337,32 @@ def parse_debate(data: dict[str, Any], path: Path, digest: str) -> Debate:
         frames=tuple(frames),
         actors=tuple(actors),
         parties=tuple(parties),
+        glossary=glossary,
     )
+
+
+GLOSSARY_DIRECTIONS = ("es-en", "en-es")
+
+
+def _glossary(ctx: _Ctx, data: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    """The optional [glossary] tables: [glossary.es-en] and [glossary.en-es], source words = translation."""
+    table = data.get("glossary", {})
+    if not isinstance(table, dict):
+        raise ctx.fail("glossary", 'must be a table: [glossary.es-en] with lines like "lancha" = "boat"')
+    unknown = sorted(set(table) - set(GLOSSARY_DIRECTIONS))
+    if unknown:
+        raise ctx.fail("glossary", f"unknown direction {unknown[0]!r} (known: {', '.join(GLOSSARY_DIRECTIONS)})")
+    out: list[tuple[str, str, str]] = []
+    for direction in GLOSSARY_DIRECTIONS:
+        entries = table.get(direction, {})
+        where = f"glossary.{direction}"
+        if not isinstance(entries, dict):
+            raise ctx.fail(where, 'must be a table of lines like "lancha" = "boat"')
+        for source, target in entries.items():
+            if not source.strip() or not isinstance(target, str) or not target.strip():
+                raise ctx.fail(where, f"{source!r} = {target!r}: both sides must be non-empty texts")
+            out.append((direction, " ".join(source.split()), " ".join(target.split())))
+    return tuple(out)
 
 
 _CACHE: dict[tuple[str, str], Debate] = {}

@@ -76,7 +76,9 @@ def translator_for(settings: Settings, choice: EngineChoice) -> Translator:
 
         return ArgosTranslator(settings.translation)
     if choice.engine == "apertium":
-        from monitor.translation.apertium import ApertiumTranslator, protected_names
+        from monitor.translation.apertium import ApertiumTranslator, glossary_of, protected_names
 
-        return ApertiumTranslator(protected_names(settings.debate_path), settings.translation.apertium_timeout_s)
+        return ApertiumTranslator(
+            protected_names(settings.debate_path), settings.translation.apertium_timeout_s, glossary_of(settings.debate_path)
+        )
     return NoTranslator()

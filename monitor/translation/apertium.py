@@ -4,11 +4,14 @@ Word-for-word ("Morena" -> "Dark", "violaría" -> "would rape"), so its rows are
 shown to readers as a rough translation; good enough for matching and search. Texts are joined
 with blank lines (single newlines let apertium move words across items). Names of the debate's
 actors, cartels and parties are swapped for placeholder tokens apertium leaves alone, and put
-back afterwards, so "Morena" stays "Morena".
+back afterwards, so "Morena" stays "Morena". The debate file's [glossary] goes the same way, with
+its translation put back in place of the words: "lancha" -> "boat" (apertium: "launch"), "El Paso"
+-> "El Paso" (apertium: "The Step"), "strikes on" -> "ataques contra" (apertium: "huelgas").
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
@@ -49,6 +52,21 @@ def protected_names(debate_path: Path | None) -> list[list[str]]:
     return groups or [[n] for n in BUILTIN_NAMES]
 
 
+def glossary_of(debate_path: Path | None) -> dict[str, dict[str, str]]:
+    """The debate file's [glossary] by apertium mode: {"spa-eng": {"lancha": "boat", ...}, ...}."""
+    if debate_path is None:
+        return {}
+    try:
+        entries = load_debate(debate_path).glossary
+    except (ConfigError, OSError):  # the stages that need the debate file say what is wrong with it
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for direction, source, target in entries:
+        src, tgt = direction.split("-")
+        out.setdefault(MODES[(src, tgt)], {})[source] = target
+    return out
+
+
 def _is_name(name: str) -> bool:
     return len(name.strip()) > 1 and any(c.isupper() for c in name)
 
@@ -75,15 +93,19 @@ class ApertiumTranslator:
     engine = "apertium"
     rough = True
 
-    def __init__(self, names: list[list[str]] | None = None, timeout_s: float = 120.0):
+    def __init__(
+        self, names: list[list[str]] | None = None, timeout_s: float = 120.0, glossary: dict[str, dict[str, str]] | None = None
+    ):
         if not is_installed():
             raise TranslationError(
                 "apertium is not installed (Debian: apt-get install apertium apertium-eng-spa)"
             )
         self.groups = names if names is not None else [[n] for n in BUILTIN_NAMES]
         self.timeout_s = timeout_s
+        self.glossary = {mode: dict(entries) for mode, entries in (glossary or {}).items() if entries}
         self.model = f"apertium-eng-spa {package_version()}"
         self._patterns: dict[str, re.Pattern[str] | None] = {}
+        self._lookup: dict[str, dict[str, str]] = {}  # mode -> casefolded glossary words -> translation
 
     def protected_for(self, mode: str) -> list[str]:
         """The names apertium would get wrong in this direction, longest first.
@@ -104,27 +126,53 @@ class ApertiumTranslator:
         return sorted(set(keep), key=lambda n: (-len(n), n))
 
     def _pattern(self, mode: str) -> re.Pattern[str] | None:
+        """Names kept as written and glossary words, longest first. A glossary word written in lower
+        case matches in any case ("Lancha" at the start of a headline); one with a capital letter, as
+        written ("EU", the United States, and not "eu")."""
         if mode not in self._patterns:
-            names = self.protected_for(mode)
+            glossary = self.glossary.get(mode, {})
+            self._lookup[mode] = {w.casefold(): t for w, t in glossary.items() if w.islower()}
+            self._lookup[mode].update({w: t for w, t in glossary.items() if not w.islower()})
+            alternatives = [(n, re.escape(n)) for n in self.protected_for(mode) if n not in glossary]
+            alternatives += [(w, f"(?i:{re.escape(w)})" if w.islower() else re.escape(w)) for w in glossary]
+            alternatives.sort(key=lambda a: (-len(a[0]), a[0]))
             self._patterns[mode] = (
-                re.compile(r"(?<!\w)(" + "|".join(re.escape(n) for n in names) + r")(?!\w)") if names else None
+                re.compile(r"(?<!\w)(" + "|".join(a for _, a in alternatives) + r")(?!\w)") if alternatives else None
             )
         return self._patterns[mode]
+
+    def _replacement(self, mode: str, words: str) -> str:
+        """What stands in the translation for `words`: the glossary's translation (capitalised where the
+        words were), else the name itself."""
+        lookup = self._lookup.get(mode, {})
+        target = lookup.get(words, lookup.get(words.casefold()))
+        if target is None:
+            return words
+        return target[0].upper() + target[1:] if words[0].isupper() and target[0].islower() else target
 
     def supports(self, source: str, target: str) -> bool:
         return (source, target) in MODES and mode_installed(MODES[(source, target)])
 
     def model_for(self, source: str, target: str) -> str:
-        return f"{self.model} {MODES.get((source, target), '?')}"
+        """The package, the mode and, when the debate file has a glossary for it, the glossary's digest
+        (so a changed glossary is a new model: its translations are redone, not read from the cache)."""
+        mode = MODES.get((source, target), "?")
+        glossary = self.glossary.get(mode)
+        if not glossary:
+            return f"{self.model} {mode}"
+        digest = hashlib.sha256(repr(sorted(glossary.items())).encode("utf-8")).hexdigest()[:12]
+        return f"{self.model} {mode} glossary {digest}"
 
-    def _protect(self, text: str, pattern: re.Pattern[str] | None) -> tuple[str, dict[str, str]]:
+    def _protect(self, text: str, pattern: re.Pattern[str] | None, mode: str = "") -> tuple[str, dict[str, str]]:
+        """`text` with names and glossary words swapped for placeholders, and placeholder -> what
+        goes back in its place."""
         found: dict[str, str] = {}
         if pattern is None:
             return text, found
         by_name: dict[str, str] = {}
 
         def swap(m: re.Match[str]) -> str:
-            name = m.group(1)
+            name = self._replacement(mode, m.group(1))
             if name not in by_name:
                 by_name[name] = _placeholder(len(by_name))
                 found[by_name[name]] = name
@@ -148,7 +196,7 @@ class ApertiumTranslator:
         todo = [i for i, t in enumerate(items) if t]
         for start in range(0, len(todo), BATCH_ITEMS):
             chunk = todo[start : start + BATCH_ITEMS]
-            protected = [self._protect(items[i], pattern) for i in chunk]
+            protected = [self._protect(items[i], pattern, mode) for i in chunk]
             results = self._run(mode, [p[0] for p in protected])
             if len(results) != len(chunk):  # never misalign: fall back to one process per item
                 results = [" ".join(self._run(mode, [p[0]])) for p in protected]
