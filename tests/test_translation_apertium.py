@@ -53,7 +53,7 @@ def test_names_come_from_the_debate_file(settings: Settings) -> None:
     assert "Morena" in kept  # apertium would turn it into "Dark"
     assert "Estados Unidos" not in kept  # apertium gives "United States", another name of the same actor
     glossary = glossary_of(settings.debate_path)
-    assert glossary["spa-eng"]["lancha"] == "boat" and glossary["eng-spa"]["strikes on"] == "ataques contra"
+    assert glossary["spa-eng"]["lancha"] == ("boat", ()) and glossary["eng-spa"]["strikes on"] == ("ataques contra", ())
     assert glossary_of(settings.debate_path.parent / "missing.toml") == {}
 
 
@@ -63,7 +63,8 @@ def test_items_never_mix_and_empty_items_stay_empty(settings: Settings) -> None:
     out = translator.translate(texts, "en", "es")
     assert len(out) == 4 and out[1] == ""
     assert "pentágono" in out[0].lower() and "cárteles" in out[0]
-    assert "México" in out[2] and "tropas" in out[2] and "borde" in out[2] and "cártel" not in out[2]
+    assert "México" in out[2] and "tropas" in out[2] and "cártel" not in out[2]
+    assert "frontera" in out[2] and "borde" not in out[2]  # the debate's glossary: a border is not an edge
     assert out[3] == "Trump"
 
 
@@ -89,7 +90,10 @@ def test_the_debate_files_glossary_fixes_what_apertium_gets_wrong(settings: Sett
     en = translator.translate(["Pentagon confirms strike on a drug boat", "Trump threatens tariffs", "UAW strike ends"], "en", "es")
     assert "ataque contra" in en[0] and "narcolancha" in en[0] and "huelga" not in en[0]
     assert "amenaza" in en[1] and "acecha" not in en[1].lower()
-    assert "huelga" in en[2]  # "strike" alone is not in the glossary: a labour strike stays a strike
+    assert "huelga" in en[2]  # "strike" is an attack only beside the debate's words: a labour strike stays a strike
+    strike = translator.translate(["US strike kills 6 on boat off Guerrero", "Writers strike: studios and union agree"], "en", "es")
+    assert "ataque" in strike[0] and "huelga" not in strike[0].lower()
+    assert "huelga" in strike[1].lower() and "ataque" not in strike[1]
 
 
 def test_glossary_case_rules_and_precedence_over_names() -> None:
@@ -120,3 +124,10 @@ def test_a_changed_glossary_is_a_new_model_so_refresh_redoes_the_rows(settings: 
     assert stage.run(db, changed, now=NOW, engine="apertium", refresh=True).translated == 1
     second = db.execute("SELECT title, model FROM article_translations WHERE article = ?", [art]).fetchone()
     assert "speedboat" in second[0].lower() and second[1] != first[1]
+
+
+def test_the_comparisons_distinctive_words_use_the_glossary_too(settings: Settings) -> None:
+    from monitor.analysis.compare import apertium_words
+
+    assert apertium_words(["drone", "border", "fentanyl"], settings.debate_path) == ["dron", "frontera", "fentanilo"]
+    assert apertium_words(["drone", "border"]) == ["drone", "borde"]  # bare apertium, no debate file

@@ -11,12 +11,14 @@ The result is JSON-able with `monitor.store.db.to_jsonable`.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import sqlite_utils
 
@@ -178,25 +180,27 @@ def log_odds(
     return out
 
 
-_WORD_CACHE: dict[str, str | None] = {}
+_WORD_CACHE: dict[tuple[str, str], str | None] = {}  # (engine model, English word) -> Spanish
 
 
-def apertium_words(words: list[str]) -> list[str | None]:
-    """Spanish for English words with the local apertium engine, one call for all (None when unavailable)."""
-    todo = [w for w in dict.fromkeys(words) if w not in _WORD_CACHE]
-    if todo:
-        try:
-            from monitor.translation.apertium import ApertiumTranslator, is_installed
+def apertium_words(words: list[str], debate_path: Path | None = None) -> list[str | None]:
+    """Spanish for English words with the local apertium engine and the debate file's glossary
+    ("drone" -> "dron", "border" -> "frontera"), one call for all (None when unavailable)."""
+    try:
+        from monitor.translation.apertium import ApertiumTranslator, glossary_of, is_installed
 
-            if not is_installed():
-                return [None] * len(words)
-            results = ApertiumTranslator([], 30.0).translate(todo, "en", "es")
-        except (MonitorError, OSError, ImportError):
+        if not is_installed():
             return [None] * len(words)
-        for w, r in zip(todo, results, strict=False):
-            r = r.lstrip("*#@").strip()
-            _WORD_CACHE[w] = (r.lower() if w.islower() else r) or None
-    return [_WORD_CACHE.get(w) for w in words]
+        engine = ApertiumTranslator([], 30.0, glossary_of(debate_path))
+        model = engine.model_for("en", "es")
+        todo = [w for w in dict.fromkeys(words) if (model, w) not in _WORD_CACHE]
+        results = engine.translate(todo, "en", "es") if todo else []
+    except (MonitorError, OSError, ImportError):
+        return [None] * len(words)
+    for w, r in zip(todo, results, strict=False):
+        r = r.lstrip("*#@").strip()
+        _WORD_CACHE[(model, w)] = (r.lower() if w.islower() else r) or None
+    return [_WORD_CACHE.get((model, w)) for w in words]
 
 
 def _distinctive(
@@ -365,9 +369,11 @@ def compare(
     """The country comparison over articles published in [start, end).
 
     `translate_words` gives the Spanish of the distinctive English pivot words (default: apertium
-    when installed; pass None to show English only).
+    with the debate file's glossary, when installed; pass None to show English only).
     """
     debate = load_debate(settings.debate_path)
+    if translate_words is apertium_words:
+        translate_words = functools.partial(apertium_words, debate_path=settings.debate_path)
     rows = _relevant_rows(db, start, end)
     relevant = [r for r in rows if r[5]]
     countries = _countries(db, {r[1] for r in rows})
