@@ -36,7 +36,9 @@ def test_bundled_debate_has_the_frames_and_actors() -> None:
     parties = {p.id: {n.text for n in p.names} for p in debate.parties}
     assert {"Sheinbaum", "México"} <= parties["mexico"] and {"Hegseth", "Pentágono"} <= parties["united_states"]
     assert len(debate.hash) == 64
-    assert ("es-en", "lancha", "boat") in debate.glossary and ("en-es", "strikes on", "ataques contra") in debate.glossary
+    assert ("es-en", "lancha", "boat", ()) in debate.glossary and ("en-es", "strikes on", "ataques contra", ()) in debate.glossary
+    strike = next(g for g in debate.glossary if g[:2] == ("en-es", "strike"))
+    assert strike[2] == "ataque" and "boat*" in strike[3]
 
 
 def test_pattern_syntax() -> None:
@@ -76,6 +78,8 @@ BASE = bundled().read_text(encoding="utf-8")
         (("[glossary.en-es]", "[glossary.fr-es]"), ["[glossary]", "'fr-es'", "es-en, en-es"]),
         (('"lanchas" = "boats"', '"lanchas" = ""'), ["[glossary.es-en]", "'lanchas'", "non-empty"]),
         (('"lanchas" = "boats"', '"lanchas" = 3'), ["[glossary.es-en]", "'lanchas'", "non-empty"]),
+        (('"strike" = { text = "ataque", when = ["boat*", "vessel*"', '"strike" = { text = "ataque", if = ["boat*", "vessel*"'), ["[glossary.en-es]", "'strike'", "when"]),
+        (('"strike" = { text = "ataque", when = ["boat*", "vessel*"', '"strike" = { text = "ataque", when = [1, "vessel*"'), ["[glossary.en-es]", "'strike'", "'when' must list words"]),
     ],
 )
 def test_invalid_debate_names_section_and_field(tmp_path: Path, change: tuple[str, str], expected: list[str]) -> None:

@@ -114,9 +114,10 @@ class Debate:
     frames: tuple[Frame, ...]
     actors: tuple[Actor, ...]
     parties: tuple[Party, ...] = ()
-    # (direction "es-en" or "en-es", source words, their translation): what the rule-based engine
-    # must translate so in this debate's news (apertium's "lancha" -> "launch", "strikes" -> "huelgas")
-    glossary: tuple[tuple[str, str, str], ...] = ()
+    # (direction "es-en" or "en-es", source words, their translation, words of which one must be in
+    # the text for it to apply (none: always)): what the rule-based engine must translate so in this
+    # debate's news (apertium's "lancha" -> "launch", "strikes" -> "huelgas")
+    glossary: tuple[tuple[str, str, str, tuple[str, ...]], ...] = ()
 
     @property
     def frame_ids(self) -> tuple[str, ...]:
@@ -344,24 +345,30 @@ def parse_debate(data: dict[str, Any], path: Path, digest: str) -> Debate:
 GLOSSARY_DIRECTIONS = ("es-en", "en-es")
 
 
-def _glossary(ctx: _Ctx, data: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
-    """The optional [glossary] tables: [glossary.es-en] and [glossary.en-es], source words = translation."""
+def _glossary(ctx: _Ctx, data: dict[str, Any]) -> tuple[tuple[str, str, str, tuple[str, ...]], ...]:
+    """The optional [glossary] tables: [glossary.es-en] and [glossary.en-es], with lines like
+    `"lancha" = "boat"` or `"strike" = { text = "ataque", when = ["boat*", "cartel*"] }`."""
     table = data.get("glossary", {})
     if not isinstance(table, dict):
         raise ctx.fail("glossary", 'must be a table: [glossary.es-en] with lines like "lancha" = "boat"')
     unknown = sorted(set(table) - set(GLOSSARY_DIRECTIONS))
     if unknown:
         raise ctx.fail("glossary", f"unknown direction {unknown[0]!r} (known: {', '.join(GLOSSARY_DIRECTIONS)})")
-    out: list[tuple[str, str, str]] = []
+    out: list[tuple[str, str, str, tuple[str, ...]]] = []
     for direction in GLOSSARY_DIRECTIONS:
         entries = table.get(direction, {})
         where = f"glossary.{direction}"
         if not isinstance(entries, dict):
             raise ctx.fail(where, 'must be a table of lines like "lancha" = "boat"')
-        for source, target in entries.items():
+        for source, value in entries.items():
+            target, when = (value.get("text"), value.get("when")) if isinstance(value, dict) else (value, [])
+            if isinstance(value, dict) and (set(value) - {"text", "when"} or not isinstance(when, list) or not when):
+                raise ctx.fail(where, f"{source!r}: write {{ text = \"...\", when = [\"word\", ...] }} (when: a non-empty list)")
             if not source.strip() or not isinstance(target, str) or not target.strip():
-                raise ctx.fail(where, f"{source!r} = {target!r}: both sides must be non-empty texts")
-            out.append((direction, " ".join(source.split()), " ".join(target.split())))
+                raise ctx.fail(where, f"{source!r} = {value!r}: both sides must be non-empty texts")
+            if not all(isinstance(w, str) and w.strip(" *") for w in when):
+                raise ctx.fail(where, f"{source!r}: 'when' must list words, e.g. when = [\"boat*\", \"cartel*\"]")
+            out.append((direction, " ".join(source.split()), " ".join(target.split()), tuple(w.strip() for w in when)))
     return tuple(out)
 
 

@@ -52,19 +52,31 @@ def protected_names(debate_path: Path | None) -> list[list[str]]:
     return groups or [[n] for n in BUILTIN_NAMES]
 
 
-def glossary_of(debate_path: Path | None) -> dict[str, dict[str, str]]:
-    """The debate file's [glossary] by apertium mode: {"spa-eng": {"lancha": "boat", ...}, ...}."""
+Glossary = dict[str, dict[str, "str | tuple[str, tuple[str, ...]]"]]  # mode -> words -> translation [, when]
+
+
+def glossary_of(debate_path: Path | None) -> Glossary:
+    """The debate file's [glossary] by apertium mode: {"spa-eng": {"lancha": ("boat", ()), ...}, ...}
+    (the second part: words of which one must be in the text for the entry to apply; none: always)."""
     if debate_path is None:
         return {}
     try:
         entries = load_debate(debate_path).glossary
     except (ConfigError, OSError):  # the stages that need the debate file say what is wrong with it
         return {}
-    out: dict[str, dict[str, str]] = {}
-    for direction, source, target in entries:
+    out: Glossary = {}
+    for direction, source, target, when in entries:
         src, tgt = direction.split("-")
-        out.setdefault(MODES[(src, tgt)], {})[source] = target
+        out.setdefault(MODES[(src, tgt)], {})[source] = (target, when)
     return out
+
+
+def _when_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Any of `words` as a whole word, in any case ("boat*": a word beginning)."""
+    if not words:
+        return None
+    parts = [re.escape(w.rstrip("*")) + ("" if w.endswith("*") else r"(?!\w)") for w in words]
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + ")", re.IGNORECASE)
 
 
 def _is_name(name: str) -> bool:
@@ -94,7 +106,7 @@ class ApertiumTranslator:
     rough = True
 
     def __init__(
-        self, names: list[list[str]] | None = None, timeout_s: float = 120.0, glossary: dict[str, dict[str, str]] | None = None
+        self, names: list[list[str]] | None = None, timeout_s: float = 120.0, glossary: Glossary | None = None
     ):
         if not is_installed():
             raise TranslationError(
@@ -102,10 +114,16 @@ class ApertiumTranslator:
             )
         self.groups = names if names is not None else [[n] for n in BUILTIN_NAMES]
         self.timeout_s = timeout_s
-        self.glossary = {mode: dict(entries) for mode, entries in (glossary or {}).items() if entries}
+        # mode -> words -> (translation, words of which one must be in the text; none: always)
+        self.glossary: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
+            mode: {w: (v, ()) if isinstance(v, str) else (v[0], tuple(v[1])) for w, v in entries.items()}
+            for mode, entries in (glossary or {}).items()
+            if entries
+        }
         self.model = f"apertium-eng-spa {package_version()}"
         self._patterns: dict[str, re.Pattern[str] | None] = {}
-        self._lookup: dict[str, dict[str, str]] = {}  # mode -> casefolded glossary words -> translation
+        # mode -> glossary words (casefolded when written in lower case) -> (translation, condition)
+        self._lookup: dict[str, dict[str, tuple[str, re.Pattern[str] | None]]] = {}
 
     def protected_for(self, mode: str) -> list[str]:
         """The names apertium would get wrong in this direction, longest first.
@@ -131,8 +149,7 @@ class ApertiumTranslator:
         written ("EU", the United States, and not "eu")."""
         if mode not in self._patterns:
             glossary = self.glossary.get(mode, {})
-            self._lookup[mode] = {w.casefold(): t for w, t in glossary.items() if w.islower()}
-            self._lookup[mode].update({w: t for w, t in glossary.items() if not w.islower()})
+            self._lookup[mode] = {w.casefold() if w.islower() else w: (t, _when_pattern(when)) for w, (t, when) in glossary.items()}
             alternatives = [(n, re.escape(n)) for n in self.protected_for(mode) if n not in glossary]
             alternatives += [(w, f"(?i:{re.escape(w)})" if w.islower() else re.escape(w)) for w in glossary]
             alternatives.sort(key=lambda a: (-len(a[0]), a[0]))
@@ -141,13 +158,17 @@ class ApertiumTranslator:
             )
         return self._patterns[mode]
 
-    def _replacement(self, mode: str, words: str) -> str:
-        """What stands in the translation for `words`: the glossary's translation (capitalised where the
-        words were), else the name itself."""
+    def _replacement(self, mode: str, words: str, text: str) -> str | None:
+        """What stands in the translation for `words` found in `text`: the glossary's translation
+        (capitalised where the words were), else the name itself; None when the glossary entry's
+        `when` words are not in the text (apertium translates the words as usual)."""
         lookup = self._lookup.get(mode, {})
-        target = lookup.get(words, lookup.get(words.casefold()))
-        if target is None:
+        entry = lookup.get(words, lookup.get(words.casefold()))
+        if entry is None:
             return words
+        target, when = entry
+        if when is not None and not when.search(text):
+            return None
         return target[0].upper() + target[1:] if words[0].isupper() and target[0].islower() else target
 
     def supports(self, source: str, target: str) -> bool:
@@ -172,7 +193,9 @@ class ApertiumTranslator:
         by_name: dict[str, str] = {}
 
         def swap(m: re.Match[str]) -> str:
-            name = self._replacement(mode, m.group(1))
+            name = self._replacement(mode, m.group(1), text)
+            if name is None:
+                return m.group(0)
             if name not in by_name:
                 by_name[name] = _placeholder(len(by_name))
                 found[by_name[name]] = name
