@@ -104,6 +104,8 @@ def test_glossary_case_rules_and_precedence_over_names() -> None:
     assert out[0].startswith("Boat ") and "US" in out[0]  # lower-case entry: any case, capital kept
     assert "eu" in out[1] and "US" not in out[1]  # an entry with a capital matches only as written
     assert "Southern Command" in out[1]  # the glossary wins over keeping the name as written
+    odd = ApertiumTranslator([], glossary={"spa-eng": {"lancha": r"boat \1 \g<0>"}}).translate(["una lancha"], "es", "en")
+    assert odd == [r"A boat \1 \g<0>"]  # a translation is put back literally, never read as a pattern
 
 
 def test_a_changed_glossary_is_a_new_model_so_refresh_redoes_the_rows(settings: Settings, db: Any, tmp_path: Any) -> None:

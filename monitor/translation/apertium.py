@@ -206,7 +206,7 @@ class ApertiumTranslator:
     @staticmethod
     def _restore(text: str, found: dict[str, str]) -> str:
         for token in sorted(found, key=len, reverse=True):
-            text = re.sub(re.escape(token), found[token], text, flags=re.IGNORECASE)
+            text = re.sub(re.escape(token), lambda _m, value=found[token]: value, text, flags=re.IGNORECASE)  # literally
         return text
 
     def translate(self, texts: list[str], source: str, target: str) -> list[str]:
