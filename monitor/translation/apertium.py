@@ -227,10 +227,38 @@ class ApertiumTranslator:
                 out[i] = self._restore(result, found)
         return out
 
-    def _run(self, mode: str, items: list[str]) -> list[str]:
+    def unknown(self, examples: list[tuple[str, str]], source: str, target: str) -> set[str]:
+        """Of (word, a sentence holding it) pairs, the words apertium leaves as written: unknown to
+        its source -> target dictionaries alone (`apertium` without -u marks them * or @) and
+        still unknown in their sentence (a word of a known phrase, "ciento" in "por ciento", is not)."""
+        if (source, target) not in MODES or not examples:
+            return set()
+        mode = MODES[(source, target)]
+        alone = self._marked(mode, [w for w, _ in examples])
+        checked = [(w, sentence) for (w, sentence), marked in zip(examples, alone, strict=True) if marked]
+        in_place = self._marked(mode, [sentence for _, sentence in checked], [w for w, _ in checked])
+        return {w for (w, _), marked in zip(checked, in_place, strict=True) if marked}
+
+    def _marked(self, mode: str, texts: list[str], words: list[str] | None = None) -> list[bool]:
+        """Whether apertium marks each text (or, with `words`, that word in its text) as unknown."""
+        out: list[bool] = []
+        for start in range(0, len(texts), BATCH_ITEMS):
+            chunk = texts[start : start + BATCH_ITEMS]
+            results = self._run(mode, chunk, mark_unknown=True)
+            if len(results) != len(chunk):  # never misalign: one process per text
+                results = [" ".join(self._run(mode, [t], mark_unknown=True)) for t in chunk]
+            for k, result in enumerate(results):
+                if words is None:
+                    out.append(result[:1] in ("*", "@"))
+                else:
+                    word = re.escape(words[start + k])
+                    out.append(re.search(rf"[*@]{word}(?!\w)", result, flags=re.IGNORECASE) is not None)
+        return out
+
+    def _run(self, mode: str, items: list[str], mark_unknown: bool = False) -> list[str]:
         try:
             proc = subprocess.run(
-                ["apertium", "-u", mode],
+                ["apertium", mode] if mark_unknown else ["apertium", "-u", mode],
                 input="\n\n".join(items) + "\n",
                 capture_output=True,
                 text=True,
