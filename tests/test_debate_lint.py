@@ -4,12 +4,20 @@ the words it caught in the stored articles; word beginnings, phrases and own for
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from monitor.analysis.debate import load_debate
-from monitor.analysis.debate_lint import is_own_form, pattern_words, stem_collisions, word_forms
+from monitor.analysis.debate_lint import (
+    is_own_form,
+    lower_case_words,
+    pattern_words,
+    stem_collisions,
+    word_forms,
+)
 from monitor.cli.main import cli
 from monitor.store.db import open_db
 from tests.fixtures_analysis import add_article, add_outlets
@@ -145,3 +153,45 @@ def test_cli_names_the_fault_of_an_invalid_file(tmp_path: Path) -> None:
     bad.write_text(DEBATE.replace('mfc = 9', 'mfc = "nine"'), encoding="utf-8")
     result = CliRunner().invoke(cli, ["--db", str(tmp_path / "none.db"), "--debate", str(bad), "debate", "check"])
     assert result.exit_code == 2 and "drugs_health" in result.output and "mfc" in result.output
+
+
+UNTRANSLATED_ES = [
+    ("Decomisan fentanilo en Sinaloa", "Los narcotraficantes llevaban fentanilo en una lancha; el 40 por ciento era fentanilo puro."),
+    ("Más fentanilo", "Detienen a narcotraficantes con una lancha y un 10 por ciento de la carga."),
+    ("Otra lancha", "Los narcotraficantes huyeron en una lancha, dijo la Marina; el 5 por ciento escapó."),
+]
+UNTRANSLATED_EN = [
+    ("FAA closes airspace", "The airspace over El Paso was closed; airspace rules changed."),
+    ("Airspace reopened", "Officials said the airspace reopened after the drone scare."),
+]
+
+
+@pytest.mark.skipif(shutil.which("apertium") is None, reason="apertium not installed (.ci/run installs it)")
+def test_cli_lists_the_words_apertium_leaves_as_written_that_the_glossary_does_not_cover(tmp_path: Path) -> None:
+    db_path = tmp_path / "m.db"
+    db = open_db(db_path)
+    try:
+        add_outlets(db)
+        for k, (title, summary) in enumerate(UNTRANSLATED_ES):
+            add_article(db, "jornada", title, summary, hours=k)
+        for k, (title, summary) in enumerate(UNTRANSLATED_EN):
+            add_article(db, "nyt", title, summary, hours=k)
+    finally:
+        db.close()
+    debate = tmp_path / "glossary.toml"
+    debate.write_text(DEBATE + '\n[glossary.es-en]\n"narcotraficantes" = "drug traffickers"\n', encoding="utf-8")
+    args = ["--db", str(db_path), "--debate", str(debate), "debate", "check"]
+    data = json.loads(CliRunner().invoke(cli, [*args, "--json"]).output)
+    listed = {(u["language"], u["word"]): u["count"] for u in data["untranslated"]}
+    assert listed[("es", "fentanilo")] == 4 and listed[("en", "airspace")] == 4
+    assert ("es", "narcotraficantes") not in listed  # the glossary translates it
+    assert ("es", "lancha") not in listed  # apertium knows it (as "launch": the glossary's job, not this list's)
+    assert ("es", "ciento") not in listed  # unknown alone, known in "por ciento"
+    text = CliRunner().invoke(cli, args)
+    assert text.exit_code == 0 and "es: fentanilo 4" in text.output and "en: airspace 4" in text.output
+
+
+def test_lower_case_words_leave_out_names_contractions_and_stopwords() -> None:
+    words = lower_case_words([("en", "Sheinbaum didn't say. The airspace closed; Mexico's airspace reopened.")])
+    assert words.counts["en"] == {"airspace": 2, "closed": 1, "reopened": 1}
+    assert words.examples[("en", "airspace")] == "The airspace closed; Mexico's airspace reopened."

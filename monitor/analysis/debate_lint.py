@@ -7,19 +7,27 @@ it, and the evidence the monitor prints then reads "drugs_health: [aseguró]". `
 lists, for each one-word pattern, the words of real text (the stored articles) that it matches but
 that are not forms of it, most frequent first, so that the author can write a word beginning
 ("aseguramient*") where the extra words are wrong. Phrases and "~" patterns are left out: their
-other words already restrict them. Pure functions; `monitor debate check` reads the texts.
+other words already restrict them.
+
+`untranslated_words` lists the frequent words of the stored articles that the rough translation
+engine does not know and the file's [glossary] does not translate ("fentanilo", "narcotraficantes",
+"airspace" stay as written in apertium's translations): candidates for glossary entries.
+Pure functions; `monitor debate check` reads the texts and asks the engine.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from monitor.analysis.debate import Debate, Pattern
-from monitor.analysis.textnorm import fold, tokens
+from monitor.analysis.textnorm import fold, is_stopword, sentences, tokens
 
 MAX_SHOWN = 8  # other words listed per pattern word
+UNKNOWN_POOL = 3000  # the most frequent lower-case words of each language asked about
+_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")  # "didn't" and "Mexico's" are read whole (and left out)
 
 
 @dataclass(frozen=True)
@@ -105,3 +113,56 @@ def stem_collisions(debate: Debate, forms: WordForms, min_count: int = 3) -> lis
             )
         )
     return sorted(out, key=lambda c: (-c.other_count, c.language, c.word))
+
+
+@dataclass(frozen=True)
+class Untranslated:
+    """A frequent word of the stored articles that the rough engine leaves as written."""
+
+    language: str  # the articles' language
+    word: str
+    count: int  # occurrences in the texts read
+
+
+@dataclass
+class LowerCaseWords:
+    """Per language, the words of 4 letters or more written in lower case (names are capitalised),
+    stopwords left out: their counts, and a sentence where each was first seen."""
+
+    counts: dict[str, Counter[str]]
+    examples: dict[tuple[str, str], str]  # (language, word) -> a sentence holding it
+
+
+def lower_case_words(texts: Iterable[tuple[str, str]]) -> LowerCaseWords:
+    out = LowerCaseWords({}, {})
+    for language, text in texts:
+        counts = out.counts.setdefault(language, Counter())
+        for sentence in sentences(text or ""):
+            found = [
+                w for w in _WORD.findall(sentence)
+                if len(w) >= 4 and w.islower() and "'" not in w and "’" not in w and not is_stopword(fold(w), language)
+            ]
+            counts.update(found)
+            for w in found:
+                out.examples.setdefault((language, w), sentence)
+    return out
+
+
+# (language, [(word, a sentence holding it)]) -> the words the engine leaves as written there
+UnknownWords = Callable[[str, list[tuple[str, str]]], set[str]]
+
+
+def untranslated_words(
+    debate: Debate, words: LowerCaseWords, unknown: UnknownWords, min_count: int = 3, top: int = 20
+) -> list[Untranslated]:
+    """Per language, the `top` most frequent words (at least `min_count` times) that the engine leaves
+    as written (`unknown`) and the file's glossary does not already translate."""
+    covered = {(direction.split("-")[0], source.casefold()) for direction, source, _, _ in debate.glossary}
+    out: list[Untranslated] = []
+    for language in sorted(words.counts):
+        pool = [
+            (w, n) for w, n in words.counts[language].most_common(UNKNOWN_POOL) if n >= min_count and (language, w) not in covered
+        ]
+        missing = unknown(language, [(w, words.examples[(language, w)]) for w, _ in pool])
+        out += [Untranslated(language, w, n) for w, n in pool if w in missing][:top]
+    return out

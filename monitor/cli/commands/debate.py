@@ -9,8 +9,16 @@ from typing import Any
 import click
 
 from monitor.analysis.debate import Debate, load_debate
-from monitor.analysis.debate_lint import Collision, stem_collisions, word_forms
+from monitor.analysis.debate_lint import (
+    Collision,
+    Untranslated,
+    lower_case_words,
+    stem_collisions,
+    untranslated_words,
+    word_forms,
+)
 from monitor.cli.console import print_json
+from monitor.errors import TranslationError
 from monitor.store.db import open_db
 
 
@@ -46,6 +54,23 @@ def _counts(d: Debate) -> dict[str, int]:
     }
 
 
+def _untranslated(d: Debate, texts: list[tuple[str, str]], min_count: int) -> tuple[list[Untranslated], str]:
+    """The frequent words apertium leaves untranslated, and why none could be listed ("" when it ran)."""
+    from monitor.translation.apertium import ApertiumTranslator, is_installed
+
+    if not is_installed():
+        return [], "apertium is not installed: no glossary candidates (apt-get install apertium apertium-eng-spa)"
+    engine = ApertiumTranslator([])
+    other = {"en": "es", "es": "en"}
+    try:
+        found = untranslated_words(
+            d, lower_case_words(texts), lambda lang, examples: engine.unknown(examples, lang, other.get(lang, lang)), min_count
+        )
+    except TranslationError as exc:
+        return [], f"could not ask apertium: {exc}"
+    return found, ""
+
+
 def _collision_line(c: Collision) -> str:
     others = ", ".join(f"{w} {n}" for w, n in c.others)
     more = " …" if c.other_count > sum(n for _, n in c.others) else ""
@@ -62,12 +87,15 @@ def _collision_line(c: Collision) -> str:
 @click.pass_context
 def check_cmd(ctx: click.Context, limit: int, min_count: int, as_json: bool) -> None:
     """Validate the debate file, then list its one-word patterns whose stem also matches other words
-    in the stored articles.
+    in the stored articles, and the frequent words the rough translation (apertium) leaves as
+    written.
 
     A one-word pattern matches every form of the word by its stem, and a stem can join words of
     different meanings: "aseguramiento" (a drug seizure) also matches "aseguró" (he said). Where the
-    extra words are wrong, write a word beginning instead ("aseguramient*"). An invalid file exits 2
-    with the section and field at fault; the list is advice and never fails the check.
+    extra words are wrong, write a word beginning instead ("aseguramient*"). A word apertium does
+    not know ("fentanilo", "airspace") stays as written in its translations: a line in the file's
+    [glossary] translates it. An invalid file exits 2 with the section and field at fault; the
+    lists are advice and never fail the check.
 
     \b
     Examples:
@@ -78,11 +106,14 @@ def check_cmd(ctx: click.Context, limit: int, min_count: int, as_json: bool) -> 
     settings = ctx.obj.settings
     d = load_debate(settings.debate_path)
     stored = settings.db_path.exists()
-    collisions = stem_collisions(d, word_forms(_texts(settings.db_path, limit)), min_count) if stored else []
+    texts = list(_texts(settings.db_path, limit)) if stored else []
+    collisions = stem_collisions(d, word_forms(texts), min_count) if stored else []
+    untranslated, why_not = _untranslated(d, texts, min_count) if stored else ([], "")
     if as_json:
         payload: dict[str, Any] = {
             "file": str(d.path), "debate": d.id, "valid": True, **_counts(d),
             "articles_read": stored, "stem_collisions": collisions,
+            "untranslated": untranslated, "untranslated_unavailable": why_not or None,
         }
         print_json(payload)
         return
@@ -99,6 +130,14 @@ def check_cmd(ctx: click.Context, limit: int, min_count: int, as_json: bool) -> 
         click.echo(f"one-word patterns whose stem also matched other words (where those are wrong, write the word as a beginning, e.g. \"{collisions[0].word}*\"):")
         for c in collisions:
             click.echo(_collision_line(c))
+    if why_not:
+        click.echo(why_not)
+    elif untranslated:
+        click.echo("words the rough translation (apertium) leaves as written; a [glossary] line translates one, e.g. \"lancha\" = \"boat\":")
+        for language in sorted({u.language for u in untranslated}):
+            click.echo(f"  {language}: " + ", ".join(f"{u.word} {u.count}" for u in untranslated if u.language == language))
+    elif stored:
+        click.echo(f"apertium knows every word used {min_count} times or more in the stored articles, or the glossary translates it")
 
 
 COMMANDS = [debate]
