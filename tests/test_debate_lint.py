@@ -112,17 +112,23 @@ def test_own_forms() -> None:
     assert not is_own_form("aseguramiento", "aseguro") and not is_own_form("relatives", "relations")
 
 
-def test_cli_lists_the_collisions_of_the_stored_articles(tmp_path: Path) -> None:
+def _stored(tmp_path: Path, spanish: list[tuple[str, str]], english: list[tuple[str, str]]) -> Path:
+    """A database holding these (title, summary) articles of a Mexican and a US outlet."""
     db_path = tmp_path / "m.db"
     db = open_db(db_path)
     try:
         add_outlets(db)
-        for k, (title, summary) in enumerate(SPANISH):
+        for k, (title, summary) in enumerate(spanish):
             add_article(db, "jornada", title, summary, hours=k)
-        for k, (title, summary) in enumerate(ENGLISH):
+        for k, (title, summary) in enumerate(english):
             add_article(db, "nyt", title, summary, hours=k)
     finally:
         db.close()
+    return db_path
+
+
+def test_cli_lists_the_collisions_of_the_stored_articles(tmp_path: Path) -> None:
+    db_path = _stored(tmp_path, SPANISH, ENGLISH)
     runner = CliRunner()
     args = ["--db", str(db_path), "--debate", str(_debate(tmp_path)), "debate", "check", "--min-count", "2"]
     text = runner.invoke(cli, args)
@@ -168,16 +174,7 @@ UNTRANSLATED_EN = [
 
 @pytest.mark.skipif(shutil.which("apertium") is None, reason="apertium not installed (.ci/run installs it)")
 def test_cli_lists_the_words_apertium_leaves_as_written_that_the_glossary_does_not_cover(tmp_path: Path) -> None:
-    db_path = tmp_path / "m.db"
-    db = open_db(db_path)
-    try:
-        add_outlets(db)
-        for k, (title, summary) in enumerate(UNTRANSLATED_ES):
-            add_article(db, "jornada", title, summary, hours=k)
-        for k, (title, summary) in enumerate(UNTRANSLATED_EN):
-            add_article(db, "nyt", title, summary, hours=k)
-    finally:
-        db.close()
+    db_path = _stored(tmp_path, UNTRANSLATED_ES, UNTRANSLATED_EN)
     debate = tmp_path / "glossary.toml"
     debate.write_text(DEBATE + '\n[glossary.es-en]\n"narcotraficantes" = "drug traffickers"\n', encoding="utf-8")
     args = ["--db", str(db_path), "--debate", str(debate), "debate", "check"]
