@@ -4,6 +4,7 @@ answers are worked out here by hand, and the command end to end on a slice of th
 from __future__ import annotations
 
 import json
+import shutil
 from itertools import combinations
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from monitor.analysis.eval_run import item_dates, load_labels
 from monitor.analysis.evaluate import NO_FRAME, NOT_RELEVANT, Label, Prediction, score, split_of
 from monitor.cli.main import cli
+from monitor.config.settings import Settings
 from monitor.errors import UsageError
 from monitor.store.db import open_db
 
@@ -280,3 +282,29 @@ def test_an_empty_split_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = _invoke(str(path), "--split", empty)
     assert result.exit_code == 2 and f"in the {empty} split" in result.stderr
     assert result.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.skipif(shutil.which("apertium") is None, reason="apertium not installed (.ci/run installs it)")
+def test_a_kept_database_is_translated_again_when_the_glossary_changes(tmp_path: Path) -> None:
+    items = tmp_path / "items.jsonl"
+    row = {"id": "a", "country": "MX", "language": "es", "relevant": True, "title": "Atacan una lancha", "lede": "Una lancha en el Pacífico."}
+    items.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    keep = tmp_path / "kept"
+    bundled = Settings().debate_path.read_text(encoding="utf-8")
+    speedboat = tmp_path / "speedboat.toml"
+    speedboat.write_text(bundled.replace('"lancha" = "boat"', '"lancha" = "speedboat"'), encoding="utf-8")
+
+    def title(debate: Path) -> str:
+        result = CliRunner().invoke(
+            cli, ["--debate", str(debate), "eval", str(items), "--engine", "apertium", "--keep", str(keep), "--bootstrap", "0"],
+            env={"MONITOR_EMBEDDING_ENGINE": "none"},
+        )
+        assert result.exit_code == 0, result.output
+        db = open_db(keep / "eval-apertium-fetched-all.db")
+        try:
+            return str(db.execute("SELECT title FROM article_translations").fetchone()[0])
+        finally:
+            db.close()
+
+    assert "boat" in title(Settings().debate_path) and "speedboat" not in title(Settings().debate_path)
+    assert "speedboat" in title(speedboat)  # the same kept database, the edited glossary: translated again

@@ -23,6 +23,7 @@ the pair figures over dated items only (`cross_dated`) are the same either way.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -358,7 +359,9 @@ def run_eval(
     progress: Progress | None = None,
 ) -> EvalRun:
     """Store the items, run translate..cluster over them and read the predictions back. With `keep`, the
-    database is `keep`/eval-<engine>-<tag>.db (tag: the split), reused by the next run."""
+    database is `keep`/eval-<engine>-<tag>.db (tag: the split), reused by the next run: its
+    translations are kept unless another model made them (the debate file's glossary changed, or
+    apertium), its embeddings unless another model made them, and analysis and clustering redone."""
     from monitor import pipeline  # the stages are slow to import: only when a run happens
 
     engine = engine or settings.translation.engine
@@ -375,7 +378,13 @@ def run_eval(
     try:
         store_labels(db, labels, dates, now)
         clear_results(db)
-        stages = [(name, fn) for name, fn in pipeline.STAGES if name not in SKIPPED_STAGES]
+        # a kept database's translations are redone when they came from another model (another
+        # apertium glossary, a newer package): a debate author's edit must reach the figures
+        stages = [
+            (name, functools.partial(fn, refresh=True) if name == "translate" else fn)
+            for name, fn in pipeline.STAGES
+            if name not in SKIPPED_STAGES
+        ]
         report = pipeline.run_all(db, settings, now=now, progress=progress, stages=stages)
         if report.failed:
             name, why = next(iter(report.failed.items()))

@@ -97,7 +97,7 @@ def scores_json(s: Scores) -> dict[str, Any]:
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--split", type=click.Choice(SPLITS), default="all", show_default=True, help="Score the dev or test split (by a hash of the event id) or all items.")
 @click.option("--engine", type=click.Choice(["auto", "argos", "apertium", "none"]), help="Translation engine (default: translation.engine).")
-@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), help="Keep the database in this folder; a re-run reuses its translations and embeddings and redoes analysis and clustering.")
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), help="Keep the database in this folder; a re-run reuses its translations and embeddings (unless another model or glossary made them) and redoes analysis and clustering.")
 @click.option(
     "--undated",
     type=click.Choice(UNDATED),
