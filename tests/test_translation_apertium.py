@@ -122,10 +122,13 @@ def test_a_changed_glossary_is_a_new_model_so_refresh_redoes_the_rows(settings: 
     debate = tmp_path / "debate.toml"
     debate.write_text(settings.debate_path.read_text(encoding="utf-8").replace('"lancha" = "boat"', '"lancha" = "speedboat"'), encoding="utf-8")
     changed = settings.replace(debate=str(debate))
-    assert stage.run(db, changed, now=NOW, engine="apertium").translated == 0  # a plain re-run keeps what it has
+    kept = stage.run(db, changed, now=NOW, engine="apertium")
+    assert kept.translated == 0 and kept.outdated == 1  # a plain re-run keeps what it has, and says so
+    assert "kept 1 made by another apertium model or glossary" in kept.describe() and "--refresh" in kept.describe()
     assert stage.run(db, changed, now=NOW, engine="apertium", refresh=True).translated == 1
     second = db.execute("SELECT title, model FROM article_translations WHERE article = ?", [art]).fetchone()
     assert "speedboat" in second[0].lower() and second[1] != first[1]
+    assert stage.run(db, changed, now=NOW, engine="apertium").outdated == 0
 
 
 def test_the_comparisons_distinctive_words_use_the_glossary_too(settings: Settings) -> None:

@@ -48,6 +48,7 @@ class TranslateReport(StageReport):
     engine_seconds: float = 0.0
     sentences_per_s: float = 0.0
     languages: dict[str, int] = field(default_factory=dict)  # rows written per target language
+    outdated: int = 0  # rows this engine made with another model (another glossary, an older package), kept: --refresh redoes them
 
     @property
     def changed(self) -> int:
@@ -56,13 +57,20 @@ class TranslateReport(StageReport):
     def describe(self) -> str:
         if self.engine == "none":
             return f"no translation engine: {self.reason}" + (f"; {self.pending} untranslated" if self.pending else "")
+        outdated = (
+            f"; kept {self.outdated} made by another {self.engine} model or glossary "
+            "(`monitor translate --refresh` redoes them)"
+            if self.outdated
+            else ""
+        )
         if not self.pending:
-            return f"{self.engine}: nothing to translate"
+            return f"{self.engine}: nothing to translate{outdated}"
         return (
             f"{self.engine}: {self.translated} translations of {self.articles} articles, "
             f"{self.cache_hits}/{self.texts} texts from cache, {self.sentences} sentences "
             f"in {self.engine_seconds:.1f}s ({self.sentences_per_s:.1f}/s)"
             + (f", {self.unsupported} unsupported pairs" if self.unsupported else "")
+            + outdated
         )
 
 
@@ -122,11 +130,11 @@ def _pending_jobs(
                 continue
             row = existing.get((art_id, target))
             stale = row is None or row[0] != wanted
-            if not stale and refresh and row is not None:
+            if not stale and row is not None:
                 rank_now, rank_then = ENGINE_RANK.get(translator.engine, 0), ENGINE_RANK.get(row[1], 0)
-                stale = rank_then < rank_now or (
-                    rank_then == rank_now and row[2] != translator.model_for(lang, target)
-                )
+                other_model = rank_then == rank_now and row[2] != translator.model_for(lang, target)
+                stale = refresh and (rank_then < rank_now or other_model)
+                report.outdated += other_model and not refresh
             if stale:
                 jobs.append(_Job(art_id, lang, target, wanted))
     return jobs, obsolete
