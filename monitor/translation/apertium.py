@@ -220,9 +220,7 @@ class ApertiumTranslator:
         for start in range(0, len(todo), BATCH_ITEMS):
             chunk = todo[start : start + BATCH_ITEMS]
             protected = [self._protect(items[i], pattern, mode) for i in chunk]
-            results = self._run(mode, [p[0] for p in protected])
-            if len(results) != len(chunk):  # never misalign: fall back to one process per item
-                results = [" ".join(self._run(mode, [p[0]])) for p in protected]
+            results = self._run_aligned(mode, [p[0] for p in protected])
             for i, (_text, found), result in zip(chunk, protected, results, strict=True):
                 out[i] = self._restore(result, found)
         return out
@@ -244,16 +242,20 @@ class ApertiumTranslator:
         out: list[bool] = []
         for start in range(0, len(texts), BATCH_ITEMS):
             chunk = texts[start : start + BATCH_ITEMS]
-            results = self._run(mode, chunk, mark_unknown=True)
-            if len(results) != len(chunk):  # never misalign: one process per text
-                results = [" ".join(self._run(mode, [t], mark_unknown=True)) for t in chunk]
-            for k, result in enumerate(results):
+            for k, result in enumerate(self._run_aligned(mode, chunk, mark_unknown=True)):
                 if words is None:
                     out.append(result[:1] in ("*", "@"))
                 else:
                     word = re.escape(words[start + k])
                     out.append(re.search(rf"[*@]{word}(?!\w)", result, flags=re.IGNORECASE) is not None)
         return out
+
+    def _run_aligned(self, mode: str, items: list[str], mark_unknown: bool = False) -> list[str]:
+        """One result per item: when a batch's output blocks do not line up with its items, one process per item."""
+        results = self._run(mode, items, mark_unknown)
+        if len(results) != len(items):  # never misalign
+            results = [" ".join(self._run(mode, [t], mark_unknown)) for t in items]
+        return results
 
     def _run(self, mode: str, items: list[str], mark_unknown: bool = False) -> list[str]:
         try:
