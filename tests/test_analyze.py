@@ -43,7 +43,7 @@ def one(debate, title: str, summary: str = "", language: str = "en", translation
 )
 def test_lead_party_is_the_side_named_first_in_the_headline(debate, title: str, lede: str, language: str, party: str | None) -> None:
     sides = analyze.sides_of(ArticleText(1, language, title, lede, ""))
-    assert analyze.lead_party(debate, sides) == party
+    assert analyze.party_mentions(debate, sides)[0] == party
     feats = analyze.lexicon_features(debate, [0.0], [], sides, False)
     assert {k for k in feats if k.startswith("party:")} == ({f"party:{party}"} if party else set())
 
@@ -60,7 +60,7 @@ def test_lead_party_is_the_side_named_first_in_the_headline(debate, title: str, 
 )
 def test_named_parties_are_every_side_the_original_names(debate, title: str, lede: str, language: str, named: set[str]) -> None:
     sides = analyze.sides_of(ArticleText(1, language, title, lede, ""))
-    assert analyze.named_parties(debate, sides) == named
+    assert analyze.party_mentions(debate, sides)[1] == named
     feats = analyze.lexicon_features(debate, [0.0], [], sides, False)
     assert {k for k in feats if k.startswith("names:")} == {f"names:{p}" for p in named}
     assert {k for k in feats if k.startswith("names_core:")} == {f"names_core:{p}" for p in named}

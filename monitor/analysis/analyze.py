@@ -403,16 +403,6 @@ def party_mentions(debate: Debate, sides: list[Side]) -> tuple[str | None, set[s
     return lead, {debate.parties[k].id for found in hits for _, k in found}
 
 
-def lead_party(debate: Debate, sides: list[Side]) -> str | None:
-    """The party named first in the original's first sentence (see `party_mentions`)."""
-    return party_mentions(debate, sides)[0]
-
-
-def named_parties(debate: Debate, sides: list[Side]) -> set[str]:
-    """Every party the original names (see `party_mentions`)."""
-    return party_mentions(debate, sides)[1]
-
-
 def names_every_party(debate: Debate, lexicon: dict[str, float]) -> bool:
     """Whether the original names every party of the debate file (true when it declares none), read
     from the article's `lexicon_features`: context words alone (Trump, Rubio, "security") are the

@@ -111,11 +111,11 @@ def load_items(corpus_dir: Path = CORPUS_DIR) -> list[Item]:
 
 def translate(items: Sequence[Item], debate_path: Path) -> dict[str, tuple[str, str]]:
     """{item id: (title, lede) in the other language}, by apertium (names of the debate kept, its glossary used)."""
-    from monitor.translation.apertium import ApertiumTranslator, glossary_of, is_installed, protected_names
+    from monitor.translation.apertium import ApertiumTranslator, is_installed
 
     if not is_installed():
         raise SystemExit("apertium is not installed: the model is trained on apertium translations (apt install apertium-eng-spa)")
-    engine = ApertiumTranslator(protected_names(debate_path), glossary=glossary_of(debate_path))
+    engine = ApertiumTranslator.for_debate(debate_path)
     out: dict[str, tuple[str, str]] = {}
     for source, target in (("en", "es"), ("es", "en")):
         chosen = [it for it in items if it.language == source]

@@ -76,9 +76,7 @@ def translator_for(settings: Settings, choice: EngineChoice) -> Translator:
 
         return ArgosTranslator(settings.translation)
     if choice.engine == "apertium":
-        from monitor.translation.apertium import ApertiumTranslator, glossary_of, protected_names
+        from monitor.translation.apertium import ApertiumTranslator
 
-        return ApertiumTranslator(
-            protected_names(settings.debate_path), settings.translation.apertium_timeout_s, glossary_of(settings.debate_path)
-        )
+        return ApertiumTranslator.for_debate(settings.debate_path, settings.translation.apertium_timeout_s)
     return NoTranslator()

@@ -125,6 +125,11 @@ class ApertiumTranslator:
         # mode -> glossary words (casefolded when written in lower case) -> (translation, condition)
         self._lookup: dict[str, dict[str, tuple[str, re.Pattern[str] | None]]] = {}
 
+    @classmethod
+    def for_debate(cls, debate_path: Path | None, timeout_s: float = 120.0) -> ApertiumTranslator:
+        """The translator for a debate file: its actors' names kept as written, its glossary used."""
+        return cls(protected_names(debate_path), timeout_s, glossary_of(debate_path))
+
     def protected_for(self, mode: str) -> list[str]:
         """The names apertium would get wrong in this direction, longest first.
 
