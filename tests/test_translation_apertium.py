@@ -136,3 +136,12 @@ def test_the_comparisons_distinctive_words_use_the_glossary_too(settings: Settin
 
     assert apertium_words(["drone", "border", "fentanyl"], settings.debate_path) == ["dron", "frontera", "fentanilo"]
     assert apertium_words(["drone", "border"]) == ["drone", "borde"]  # bare apertium, no debate file
+
+
+def test_a_batch_whose_output_does_not_line_up_is_redone_one_item_at_a_time() -> None:
+    engine = ApertiumTranslator([])
+    items = ["The boat", "\xa0", "The border"]  # apertium drops a line of only a no-break space
+    assert len(engine._run("eng-spa", items)) == 2  # the batch's blocks no longer line up with its items
+    alone = [" ".join(engine._run("eng-spa", [t])) for t in items]
+    assert engine._run_aligned("eng-spa", items) == alone
+    assert alone == ["El bote", "", "El borde"]  # each item its own translation (apertium alone: no glossary)

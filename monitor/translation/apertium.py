@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import unicodedata
+from functools import lru_cache
 from pathlib import Path
 
 from monitor.analysis.debate import load_debate
@@ -287,7 +288,21 @@ def mode_installed(mode: str) -> bool:
     return any((Path(d) / "modes" / f"{mode}.mode").is_file() for d in APERTIUM_DIRS)
 
 
+DPKG_STATUS = Path("/var/lib/dpkg/status")
+
+
 def package_version() -> str:
+    """apertium-eng-spa's Debian version ("unknown" off Debian): asked of dpkg once per change of its
+    database, as every translator (one per comparison, per stage) names its model with it."""
+    try:
+        stamp = DPKG_STATUS.stat().st_mtime_ns
+    except OSError:
+        stamp = 0
+    return _package_version(stamp)
+
+
+@lru_cache(maxsize=4)
+def _package_version(_stamp: int) -> str:
     try:
         proc = subprocess.run(
             ["dpkg-query", "-W", "-f", "${Version}", "apertium-eng-spa"],
