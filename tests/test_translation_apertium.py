@@ -94,6 +94,20 @@ def test_the_debate_files_glossary_fixes_what_apertium_gets_wrong(settings: Sett
     strike = translator.translate(["US strike kills 6 on boat off Guerrero", "Writers strike: studios and union agree"], "en", "es")
     assert "ataque" in strike[0] and "huelga" not in strike[0].lower()
     assert "huelga" in strike[1].lower() and "ataque" not in strike[1]
+    more = translator.translate(["Sheinbaum rules out US military action", "Fentanyl declared a weapon of mass destruction"], "en", "es")
+    assert "descarta" in more[0] and "Gobierna" not in more[0]  # bare apertium: "Gobierna fuera"
+    assert "arma de destrucción masiva" in more[1]  # bare apertium: "destrucción de masa"
+    demand = translator.translate(["Corte desestima la demanda contra fabricantes de armas", "La demanda de agua crece"], "es", "en")
+    assert "lawsuit" in demand[0] and "lawsuit" not in demand[1] and "demand" in demand[1]
+
+
+def test_numbers_and_opening_quotes_that_apertium_misreads_are_rewritten_first() -> None:
+    engine = ApertiumTranslator([])
+    es = engine.translate(["Envían 10 mil soldados y 1.5 mil vehículos; 2 mil millones de dólares"], "es", "en")[0]
+    assert "10,000 soldiers" in es and "1.5 thousand" in es and "2 billion" in es and "one thousand" not in es
+    en = engine.translate(["Sheinbaum calls it a 'sovereign decision'", "Mexico's president"], "en", "es")
+    assert "soberan" in en[0] and "overeign" not in en[0]  # bare apertium: "'s" + "overeign"
+    assert "presidente" in en[1] and "\u2018" not in en[1]  # a possessive is not an opening quote
 
 
 def test_glossary_case_rules_and_precedence_over_names() -> None:

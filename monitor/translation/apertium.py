@@ -80,6 +80,21 @@ def _when_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)(?:" + "|".join(parts) + ")", re.IGNORECASE)
 
 
+# Spanish "10 mil" (apertium: "10 one thousand") is 10,000, "1.5 mil" 1.5 thousand ("2 mil millones"
+# apertium gets right).
+_SPANISH_THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3}) mil(?!\w)(?! millones)")
+_SPANISH_DECIMAL_THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3}[.,]\d{1,2}) mil(?!\w)(?! millones)")
+# An opening straight quote before a word: apertium reads "'sovereign" as the clitic "'s" + "overeign".
+_OPENING_QUOTE = re.compile(r"(?<![\w'])'(?=\w)")
+
+
+def _prepare(text: str, mode: str) -> str:
+    """What apertium reads of `text`: the forms its dictionaries misread, rewritten."""
+    if mode == "spa-eng":
+        return _SPANISH_DECIMAL_THOUSANDS.sub(r"\1 thousand", _SPANISH_THOUSANDS.sub(r"\1,000", text))
+    return _OPENING_QUOTE.sub("\u2018", text)
+
+
 def _is_name(name: str) -> bool:
     return len(name.strip()) > 1 and any(c.isupper() for c in name)
 
@@ -225,7 +240,7 @@ class ApertiumTranslator:
         todo = [i for i, t in enumerate(items) if t]
         for start in range(0, len(todo), BATCH_ITEMS):
             chunk = todo[start : start + BATCH_ITEMS]
-            protected = [self._protect(items[i], pattern, mode) for i in chunk]
+            protected = [self._protect(_prepare(items[i], mode), pattern, mode) for i in chunk]
             results = self._run_aligned(mode, [p[0] for p in protected])
             for i, (_text, found), result in zip(chunk, protected, results, strict=True):
                 out[i] = self._restore(result, found)
