@@ -41,7 +41,7 @@ def test_search_plain_output_lists_both_languages(run) -> None:
     assert "#1" in out and "Sheinbaum rechaza" in out and "= [en] Sheinbaum rejects" in out
     assert "[cartels]" in out  # highlighted match, plain markers when piped
     assert "frame: military" in out and "story 7" in out
-    assert "4 of 4 matching articles" in result.stderr
+    assert "4 of 4 matching articles (by relevance" in result.stderr
 
 
 def test_unquoted_words_with_minus_and_filters_work_as_arguments(run) -> None:

@@ -226,7 +226,8 @@ def test_cli_semantic_json_similar_and_bad_input(sem) -> None:
     assert 0.0 < data["hits"][0]["score"] <= 1.0
     similar = runner.invoke(cli, ["similar", str(ids[0]), "--json"], env=env)
     assert similar.exit_code == 0 and json.loads(similar.output)["hits"][0]["id"] == ids[1]
-    assert runner.invoke(cli, ["search", "--like", str(ids[0]), "--limit", "2"], env=env).exit_code == 0
+    like = runner.invoke(cli, ["search", "--like", str(ids[0]), "--limit", "2"], env=env)
+    assert like.exit_code == 0 and "2 of" in like.stderr and "matching articles (by similarity" in like.stderr
     missing = runner.invoke(cli, ["similar", "424242"], env=env)
     assert missing.exit_code == 2 and "no article #424242" in missing.output
     none = runner.invoke(cli, ["search", "--semantic", "drones"], env={**env, "MONITOR_EMBEDDING_ENGINE": "none"})

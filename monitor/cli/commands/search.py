@@ -90,7 +90,7 @@ def _title_text(title: dict[str, Any]) -> str:
     return f"{title['headline']}  [{title['country']} · {title['outlet']}{lede}]{mark}"
 
 
-def _print_notes(result: SearchResult) -> None:
+def _print_notes(result: SearchResult, by_meaning: bool = False) -> None:
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     for lang, text in result.translated_query.items():
@@ -98,7 +98,8 @@ def _print_notes(result: SearchResult) -> None:
     shown = len(result.hits)
     total = f"{result.total_estimate}" + ("" if result.total_exact else "+")
     if shown:
-        click.echo(f"{shown} of {total} matching articles ({result.sort}, {result.elapsed_ms:.0f} ms)", err=True)
+        order = "similarity" if by_meaning and result.sort == "relevance" else result.sort
+        click.echo(f"{shown} of {total} matching articles (by {order}, {result.elapsed_ms:.0f} ms)", err=True)
     else:
         click.echo(f"no articles match: {result.query}", err=True)
 
@@ -245,7 +246,7 @@ def search_cmd(
     if as_json:
         print_json(_result_json(result))
         return
-    _print_notes(result)
+    _print_notes(result, by_meaning)
     tz = _tz(settings.digest.timezone)
     if sys.stdout.isatty():
         _render_table(result, tz)
