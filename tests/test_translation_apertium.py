@@ -101,13 +101,19 @@ def test_the_debate_files_glossary_fixes_what_apertium_gets_wrong(settings: Sett
     assert "lawsuit" in demand[0] and "lawsuit" not in demand[1] and "demand" in demand[1]
 
 
-def test_numbers_and_opening_quotes_that_apertium_misreads_are_rewritten_first() -> None:
+def test_numbers_and_quotes_that_apertium_misreads_are_rewritten_first() -> None:
     engine = ApertiumTranslator([])
     es = engine.translate(["Envían 10 mil soldados y 1.5 mil vehículos; 2 mil millones de dólares"], "es", "en")[0]
     assert "10,000 soldiers" in es and "1.5 thousand" in es and "2 billion" in es and "one thousand" not in es
-    en = engine.translate(["Sheinbaum calls it a 'sovereign decision'", "Mexico's president"], "en", "es")
+    texts = ["Sheinbaum calls it a 'sovereign decision'", "Mexico’s president says ‘no’", "Mexicans' rights", "Mexico's president speaks"]
+    en = engine.translate(texts, "en", "es")
     assert "soberan" in en[0] and "overeign" not in en[0]  # bare apertium: "'s" + "overeign"
-    assert "presidente" in en[1] and "\u2018" not in en[1]  # a possessive is not an opening quote
+    assert "“" in en[0] and "”" in en[0]  # a pair of single quotes comes out as double quotes
+    # bare apertium, once it has met a single quote, reads a later "'s" as one: "México' el presidente"
+    assert all("México'" not in t and "presidente" in t for t in (en[1], en[3])), en
+    assert "derechos de los mexicanos" in en[2].lower()  # a plural possessive, read as "Mexicans's"
+    alone = engine.translate(texts[3:], "en", "es")
+    assert en[3] == alone[0]  # each item as it comes out on its own
 
 
 def test_glossary_case_rules_and_precedence_over_names() -> None:
@@ -118,6 +124,10 @@ def test_glossary_case_rules_and_precedence_over_names() -> None:
     assert out[0].startswith("Boat ") and "US" in out[0]  # lower-case entry: any case, capital kept
     assert "eu" in out[1] and "US" not in out[1]  # an entry with a capital matches only as written
     assert "Southern Command" in out[1]  # the glossary wins over keeping the name as written
+    mixed = ApertiumTranslator([], glossary={"eng-spa": {"U.S. strike": "ataque de EE.UU."}})
+    title, lower = mixed.translate(["After Latest U.S. Strike", "after the u.s. strike"], "en", "es")
+    assert "ataque de EE.UU." in title  # its lower-case word in any case; not capitalised: the entry begins with a capital
+    assert "ataque" not in lower  # its capitalised words only as written
     odd = ApertiumTranslator([], glossary={"spa-eng": {"lancha": r"boat \1 \g<0>"}}).translate(["una lancha"], "es", "en")
     assert odd == [r"A boat \1 \g<0>"]  # a translation is put back literally, never read as a pattern
 

@@ -54,6 +54,7 @@ def protected_names(debate_path: Path | None) -> list[list[str]]:
 
 
 Glossary = dict[str, dict[str, "str | tuple[str, tuple[str, ...]]"]]  # mode -> words -> translation [, when]
+GlossaryEntry = tuple[str, "re.Pattern[str]", str, "re.Pattern[str] | None"]  # as written, pattern, translation, when
 
 
 def glossary_of(debate_path: Path | None) -> Glossary:
@@ -84,15 +85,31 @@ def _when_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
 # apertium gets right).
 _SPANISH_THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3}) mil(?!\w)(?! millones)")
 _SPANISH_DECIMAL_THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3}[.,]\d{1,2}) mil(?!\w)(?! millones)")
-# An opening straight quote before a word: apertium reads "'sovereign" as the clitic "'s" + "overeign".
-_OPENING_QUOTE = re.compile(r"(?<![\w'])'(?=\w)")
+# Single quotation marks, English: after apertium has met one, it reads every later possessive as a
+# quote ("Mexico's president" -> "México' el presidente"), and an opening straight one as the clitic
+# "'s" ("'sovereign" -> "overeign"). A pair of them becomes double quotes, which it keeps apart.
+_SINGLE_QUOTED = re.compile(r"(?<![\w'\u2019])['\u2018](?=[^\W\d_])(.*?)(?<=[\w.,!?\u2026])['\u2019](?!\w)")
+# A typographic apostrophe inside a word ("Mexico’s"): apertium knows the possessive only as "'s".
+_INNER_APOSTROPHE = re.compile(r"(?<=\w)\u2019(?=\w)")
+# A plural possessive ("Mexicans' rights") apertium reads as "Mexicans's" ("los derechos de los mexicanos").
+_PLURAL_POSSESSIVE = re.compile(r"(?<=s)['\u2019](?!\w)")
+# Any other single quote left (not inside a word) would change how the rest of the batch reads.
+_STRAY_QUOTE = re.compile(r"['\u2018\u2019](?!(?<=\w')\w)")
 
 
 def _prepare(text: str, mode: str) -> str:
     """What apertium reads of `text`: the forms its dictionaries misread, rewritten."""
     if mode == "spa-eng":
         return _SPANISH_DECIMAL_THOUSANDS.sub(r"\1 thousand", _SPANISH_THOUSANDS.sub(r"\1,000", text))
-    return _OPENING_QUOTE.sub("\u2018", text)
+    paired = _SINGLE_QUOTED.sub("\u201c\\1\u201d", _INNER_APOSTROPHE.sub("'", text))
+    return _STRAY_QUOTE.sub("", _PLURAL_POSSESSIVE.sub("'s", paired))
+
+
+def _entry_regex(words: str) -> str:
+    """A glossary entry as a pattern: each word written in lower case in any case, the rest as written."""
+    return "".join(
+        f"(?i:{re.escape(part)})" if part.islower() else re.escape(part) for part in re.split(r"(\W+)", words) if part
+    )
 
 
 def _is_name(name: str) -> bool:
@@ -138,8 +155,8 @@ class ApertiumTranslator:
         }
         self.model = f"apertium-eng-spa {package_version()}"
         self._patterns: dict[str, re.Pattern[str] | None] = {}
-        # mode -> glossary words (casefolded when written in lower case) -> (translation, condition)
-        self._lookup: dict[str, dict[str, tuple[str, re.Pattern[str] | None]]] = {}
+        # mode -> glossary words casefolded -> [(the words as written, their pattern, translation, condition)]
+        self._lookup: dict[str, dict[str, list[GlossaryEntry]]] = {}
 
     @classmethod
     def for_debate(cls, debate_path: Path | None, timeout_s: float = 120.0) -> ApertiumTranslator:
@@ -166,13 +183,17 @@ class ApertiumTranslator:
 
     def _pattern(self, mode: str) -> re.Pattern[str] | None:
         """Names kept as written and glossary words, longest first. A glossary word written in lower
-        case matches in any case ("Lancha" at the start of a headline); one with a capital letter, as
-        written ("EU", the United States, and not "eu")."""
+        case matches in any case ("Lancha" at the start of a headline, "Strike" in a title-case
+        headline); one with a capital letter, as written ("EU", the United States, and not "eu"):
+        "U.S. strike" matches "U.S. Strike" but not "u.s. strike"."""
         if mode not in self._patterns:
             glossary = self.glossary.get(mode, {})
-            self._lookup[mode] = {w.casefold() if w.islower() else w: (t, _when_pattern(when)) for w, (t, when) in glossary.items()}
+            lookup: dict[str, list[GlossaryEntry]] = {}
+            for w, (t, when) in glossary.items():
+                lookup.setdefault(w.casefold(), []).append((w, re.compile(_entry_regex(w)), t, _when_pattern(when)))
+            self._lookup[mode] = lookup
             alternatives = [(n, re.escape(n)) for n in self.protected_for(mode) if n not in glossary]
-            alternatives += [(w, f"(?i:{re.escape(w)})" if w.islower() else re.escape(w)) for w in glossary]
+            alternatives += [(w, _entry_regex(w)) for w in glossary]
             alternatives.sort(key=lambda a: (-len(a[0]), a[0]))
             self._patterns[mode] = (
                 re.compile(r"(?<!\w)(" + "|".join(a for _, a in alternatives) + r")(?!\w)") if alternatives else None
@@ -181,16 +202,16 @@ class ApertiumTranslator:
 
     def _replacement(self, mode: str, words: str, text: str) -> str | None:
         """What stands in the translation for `words` found in `text`: the glossary's translation
-        (capitalised where the words were), else the name itself; None when the glossary entry's
-        `when` words are not in the text (apertium translates the words as usual)."""
-        lookup = self._lookup.get(mode, {})
-        entry = lookup.get(words, lookup.get(words.casefold()))
+        (capitalised where a lower-case entry was found capitalised), else the name itself; None when
+        the glossary entry's `when` words are not in the text (apertium translates the words as usual)."""
+        candidates = self._lookup.get(mode, {}).get(words.casefold(), [])
+        entry = next((c for c in candidates if c[0] == words), None) or next((c for c in candidates if c[1].fullmatch(words)), None)
         if entry is None:
             return words
-        target, when = entry
+        source, _regex, target, when = entry
         if when is not None and not when.search(text):
             return None
-        return target[0].upper() + target[1:] if words[0].isupper() and target[0].islower() else target
+        return target[0].upper() + target[1:] if source[0].islower() and words[0].isupper() and target[0].islower() else target
 
     def supports(self, source: str, target: str) -> bool:
         return (source, target) in MODES and mode_installed(MODES[(source, target)])
