@@ -66,6 +66,11 @@ def test_items_never_mix_and_empty_items_stay_empty(settings: Settings) -> None:
     assert "México" in out[2] and "tropas" in out[2] and "cártel" not in out[2]
     assert "frontera" in out[2] and "borde" not in out[2]  # the debate's glossary: a border is not an edge
     assert out[3] == "Trump"
+    # an item is translated as it would be alone: apertium's transfer rules used to reorder words across
+    # the blank line between items ("He said no" + "Mexico's president speaks": "Dijo" / "... de núm. habla")
+    pair = translator.translate(["He said no", "Mexico's president speaks"], "en", "es")
+    assert pair == [translator.translate([t], "en", "es")[0] for t in ("He said no", "Mexico's president speaks")]
+    assert "núm" not in pair[1] and pair[0] != "Dijo"
 
 
 def test_stage_with_apertium_marks_rows_rough(settings: Settings, db: Any) -> None:
@@ -164,8 +169,9 @@ def test_the_comparisons_distinctive_words_use_the_glossary_too(settings: Settin
 
 def test_a_batch_whose_output_does_not_line_up_is_redone_one_item_at_a_time() -> None:
     engine = ApertiumTranslator([])
-    items = ["The boat", "\xa0", "The border"]  # apertium drops a line of only a no-break space
-    assert len(engine._run("eng-spa", items)) == 2  # the batch's blocks no longer line up with its items
+    # translate() puts each item on one line; an item holding a blank line splits into two blocks
+    items = ["The boat", "The navy\n\nThe army", "The border"]
+    assert len(engine._run("eng-spa", items)) == 4  # the batch's blocks no longer line up with its items
     alone = [" ".join(engine._run("eng-spa", [t])) for t in items]
     assert engine._run_aligned("eng-spa", items) == alone
-    assert alone == ["El bote", "", "El borde"]  # each item its own translation (apertium alone: no glossary)
+    assert alone[0] == "El bote" and alone[2] == "El borde"  # each item its own translation (apertium alone: no glossary)

@@ -97,6 +97,16 @@ _PLURAL_POSSESSIVE = re.compile(r"(?<=s)['\u2019](?!\w)")
 _STRAY_QUOTE = re.compile(r"['\u2018\u2019](?!(?<=\w')\w)")
 
 
+# Each item ends with a line holding only a full stop, taken off again: a blank line alone does not
+# stop apertium's transfer rules, which can reorder words across it ("He said no" followed by
+# "Mexico's president speaks" came out "Dijo" and "el presidente de México de núm. habla").
+END = "."
+# What this code rewrites before and after apertium (numbers, quotes, the end line) is part of the
+# model's name: rows an older version translated are redone by `monitor translate --refresh`.
+REWRITES = "rw2"
+_END_LINE = re.compile(r"\n[ \t]*\.[ \t]*$")
+
+
 def _prepare(text: str, mode: str) -> str:
     """What apertium reads of `text`: the forms its dictionaries misread, rewritten."""
     if mode == "spa-eng":
@@ -217,14 +227,15 @@ class ApertiumTranslator:
         return (source, target) in MODES and mode_installed(MODES[(source, target)])
 
     def model_for(self, source: str, target: str) -> str:
-        """The package, the mode and, when the debate file has a glossary for it, the glossary's digest
-        (so a changed glossary is a new model: its translations are redone, not read from the cache)."""
+        """The package, the mode, this code's rewrites and, when the debate file has a glossary for it,
+        the glossary's digest (so a changed glossary is a new model: its translations are redone, not
+        read from the cache)."""
         mode = MODES.get((source, target), "?")
         glossary = self.glossary.get(mode)
         if not glossary:
-            return f"{self.model} {mode}"
+            return f"{self.model} {mode} {REWRITES}"
         digest = hashlib.sha256(repr(sorted(glossary.items())).encode("utf-8")).hexdigest()[:12]
-        return f"{self.model} {mode} glossary {digest}"
+        return f"{self.model} {mode} {REWRITES} glossary {digest}"
 
     def _protect(self, text: str, pattern: re.Pattern[str] | None, mode: str = "") -> tuple[str, dict[str, str]]:
         """`text` with names and glossary words swapped for placeholders, and placeholder -> what
@@ -303,7 +314,7 @@ class ApertiumTranslator:
         try:
             proc = subprocess.run(
                 ["apertium", mode] if mark_unknown else ["apertium", "-u", mode],
-                input="\n\n".join(items) + "\n",
+                input="".join(f"{item}\n{END}\n\n" for item in items),
                 capture_output=True,
                 text=True,
                 timeout=self.timeout_s,
@@ -313,7 +324,7 @@ class ApertiumTranslator:
             raise TranslationError(f"apertium {mode} failed: {exc}") from exc
         if proc.returncode != 0:
             raise TranslationError(f"apertium {mode} failed: {proc.stderr.strip()[:300]}")
-        return [" ".join(block.split()) for block in re.split(r"\n\s*\n", proc.stdout.strip())]
+        return [" ".join(_END_LINE.sub("", block).split()) for block in re.split(r"\n\s*\n", proc.stdout.strip())]
 
 
 def is_installed() -> bool:
