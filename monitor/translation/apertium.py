@@ -101,10 +101,10 @@ _STRAY_QUOTE = re.compile(r"['\u2018\u2019](?!(?<=\w')\w)")
 # stop apertium's transfer rules, which can reorder words across it ("He said no" followed by
 # "Mexico's president speaks" came out "Dijo" and "el presidente de México de núm. habla").
 END = "."
+_END_LINE = re.compile(r"\n[ \t]*\.[ \t]*$")
 # What this code rewrites before and after apertium (numbers, quotes, the end line) is part of the
 # model's name: rows an older version translated are redone by `monitor translate --refresh`.
 REWRITES = "rw2"
-_END_LINE = re.compile(r"\n[ \t]*\.[ \t]*$")
 
 
 def _prepare(text: str, mode: str) -> str:
