@@ -175,3 +175,12 @@ def test_a_batch_whose_output_does_not_line_up_is_redone_one_item_at_a_time() ->
     alone = [" ".join(engine._run("eng-spa", [t])) for t in items]
     assert engine._run_aligned("eng-spa", items) == alone
     assert alone[0] == "El bote" and alone[2] == "El borde"  # each item its own translation (apertium alone: no glossary)
+
+
+def test_general_words_apertium_gets_wrong_in_news_are_fixed_for_every_debate() -> None:
+    bare = ApertiumTranslator([])  # no debate glossary: the general list alone
+    out = bare.translate(["Trump imposed tariffs on Mexico on Tuesday", "The tariff on steel took effect"], "en", "es")
+    assert "aranceles a México el martes" in out[0] and "encima" not in out[0]  # bare apertium: "encima" twice
+    assert "arancel al acero" in out[1]  # "a el" contracted, as apertium would have
+    mine = ApertiumTranslator([], glossary={"eng-spa": {"tariffs on": "gravámenes a"}})
+    assert "gravámenes a México" in mine.translate(["Trump imposed tariffs on Mexico"], "en", "es")[0]  # the debate's wins

@@ -57,6 +57,30 @@ Glossary = dict[str, dict[str, "str | tuple[str, tuple[str, ...]]"]]  # mode -> 
 GlossaryEntry = tuple[str, "re.Pattern[str]", str, "re.Pattern[str] | None"]  # as written, pattern, translation, when
 
 
+# Words apertium's general dictionaries get wrong in news whatever the debate, used with every
+# glossary (a debate's own entry for the same words wins): English "on" and "over" come out as
+# "encima" (on top of) in "tariffs on Mexico", "on Tuesday" and "handed over", "March" as "Marcha".
+_DAYS = {"Monday": "lunes", "Tuesday": "martes", "Wednesday": "miércoles", "Thursday": "jueves", "Friday": "viernes",
+         "Saturday": "sábado", "Sunday": "domingo"}
+_MONTHS = {"January": "enero", "February": "febrero", "March": "marzo", "April": "abril", "May": "mayo", "June": "junio",
+           "July": "julio", "August": "agosto", "September": "septiembre", "October": "octubre", "November": "noviembre",
+           "December": "diciembre"}
+GENERAL: Glossary = {
+    "eng-spa": {
+        **{f"on {day}": f"el {dia}" for day, dia in _DAYS.items()},
+        "tariffs on": "aranceles a", "tariff on": "arancel a", "duties on": "aranceles a",
+        "pressure on": "presión sobre", "war on": "guerra contra", "the war on": "la guerra contra", "crackdown on": "ofensiva contra",
+        "crack down on": "actuar contra", "cracks down on": "actúa contra", "cracking down on": "actuando contra",
+        "sanctions on": "sanciones contra",
+        **{f"{on} {month}": f"en {mes}" for month, mes in _MONTHS.items() for on in ("in", "on")},
+        "hand over": "entregar", "hands over": "entrega", "handed over": "entregó", "handing over": "entregando",
+        "concerns over": "preocupación por", "control over": "control sobre", "questions over": "preguntas sobre",
+        "debate over": "debate sobre", "stance on": "postura sobre", "agreement on": "acuerdo sobre",
+        "progress on": "avances en", "flights over": "vuelos sobre",
+    },
+}
+
+
 def glossary_of(debate_path: Path | None) -> Glossary:
     """The debate file's [glossary] by apertium mode: {"spa-eng": {"lancha": ("boat", ()), ...}, ...}
     (the second part: words of which one must be in the text for the entry to apply; none: always)."""
@@ -104,7 +128,7 @@ END = "."
 _END_LINE = re.compile(r"\n[ \t]*\.[ \t]*$")
 # What this code rewrites before and after apertium (numbers, quotes, the end line) is part of the
 # model's name: rows an older version translated are redone by `monitor translate --refresh`.
-REWRITES = "rw2"
+REWRITES = "rw3"
 
 
 def _prepare(text: str, mode: str) -> str:
@@ -113,6 +137,15 @@ def _prepare(text: str, mode: str) -> str:
         return _SPANISH_DECIMAL_THOUSANDS.sub(r"\1 thousand", _SPANISH_THOUSANDS.sub(r"\1,000", text))
     paired = _SINGLE_QUOTED.sub("\u201c\\1\u201d", _INNER_APOSTROPHE.sub("'", text))
     return _STRAY_QUOTE.sub("", _PLURAL_POSSESSIVE.sub("'s", paired))
+
+
+# Spanish contracts "a el" and "de el" (apertium puts "el" before a glossary word it cannot see).
+_CONTRACTION = re.compile(r"\b([Aa]|[Dd]e) el\b")
+
+
+def _finish(text: str, mode: str) -> str:
+    """The translation, with what apertium leaves undone around the glossary's words done."""
+    return _CONTRACTION.sub(lambda m: m.group(1) + "l", text) if mode == "eng-spa" else text
 
 
 def _entry_regex(words: str) -> str:
@@ -158,9 +191,11 @@ class ApertiumTranslator:
         self.groups = names if names is not None else [[n] for n in BUILTIN_NAMES]
         self.timeout_s = timeout_s
         # mode -> words -> (translation, words of which one must be in the text; none: always)
+        # (the general list below first: the debate's glossary overrides it word by word)
+        merged: Glossary = {mode: {**GENERAL.get(mode, {}), **(glossary or {}).get(mode, {})} for mode in {*GENERAL, *(glossary or {})}}
         self.glossary: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
             mode: {w: (v, ()) if isinstance(v, str) else (v[0], tuple(v[1])) for w, v in entries.items()}
-            for mode, entries in (glossary or {}).items()
+            for mode, entries in merged.items()
             if entries
         }
         self.model = f"apertium-eng-spa {package_version()}"
@@ -275,7 +310,7 @@ class ApertiumTranslator:
             protected = [self._protect(_prepare(items[i], mode), pattern, mode) for i in chunk]
             results = self._run_aligned(mode, [p[0] for p in protected])
             for i, (_text, found), result in zip(chunk, protected, results, strict=True):
-                out[i] = self._restore(result, found)
+                out[i] = _finish(self._restore(result, found), mode)
         return out
 
     def unknown(self, examples: list[tuple[str, str]], source: str, target: str) -> set[str]:
