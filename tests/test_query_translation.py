@@ -222,6 +222,8 @@ def test_pool_bounds_engine_processes_and_refuses_beyond_its_queue(gate: Gate) -
     wait_for(lambda: pool.stats()["queued"] == 3, "three queued jobs")
     with pytest.raises(TranslationBusy, match="already waiting"):  # the queue is full: refused at once
         pool.translate(["gato"], "es", "en", budget_s=WAIT_S)
+    # a busy worker may not have started its process yet: wait for both, then none more may come
+    wait_for(lambda: gate.started() == 2, "both workers' apertium processes")
     assert gate.started() == 2 and gate.running() == 2  # one apertium per worker, however many wait
     gate.open()
     for t in threads:
