@@ -264,7 +264,7 @@ def test_search_runs_untranslated_and_says_so_when_translation_is_busy(search_db
     db = open_db(search_db_path, readonly=True)
     try:
         result = search(db, settings, parse_query("cártel"), translation_budget_s=0.2)
-        assert gate.started() >= 1  # the engine was asked (and is held at the gate)
+        wait_for(lambda: gate.started() >= 1, "the engine to be asked")  # and held at the gate (the search gave up first)
     finally:
         db.close()
     assert result.translation_busy is True
@@ -295,7 +295,8 @@ def test_fifty_concurrent_novel_searches_keep_apertium_bounded_and_the_server_re
         assert health.status_code == 200 and health.json()["ok"] is True
         assert [p.status_code for p in pages] == [200] * 50
         assert all("translation was busy" in p.text for p in pages)  # none could be translated: all say so
-        assert 1 <= gate.started() <= WORKERS and gate.running() <= WORKERS
+        wait_for(lambda: gate.started() >= 1, "an apertium process to start")
+        assert gate.started() <= WORKERS and gate.running() <= WORKERS
         assert gate.parents() == {served.process.pid}  # counted: the server's own apertium processes
         assert httpx.get(served.url + "/healthz", timeout=WAIT_S).status_code == 200
 
