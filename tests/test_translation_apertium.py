@@ -184,3 +184,6 @@ def test_general_words_apertium_gets_wrong_in_news_are_fixed_for_every_debate() 
     assert "arancel al acero" in out[1]  # "a el" contracted, as apertium would have
     mine = ApertiumTranslator([], glossary={"eng-spa": {"tariffs on": "gravámenes a"}})
     assert "gravámenes a México" in mine.translate(["Trump imposed tariffs on Mexico"], "en", "es")[0]  # the debate's wins
+    es = bare.translate(["México ante la amenaza de Trump", "Harfuch comparece ante el Senado"], "es", "en")
+    assert "in the face of the threat" in es[0] and "in front of" not in es[0]  # bare apertium: "in front of"
+    assert "before the Senate" in es[1]  # a body one appears before keeps "before"

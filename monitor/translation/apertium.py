@@ -59,7 +59,8 @@ GlossaryEntry = tuple[str, "re.Pattern[str]", str, "re.Pattern[str] | None"]  # 
 
 # Words apertium's general dictionaries get wrong in news whatever the debate, used with every
 # glossary (a debate's own entry for the same words wins): English "on" and "over" come out as
-# "encima" (on top of) in "tariffs on Mexico", "on Tuesday" and "handed over", "March" as "Marcha".
+# "encima" (on top of) in "tariffs on Mexico", "on Tuesday" and "handed over", "March" as "Marcha";
+# Spanish "ante" as "in front of" where news means "in the face of" (or "before" a committee).
 _DAYS = {"Monday": "lunes", "Tuesday": "martes", "Wednesday": "miércoles", "Thursday": "jueves", "Friday": "viernes",
          "Saturday": "sábado", "Sunday": "domingo"}
 _MONTHS = {"January": "enero", "February": "febrero", "March": "marzo", "April": "abril", "May": "mayo", "June": "junio",
@@ -77,6 +78,16 @@ GENERAL: Glossary = {
         "concerns over": "preocupación por", "control over": "control sobre", "questions over": "preguntas sobre",
         "debate over": "debate sobre", "stance on": "postura sobre", "agreement on": "acuerdo sobre",
         "progress on": "avances en", "flights over": "vuelos sobre",
+    },
+    "spa-eng": {
+        "ante": "in the face of",  # apertium: "in front of" ("ante la amenaza", "ante las presiones")
+        **{f"ante {body}": f"before {the}" for body, the in (
+            ("el comité", "the committee"), ("la comisión", "the commission"), ("la asamblea", "the assembly"),
+            ("el Congreso", "Congress"), ("el congreso", "Congress"), ("el Senado", "the Senate"),
+            ("la Cámara", "the House"), ("el juez", "the judge"), ("la jueza", "the judge"), ("el tribunal", "the court"),
+            ("la Corte", "the Court"), ("la ONU", "the UN"), ("las autoridades", "the authorities"),
+            ("el mundo", "the world"), ("los medios", "the media"), ("sus electores", "its voters"),
+        )},
     },
 }
 
