@@ -187,3 +187,14 @@ def test_general_words_apertium_gets_wrong_in_news_are_fixed_for_every_debate() 
     es = bare.translate(["México ante la amenaza de Trump", "Harfuch comparece ante el Senado"], "es", "en")
     assert "in the face of the threat" in es[0] and "in front of" not in es[0]  # bare apertium: "in front of"
     assert "before the Senate" in es[1]  # a body one appears before keeps "before"
+
+
+def test_dpkg_is_asked_for_the_version_once_until_its_database_changes() -> None:
+    from monitor.translation import apertium
+
+    apertium._package_version.cache_clear()
+    first = apertium.package_version()
+    for _ in range(3):
+        ApertiumTranslator([])  # each translator names its model with the version
+    assert apertium.package_version() == first and first != ""
+    assert apertium._package_version.cache_info().misses == 1  # one dpkg-query for all of them
