@@ -1,12 +1,14 @@
 """The apertium engine: Debian's `apertium` + `apertium-eng-spa`, one process per batch of texts.
 
 Word-for-word ("Morena" -> "Dark", "violaría" -> "would rape"), so its rows are marked rough and
-shown to readers as a rough translation; good enough for matching and search. Texts are joined
-with blank lines (single newlines let apertium move words across items). Names of the debate's
+shown to readers as a rough translation; good enough for matching and search. Each text ends with
+a line holding only a full stop, taken off again (a blank line alone lets apertium move words
+across items), after the forms apertium misreads are rewritten (`_prepare`). Names of the debate's
 actors, cartels and parties are swapped for placeholder tokens apertium leaves alone, and put
 back afterwards, so "Morena" stays "Morena". The debate file's [glossary] goes the same way, with
 its translation put back in place of the words: "lancha" -> "boat" (apertium: "launch"), "El Paso"
--> "El Paso" (apertium: "The Step"), "strikes on" -> "ataques contra" (apertium: "huelgas").
+-> "El Paso" (apertium: "The Step"), "strikes on" -> "ataques contra" (apertium: "huelgas"), with
+a short general list (`GENERAL`) beneath it for every debate.
 """
 
 from __future__ import annotations
@@ -129,7 +131,7 @@ _INNER_APOSTROPHE = re.compile(r"(?<=\w)\u2019(?=\w)")
 # A plural possessive ("Mexicans' rights") apertium reads as "Mexicans's" ("los derechos de los mexicanos").
 _PLURAL_POSSESSIVE = re.compile(r"(?<=s)['\u2019](?!\w)")
 # Any other single quote left (not inside a word) would change how the rest of the batch reads.
-_STRAY_QUOTE = re.compile(r"['\u2018\u2019](?!(?<=\w')\w)")
+_STRAY_QUOTE = re.compile(r"[\u2018\u2019]|(?<!\w)'|'(?!\w)")
 
 
 # Each item ends with a line holding only a full stop, taken off again: a blank line alone does not
