@@ -224,7 +224,8 @@ class Monitor:
 
         `semantic=True` ranks by meaning (`monitor search --semantic`): the articles whose stored
         embeddings are nearest to the query's words, in either language with no translation, within
-        the filters; each hit's `score` is its cosine similarity. `like=ARTICLE_ID` is "more like
+        the filters; each hit's `score` is its cosine similarity once the model's English-Spanish
+        axis is taken out (docs/search.md). `like=ARTICLE_ID` is "more like
         this" (`monitor search --like`, see `similar()`): the articles nearest in meaning to that
         one, which is left out; the query may then be empty (its filters still apply). Both need the
         embed stage to have run, and neither combines with `raw`.

@@ -2,6 +2,9 @@
 with no translation (the multilingual model puts "drone strikes on cartels" and "ataques con drones
 contra cárteles" close together), and "more like this" from an article's own vector.
 
+The English-Spanish axis of the model is taken out of the article and query vectors first
+(`monitor.embedding.language_axis`): without that a Spanish query's nearest are nearly all Spanish.
+
 Combines with every filter of the query language (country:, lang:, outlet:, since: ...) and with
 exclusions (-word). Used by `monitor search --semantic`, `monitor search --like ID`, `monitor similar`
 and the web page's search (the "by meaning" toggle, the article page's "More like this"):
@@ -25,6 +28,7 @@ import numpy as np
 import sqlite_utils
 
 from monitor.config.settings import Settings
+from monitor.embedding import language_axis
 from monitor.search import vectors
 from monitor.search.engine import (
     SearchResult,
@@ -157,6 +161,7 @@ def _semantic(
             stored = [m for m, _ in vectors.models(db)]
             other = f" (the stored vectors are of {', '.join(stored)})" if stored else ""
             raise QueryError(f"no article embeddings of {model} yet{other}: {EMBED_HINT}")
+    qvec = language_axis.neutral(qvec, language_axis.axis_for(model, qvec.shape[0]))  # as the copy's rows are
     vs = vectors.load(db, model, disk_cache=settings.search.vector_cache)
     if vs is None:
         raise QueryError(f"no article embeddings of {model} yet: {EMBED_HINT}")

@@ -3,7 +3,9 @@ with `article_embeddings`, and an exact nearest-neighbour scan over it.
 
 Why a copy: reading 1M vectors out of SQLite takes seconds; scanning 1M x 384 float16 values takes
 ~0.1 s. So the matrix is kept beside the database (`<db>.vectors/`, memory-mapped, half the size of
-float32) and in the process (the web server), and brought up to date on each search:
+float32) and in the process (the web server), and brought up to date on each search. Its rows are
+the stored vectors with the model's language axis taken out (`monitor.embedding.language_axis`; a
+copy made with another axis is rebuilt):
 - nothing changed (count, highest row id and the model's rewrite counter: one row kept by migration 013's triggers): used as is;
 - only new vectors: appended (rows with a higher id);
 - a vector rewritten or deleted: rebuilt.
@@ -27,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 import sqlite_utils
+
+from monitor.embedding import language_axis
 
 STORE_DTYPE = np.float16
 SCAN_THREADS = max(1, min(4, os.cpu_count() or 1))  # like numpy's BLAS, the scan uses the machine's cores
@@ -125,7 +129,7 @@ def _read_rows(db: sqlite_utils.Database, model: str, after_id: int) -> tuple[np
         rows = [r for r in rows if int(r[1]) == dim]
         ids.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
         flat = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4")
-        blocks.append(flat.reshape(len(rows), dim).astype(STORE_DTYPE))
+        blocks.append(language_axis.neutral(flat.reshape(len(rows), dim), language_axis.axis_for(model, dim)).astype(STORE_DTYPE))
     if not ids:
         return np.zeros(0, np.int64), np.zeros((0, dim), STORE_DTYPE), dim
     return np.concatenate(ids), np.concatenate(blocks), dim
@@ -168,7 +172,7 @@ def _patch(db: sqlite_utils.Database, model: str, have: VectorSet, want: State) 
             [model, *chunk],
         ).fetchall():
             if int(dim) == have.dim:
-                now[int(article)] = np.frombuffer(blob, dtype="<f4")
+                now[int(article)] = language_axis.neutral(np.frombuffer(blob, dtype="<f4"), language_axis.axis_for(model, have.dim))
     return now, int(rows[-1][0]) if rows else have.seq
 
 
@@ -267,7 +271,7 @@ def _rebuild_files(db: sqlite_utils.Database, folder: Path, model: str, want: St
             with contextlib.suppress(OSError):
                 (folder / f"{_slug(model)}-{int(old['generation'])}").with_suffix(suffix).unlink()
     return {"model": model, "dim": dim, "rows": len(ids), "count": len(ids), "max_id": want.max_id,
-            "changes": want.changes, "seq": seq, "generation": generation}
+            "changes": want.changes, "seq": seq, "generation": generation, "axis": language_axis.tag(model)}
 
 
 def _update_files(db: sqlite_utils.Database, folder: Path, meta: dict, want: State) -> dict | None:
@@ -306,8 +310,9 @@ def _sync_files(db: sqlite_utils.Database, folder: Path, model: str, want: State
     folder.mkdir(exist_ok=True)
     with _file_lock(folder):
         meta = _read_meta(folder, model)
-        if meta is None or _meta_state(meta) != want:
-            fresh = _update_files(db, folder, meta, want) if meta is not None else None
+        same_axis = meta is not None and meta.get("axis", "") == language_axis.tag(model)
+        if meta is None or _meta_state(meta) != want or not same_axis:
+            fresh = _update_files(db, folder, meta, want) if meta is not None and same_axis else None  # another axis: rebuild
             meta = fresh or _rebuild_files(db, folder, model, want, meta)
             _write_meta(folder, meta)
         return _open_files(folder, meta)
