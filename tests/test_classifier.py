@@ -170,14 +170,18 @@ def test_model_file_is_byte_stable_for_the_same_inputs(debate) -> None:
             ]
         )
     ]
-    vectors = np.random.default_rng(0).normal(size=(len(items), 8)).astype(np.float32)
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(len(items), 8)).astype(np.float32)
+    protos = (np.round(rng.normal(size=(4, 8)), 5), ("sovereignty", "sovereignty", "cooperation", "military_operations"))
     outs = []
     for _ in range(2):
-        payload, _ = train.build(debate, items, {}, vectors, "test-embedder")
+        payload, _ = train.build(debate, items, {}, vectors, "test-embedder", protos)
         outs.append(classifier.model_json(payload))
     assert outs[0] == outs[1]
     parsed = classifier.parse_model(outs[0].encode("utf-8"))
     assert parsed.features.dim == 8 and parsed.applies_to(debate.id, debate.hash)
+    assert parsed.features.proto_names == ("sovereignty", "cooperation", "military_operations")
+    assert np.array_equal(parsed.features.prototypes, protos[0])
 
 
 def test_stage_stores_evidence_and_the_switch_turns_the_model_off(
@@ -194,3 +198,41 @@ def test_stage_stores_evidence_and_the_switch_turns_the_model_off(
     assert off.analysed == 1 and off.model == ""  # switching the model re-analyses
     relevant, prob, evidence = news_db.execute("SELECT relevant, probability, evidence FROM analyses WHERE article = ?", [a]).fetchone()
     assert relevant == 1 and prob is None and json.loads(evidence)
+
+
+def test_frame_prototype_columns_say_which_frame_an_embedding_is_nearest() -> None:
+    protos = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.8, 0.6]])
+    feats = classifier.Featurizer(
+        ("relevance",), ("en:strike",), 3, np.zeros(3), 1.0,
+        prototypes=protos, proto_frames=("military", "sovereignty", "sovereignty"), proto_scale=10.0,
+    )
+    assert feats.proto_names == ("military", "sovereignty") and feats.width == 1 + 1 + 3 + 2
+    near_military = feats.row(classifier.Inputs({}, {}, np.array([0.9, 0.1, 0.0])))
+    # per frame its nearest text's cosine (sovereignty: max(0.1, 0.08)), less the mean over frames, x 10
+    assert np.allclose(near_military[-2:], [4.0, -4.0])
+    near_second_text = feats.row(classifier.Inputs({}, {}, np.array([0.0, 0.0, 1.0])))
+    assert np.allclose(near_second_text[-2:], [-3.0, 3.0])
+    assert not feats.row(classifier.Inputs({}, {}, None))[-2:].any()  # no vector: no prototype reading
+
+
+def test_shipped_prototypes_are_the_debate_files_frames_without_the_language_axis(debate, model) -> None:
+    from monitor.embedding.language_axis import axis_for
+
+    f = model.features
+    assert f.proto_frames == tuple(fid for fid, _ in train.prototype_texts(debate))
+    assert set(f.proto_names) == set(debate.frame_ids) and f.proto_scale == train.PROTO_SCALE
+    assert f.prototypes.shape == (len(f.proto_frames), f.dim)
+    assert np.allclose(np.linalg.norm(f.prototypes, axis=1), 1.0, atol=1e-4)
+    axis = axis_for(model.embedding_model, f.dim)
+    assert axis is not None and np.abs(f.prototypes @ axis).max() < 1e-4
+    # the relevance model and the word model do not read them; the frame model does
+    cols = np.arange(f.embedding_end, f.width)
+    assert not model.relevance_coef[cols].any() and model.fallback_coef is not None and not model.fallback_coef[cols].any()
+    assert np.abs(model.frame_coef[:, cols]).max() > 0
+
+
+def test_a_model_file_with_prototypes_of_the_wrong_size_is_refused(model) -> None:
+    data = json.loads(classifier.model_path("us-mx-cartels").read_text(encoding="utf-8"))
+    data["features"]["prototypes"]["vectors"] = [row[:-1] for row in data["features"]["prototypes"]["vectors"]]
+    with pytest.raises(classifier.ModelError, match="prototypes do not match"):
+        classifier.parse_model(json.dumps(data).encode("utf-8"))

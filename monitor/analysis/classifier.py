@@ -8,7 +8,9 @@ monitor.analysis.train` on the DEV split of the labelled corpus only) read, per 
   debate file does not list but the labelled press uses;
 - the debate file's readings: the relevance score and each frame's score;
 - its multilingual embedding (the vector the embed stage stored), centred on the training mean;
-  zeros when the article has no vector of the model's embedding engine.
+  zeros when the article has no vector of the model's embedding engine;
+- how near that embedding is to each frame of the debate file, by the frame's label and definition
+  embedded as a search query (the frame prototypes, stored in the model file).
 
 `relevance` gives P(relevant); `frames` gives P(primary frame = f) for each frame. The model file is
 small JSON (monitor/analysis/models/<debate id>.json) and is used only for the debate it was trained
@@ -55,17 +57,33 @@ class Inputs:
 
 @dataclass(frozen=True)
 class Featurizer:
-    """Turns Inputs into one row of the design matrix: [lexicon features | stems | embedding]."""
+    """Turns Inputs into one row of the design matrix: [lexicon features | stems | embedding | frame
+    prototypes]."""
 
     lexicon: tuple[str, ...]
     vocab: tuple[str, ...]
     dim: int
     mean: np.ndarray  # (dim,) embedding mean of the training items
     emb_scale: float
+    # The debate file's frames in the embedding's own space: each frame's label and definition embedded
+    # as a search query is (one row per text, the language axis taken out). The article's cosine with
+    # its frame's nearest text, less the mean over the frames, times proto_scale, is one column per frame.
+    prototypes: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (texts, dim)
+    proto_frames: tuple[str, ...] = ()  # the frame of each prototype row
+    proto_scale: float = 0.0
+
+    @property
+    def proto_names(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.proto_frames))
+
+    @property
+    def embedding_end(self) -> int:
+        """Where the prototype columns begin."""
+        return len(self.lexicon) + len(self.vocab) + self.dim
 
     @property
     def width(self) -> int:
-        return len(self.lexicon) + len(self.vocab) + self.dim
+        return self.embedding_end + len(self.proto_names)
 
     @property
     def columns(self) -> dict[str, int]:
@@ -82,8 +100,17 @@ class Featurizer:
                 x[j] = 1.0
         v = inputs.vector
         if self.dim and v is not None and v.shape == (self.dim,):
-            x[len(self.lexicon) + len(self.vocab) :] = (v.astype(np.float64) - self.mean) * self.emb_scale
+            x[len(self.lexicon) + len(self.vocab) : self.embedding_end] = (v.astype(np.float64) - self.mean) * self.emb_scale
+            if self.proto_frames:
+                x[self.embedding_end :] = self.prototype_scores(v)
         return x
+
+    def prototype_scores(self, v: np.ndarray) -> np.ndarray:
+        """Per frame (proto_names order): the cosine with its nearest prototype, less the mean over frames, scaled."""
+        sims = self.prototypes @ v.astype(np.float64)
+        names = self.proto_names
+        best = np.array([max(s for s, f in zip(sims, self.proto_frames, strict=True) if f == name) for name in names])
+        return (best - best.mean()) * self.proto_scale
 
 
 @lru_cache(maxsize=8)
@@ -241,6 +268,14 @@ def parse_model(raw: bytes) -> Model:
             mean=_floats(feats["mean"], "features.mean") if dim else np.zeros(0),
             emb_scale=float(feats["emb_scale"]),
         )
+        protos = feats.get("prototypes")
+        if protos:
+            featurizer = replace(
+                featurizer, prototypes=_floats(protos["vectors"], "features.prototypes.vectors"),
+                proto_frames=tuple(protos["frames"]), proto_scale=float(protos["scale"]),
+            )
+            if featurizer.prototypes.shape != (len(featurizer.proto_frames), dim):
+                raise ModelError("model file: the frame prototypes do not match the embedding")
         rel, fr = data["relevance"], data["frames"]
         model = Model(
             debate=str(data["debate"]),
