@@ -4,8 +4,11 @@ with optional translations (the rows the translate stage would write)."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlite_utils
@@ -13,6 +16,7 @@ import sqlite_utils
 from monitor.store.db import iso, write_transaction
 
 BASE_TIME = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+EVAL = Path(__file__).resolve().parent / "fixtures" / "eval"
 OUTLETS = {
     "nyt": ("The New York Times", "US", "en"),
     "wapo": ("The Washington Post", "US", "en"),
@@ -77,3 +81,14 @@ def article_factory(news_db: sqlite_utils.Database) -> Callable[..., int]:
         return add_article(news_db, outlet, title, summary, hours, translation)
 
     return make
+
+
+def real_corpus() -> dict[str, dict[str, Any]]:
+    """The real labelled corpus (tests/fixtures/eval: published headlines and ledes), by item id."""
+    items: dict[str, dict[str, Any]] = {}
+    for name in ("real-events.jsonl", "real-other.jsonl"):
+        for line in (EVAL / name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                item = json.loads(line)
+                items[item["id"]] = item
+    return items

@@ -7,9 +7,7 @@ each test checks the clustering alone.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +18,8 @@ from monitor.config.settings import Settings
 from monitor.embedding import get_embedder
 from monitor.embedding import stage as embed_stage
 from monitor.store.db import write_transaction
-from tests.fixtures_analysis import BASE_TIME, add_article
+from tests.fixtures_analysis import BASE_TIME, add_article, real_corpus
 
-EVAL = Path(__file__).parent / "fixtures" / "eval"
 NOW = BASE_TIME.replace(hour=23)
 
 # the transfer of 26 cartel prisoners to the US (2025-08-12): US English and Mexican Spanish reports
@@ -36,13 +33,7 @@ MENCHO = ("e-0047", "e-0049", "e-0279")
 
 @pytest.fixture(scope="module")
 def corpus() -> dict[str, dict[str, Any]]:
-    items: dict[str, dict[str, Any]] = {}
-    for name in ("real-events.jsonl", "real-other.jsonl"):
-        for line in (EVAL / name).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                item = json.loads(line)
-                items[item["id"]] = item
-    return items
+    return real_corpus()
 
 
 @pytest.fixture(scope="module")

