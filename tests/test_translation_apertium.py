@@ -187,6 +187,25 @@ def test_general_words_apertium_gets_wrong_in_news_are_fixed_for_every_debate() 
     es = bare.translate(["México ante la amenaza de Trump", "Harfuch comparece ante el Senado"], "es", "en")
     assert "in the face of the threat" in es[0] and "in front of" not in es[0]  # bare apertium: "in front of"
     assert "before the Senate" in es[1]  # a body one appears before keeps "before"
+    intel = bare.translate(["They gather intelligence on cartels"], "en", "es")[0]
+    assert "inteligencia sobre" in intel  # bare apertium: "inteligencia en"
+
+
+def test_a_sentence_that_begins_with_a_name_keeps_its_next_word_in_lower_case() -> None:
+    """Apertium capitalises the first word it knows in a sentence whose first words it does not (the
+    placeholders of names and glossary words): "Sheinbaum Refuses military invasion"."""
+    engine = ApertiumTranslator([["Sheinbaum"], ["Trump"]], glossary={"spa-eng": {"descarta": "rules out"}})
+    es = engine.translate(
+        ["Sheinbaum rechaza invasión militar. Trump descarta ataques", "Sheinbaum descarta una invasión", "Sheinbaum y Trump rechazan el plan"],
+        "es", "en",
+    )
+    assert es[0] == "Sheinbaum refuses military invasion. Trump rules out attacks"  # bare: "Refuses", "Attacks"
+    assert es[1] == "Sheinbaum rules out an invasion"  # bare: "An invasion"
+    assert es[2].startswith("Sheinbaum and Trump")  # bare: "Sheinbaum And Trump"
+    en = engine.translate(["Trump order authorizes strikes", "Sheinbaum Mexico deal", "Mexico rejects plan"], "en", "es")
+    assert en[0].startswith("Trump el orden")  # bare: "Trump El orden"
+    assert "Trato" in en[1]  # the source word after the name had a capital: apertium's is kept
+    assert en[2].startswith("México")  # a sentence that begins with a word apertium knows is left alone
 
 
 def test_dpkg_is_asked_for_the_version_once_until_its_database_changes() -> None:

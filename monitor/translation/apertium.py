@@ -78,6 +78,7 @@ GENERAL: Glossary = {
         **{f"{on} {month}": f"en {mes}" for month, mes in _MONTHS.items() for on in ("in", "on")},
         "hand over": "entregar", "hands over": "entrega", "handed over": "entregó", "handing over": "entregando",
         "concerns over": "preocupación por", "control over": "control sobre", "questions over": "preguntas sobre",
+        "intelligence on": "inteligencia sobre", "intel on": "información sobre", "information on": "información sobre",
         "debate over": "debate sobre", "stance on": "postura sobre", "agreement on": "acuerdo sobre",
         "progress on": "avances en", "flights over": "vuelos sobre",
     },
@@ -141,7 +142,7 @@ END = "."
 _END_LINE = re.compile(r"\n[ \t]*\.[ \t]*$")
 # What this code rewrites before and after apertium (numbers, quotes, the end line) is part of the
 # model's name: rows an older version translated are redone by `monitor translate --refresh`.
-REWRITES = "rw3"
+REWRITES = "rw4"
 
 
 def _prepare(text: str, mode: str) -> str:
@@ -159,6 +160,31 @@ _CONTRACTION = re.compile(r"\b([Aa]|[Dd]e) el\b")
 def _finish(text: str, mode: str) -> str:
     """The translation, with what apertium leaves undone around the glossary's words done."""
     return _CONTRACTION.sub(lambda m: m.group(1) + "l", text) if mode == "eng-spa" else text
+
+
+# A sentence that begins with words apertium does not know (the placeholders of names and glossary
+# words) gets its capital on the first word apertium does know: "Sheinbaum rechaza invasión militar"
+# -> "Sheinbaum Refuses military invasion", "Trump order authorizes" -> "Trump El orden autoriza".
+_PLACEHOLDER_LEAD = re.compile(r"(?:^|(?<=[.!?:;]\s))(Zqx[a-y]+)((?:\s+Zqx[a-y]+)*\s+)([^\W\d_][\w'-]*)")
+
+
+def _sentence_case(source: str, output: str) -> str:
+    """`output` (placeholders still in) with the capital apertium gave the first word after a
+    sentence-initial run of placeholders taken off again, where the source's first word after a
+    run that begins with the same placeholder is in lower case: "Zqxa Refuses" -> "Zqxa refuses"
+    for "Zqxa rechaza", "Zqxa And Zqxb refuse" -> "Zqxa and Zqxb refuse" for "Zqxa y Zqxb rechazan";
+    "Zqxa Trato de México" for "Zqxa Mexico deal" stays (the source word had a capital)."""
+    lower_after = {m.group(1) for m in _PLACEHOLDER_LEAD.finditer(source) if m.group(3)[0].islower()}
+    if not lower_after:
+        return output
+
+    def fix(m: re.Match[str]) -> str:
+        word = m.group(3)
+        if m.group(1) not in lower_after or word.startswith("Zqx") or not (len(word) == 1 or word[1:].islower()):
+            return m.group(0)
+        return m.group(1) + m.group(2) + word[0].lower() + word[1:]
+
+    return _PLACEHOLDER_LEAD.sub(fix, output)
 
 
 def _entry_regex(words: str) -> str:
@@ -323,7 +349,7 @@ class ApertiumTranslator:
             protected = [self._protect(_prepare(items[i], mode), pattern, mode) for i in chunk]
             results = self._run_aligned(mode, [p[0] for p in protected])
             for i, (_text, found), result in zip(chunk, protected, results, strict=True):
-                out[i] = _finish(self._restore(result, found), mode)
+                out[i] = _finish(self._restore(_sentence_case(_text, result), found), mode)
         return out
 
     def unknown(self, examples: list[tuple[str, str]], source: str, target: str) -> set[str]:
