@@ -348,8 +348,8 @@ class ApertiumTranslator:
             chunk = todo[start : start + BATCH_ITEMS]
             protected = [self._protect(_prepare(items[i], mode), pattern, mode) for i in chunk]
             results = self._run_aligned(mode, [p[0] for p in protected])
-            for i, (_text, found), result in zip(chunk, protected, results, strict=True):
-                out[i] = _finish(self._restore(_sentence_case(_text, result), found), mode)
+            for i, (sent, found), result in zip(chunk, protected, results, strict=True):
+                out[i] = _finish(self._restore(_sentence_case(sent, result), found), mode)
         return out
 
     def unknown(self, examples: list[tuple[str, str]], source: str, target: str) -> set[str]:
