@@ -179,6 +179,49 @@ def test_average_linkage_does_not_chain_two_threads_through_one_article() -> Non
     assert result.merges == {}
 
 
+def _one_lawsuit(seed: int) -> Callable[[], np.ndarray]:
+    """Vectors of reports of one long-running matter (a lawsuit heard in March, ruled on in June):
+    all alike, as e5 makes them whatever the day."""
+    topic, (suit,) = _event_vectors(seed, 1)
+    rng = np.random.default_rng(seed + 1)
+    return lambda: _unit(topic + 0.5 * suit + 0.1 * _unit(rng.normal(size=topic.shape[0])))
+
+
+def test_undated_reports_do_not_merge_events_months_apart() -> None:
+    # each stored story has a dated report and an undated one (its feed gave no date); a new undated
+    # report is close to both stories. Their dated members are 90 days apart: two events, however
+    # alike the undated reports are (they used to merge the hearing and the ruling through them)
+    about, day = _one_lawsuit(7), linkage.DAY_S
+    docs = [
+        linkage.Doc(1, 0.0, about(), language="en", story=10),
+        linkage.Doc(2, None, about(), language="es", story=10),
+        linkage.Doc(3, 90 * day, about(), language="en", story=20),
+        linkage.Doc(4, None, about(), language="es", story=20),
+        linkage.Doc(5, None, about(), language="es"),
+    ]
+    weights, cfg = linkage.Weights(), Settings().cluster
+    assert linkage.PairScorer(docs, weights).block([1], [3])[0, 0] >= cfg.merge  # the undated pair alone would merge them
+    result = linkage.assign(docs, weights, cfg.window_h * 3600.0, join=cfg.join, merge=cfg.merge)
+    assert result.story_of[5] in (10, 20)
+    assert result.merges == {}
+
+
+def test_a_dated_report_does_not_join_an_old_story_through_its_undated_members() -> None:
+    about, day = _one_lawsuit(9), linkage.DAY_S
+    docs = [
+        linkage.Doc(1, 0.0, about(), language="en", story=10),
+        linkage.Doc(2, None, about(), language="es", story=10),
+        linkage.Doc(3, 90 * day, about(), language="en"),  # the ruling, 90 days after the hearing
+    ]
+    weights, cfg = linkage.Weights(), Settings().cluster
+    assert linkage.PairScorer(docs, weights).block([2], [1])[0, 0] >= cfg.join  # close to the undated member
+    result = linkage.assign(docs, weights, cfg.window_h * 3600.0, join=cfg.join, merge=cfg.merge)
+    assert result.story_of[3] < 0 and result.new_stories == [result.story_of[3]]
+    near = [linkage.Doc(1, 0.0, about(), language="en", story=10), linkage.Doc(2, None, about(), language="es", story=10),
+            linkage.Doc(3, day, about(), language="en")]
+    assert linkage.assign(near, weights, cfg.window_h * 3600.0, join=cfg.join, merge=cfg.merge).story_of[3] == 10  # a day later it joins
+
+
 def test_stories_list_ranks_both_countries_first(
     news_db: sqlite_utils.Database, article_factory: Callable[..., int], settings: Settings
 ) -> None:

@@ -18,7 +18,9 @@ members in its window it is most alike ON AVERAGE (average linkage: the mean pai
 members, not the best one, so one bridging article cannot chain two threads of a day together),
 when that mean reaches `join`; else it starts a story. Then stories that a new article found close
 merge when the mean score over all their cross pairs reaches `merge` (the same average linkage,
-so the merged story stays coherent); the older story keeps its id. Stored assignments never move
+so the merged story stays coherent); the older story keeps its id. A story's time is its dated
+members' span: a dated article does not join, and a story does not merge with, a story whose dated
+members are all out of the window, whatever its undated members say. Stored assignments never move
 except by such a merge. Work per article is bounded by the window: time grows linearly.
 """
 
@@ -251,9 +253,17 @@ def assign(
     scorer = PairScorer(docs, weights)
     story_arr = np.array([d.story if d.story is not None else 0 for d in docs], dtype=np.int64)
     members: dict[int, list[int]] = {}
+    span: dict[int, tuple[float, float]] = {}  # story -> (first, last) time of its dated members
+
+    def widen(story: int, t: float) -> None:
+        lo, hi = span.get(story, (t, t))
+        span[story] = (min(lo, t), max(hi, t))
+
     for i, d in enumerate(docs):
         if d.story is not None:
             members.setdefault(d.story, []).append(i)
+            if i < n_dated:
+                widen(d.story, times[i])
     next_temp = -1
     result = Assignment({}, {}, [])
     close: set[tuple[int, int]] = set()  # (story, other story) a new doc found close to both
@@ -289,6 +299,8 @@ def assign(
         for row, i in enumerate(todo):
             keep = own(i, cols) & (story_arr[cols] != 0)
             ranked = _mean_by_story(story_arr[cols][keep], matrix[row][keep]) if keep.any() else []
+            if i < n_dated:  # a story whose dated members are all out of the window is another event
+                ranked = [(m, s) for m, s in ranked if s not in span or span[s][0] - window_s <= times[i] <= span[s][1] + window_s]
             if ranked and ranked[0][0] >= join:
                 story = ranked[0][1]
                 close.update((story, other) for score, other in ranked[1:] if score >= min(join, merge))
@@ -299,6 +311,8 @@ def assign(
                 close.update((story, other) for score, other in ranked if score >= min(join, merge))
             story_arr[i] = story
             members.setdefault(story, []).append(i)
+            if i < n_dated:
+                widen(story, times[i])
             result.story_of[docs[i].article] = story
             if advance:
                 advance(1)
@@ -330,8 +344,19 @@ def _merge_close(
         t = scorer.times[of]
         return [m for m, x in zip(of, t, strict=True) if np.isnan(x) or lo <= x <= hi]
 
+    def apart(a: list[int], b: list[int]) -> bool:
+        """Whether the dated members of both stories are further apart than the window: then they are
+        two events, however alike their undated members are (undated reports of a March hearing and a
+        June ruling on one lawsuit would otherwise merge the two)."""
+        ta, tb = scorer.times[a], scorer.times[b]
+        if np.isnan(ta).all() or np.isnan(tb).all():
+            return False
+        return bool(np.nanmin(tb) - np.nanmax(ta) > window_s or np.nanmin(ta) - np.nanmax(tb) > window_s)
+
     def push(a: int, b: int) -> None:
         a, b = sorted((a, b), key=age_key)
+        if apart(group[a], group[b]):
+            return
         ga, gb = near(group[a], group[b]), near(group[b], group[a])
         if not ga or not gb:
             return
