@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.corpus_stats import PASS2_FILES, agreement, load_jsonl  # noqa: E402
 from monitor.analysis.eval_run import UNDATED, load_labels, predictions_by_article, run_eval, select_split  # noqa: E402
 from monitor.analysis.evaluate import TARGETS, Label, Prediction, Scores, score, score_by, split_of  # noqa: E402
-from monitor.cli.commands.eval import confusion_lines, group_lines, miss_lines, summary_lines  # noqa: E402
+from monitor.cli.commands.eval import confusion_lines, group_lines, miss_lines, share_lines, summary_lines  # noqa: E402
 from monitor.config import settings as settings_mod  # noqa: E402
 from monitor.config.settings import Settings  # noqa: E402
 from monitor.models import Outlet, ParsedEntry  # noqa: E402
@@ -74,7 +74,8 @@ def real_block(title: str, labels: list[Label], settings: Settings, engine: str,
     lines = [f"--- {title}: {overall.items} items; translation {run.translation_engine}, embedding {run.embedding_engine}"]
     lines += [*summary_lines(overall), ceiling(run.labels)]
     if detail:
-        lines += group_lines("country", score_by(run.labels, run.predictions, lambda lab: lab.country, bootstrap=bootstrap))
+        by_country = score_by(run.labels, run.predictions, lambda lab: lab.country, bootstrap=bootstrap)
+        lines += group_lines("country", by_country) + share_lines(by_country)
         lines += group_lines("language", score_by(run.labels, run.predictions, lambda lab: lab.language, bootstrap=bootstrap))
     if verbose:
         lines += confusion_lines(overall.confusion) + miss_lines(run)

@@ -65,6 +65,24 @@ def test_frames_are_scored_on_items_labelled_and_found_relevant() -> None:
     }
 
 
+def test_frame_shares_are_what_the_comparison_draws_from_labels_and_from_what_was_found() -> None:
+    labels = [
+        lab("a", frame="sovereignty"), lab("b", frame="sovereignty"), lab("c", frame="military_operations"),
+        lab("d", frame="cooperation"),  # missed: in the labelled bars, not in the found ones
+        lab("e", False),  # a false positive: in the found bars, as the digest would count it
+    ]
+    preds = {p.id: p for p in [
+        pred("a", top="sovereignty"), pred("b", top="military_operations"), pred("c", top="military_operations"),
+        pred("d", False), pred("e", top="sovereignty"),
+    ]}
+    sh = score(labels, preds, bootstrap=0).shares
+    assert sh.labelled == pytest.approx({"sovereignty": 0.5, "military_operations": 0.25, "cooperation": 0.25})
+    assert sh.found == pytest.approx({"sovereignty": 0.5, "military_operations": 0.5})
+    assert sh.distance == pytest.approx(0.25)  # a quarter of the bars would have to move
+    same = {p.id: p for p in [pred(x.id, top=x.primary_frame) for x in labels[:4]] + [pred("e", False)]}
+    assert score(labels, same, bootstrap=0).shares.distance == 0.0
+
+
 def test_every_label_needs_a_prediction() -> None:
     with pytest.raises(ValueError, match="no prediction"):
         score([lab("a")], {}, bootstrap=0)
@@ -221,6 +239,9 @@ def test_eval_end_to_end_on_a_real_slice(slice_file: Path, tmp_path: Path) -> No
     assert all(it["prediction"]["story"] is None for it in items.values() if not it["prediction"]["relevant"])
     assert all(it["prediction"]["evidence"] for it in found if it["prediction"]["top_frame"])
     assert set(data["by_country"]) == {r["country"] for r in raw}
+    for country, scores in data["by_country"].items():  # each country's frame bars, from the items found relevant
+        tops = [it["prediction"]["top_frame"] for it in found if it["label"]["country"] == country and it["prediction"]["top_frame"]]
+        assert scores["frame_shares"]["found"] == pytest.approx({f: tops.count(f) / len(tops) for f in set(tops)})
     assert (keep / "eval-none-fetched-all.db").is_file()
 
     # a re-run on the kept database redoes analysis and clustering and gives the same figures
@@ -233,7 +254,7 @@ def test_eval_end_to_end_on_a_real_slice(slice_file: Path, tmp_path: Path) -> No
     assert text.exit_code == 0, text.output
     n_test = sum(split_of(r) == "test" for r in raw)
     assert f"eval: {n_test} items (test split" in text.stdout
-    for heading in ("relevance ", "top frame ", "pairs US<->MX", "by country:", "frame confusion", "disagreements"):
+    for heading in ("relevance ", "top frame ", "pairs US<->MX", "by country:", "frame shares", "frame confusion", "disagreements"):
         assert heading in text.stdout
     assert (keep / "eval-none-fetched-test.db").is_file()
 

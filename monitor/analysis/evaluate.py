@@ -8,6 +8,9 @@ every figure `monitor eval` prints:
 - frames, on the items labelled relevant AND found relevant: agreement of the top frame with the labelled
   primary frame, agreement with any labelled frame (primary or secondary), the share given no frame at
   all, and a confusion table (labelled primary frame x predicted top frame);
+- frame shares: each frame's share of the labelled primary frames beside its share of the top frames
+  of the items found relevant (the bars the comparison and the digest draw), and the total variation
+  distance between the two;
 - same-story pairs: a labelled pair is two relevant items with the same event id; a placed pair is two
   items the monitor put in one story. Recall = labelled pairs placed together / labelled pairs;
   precision = placed pairs that are right / placed pairs judged. A placed pair with a labelled-irrelevant
@@ -37,6 +40,8 @@ from itertools import combinations
 from typing import Any
 
 import numpy as np
+
+from monitor.analysis.compare import top_frame_shares
 
 TEST_SHARE = 0.4  # of events (and of event-less items), by hash: the test split
 NO_FRAME = "(none)"
@@ -162,6 +167,25 @@ class PairScore:
         return _ratio(self.right, self.placed)
 
 
+@dataclass
+class FrameShares:
+    """Each frame's share of the labelled-relevant items' primary frames, beside its share of the top
+    frames of the items the monitor found relevant: the bars `monitor compare`, the digest and the web
+    page draw (they count what the monitor found, misses and false positives included)."""
+
+    labelled: dict[str, float] = field(default_factory=dict)
+    found: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def distance(self) -> float:
+        """Total variation distance: the share of the bars that would have to move for the found bars
+        to match the labelled ones (0 equal, 1 disjoint)."""
+        if not self.labelled or not self.found:
+            return math.nan
+        frames = set(self.labelled) | set(self.found)
+        return 0.5 * sum(abs(self.labelled.get(f, 0.0) - self.found.get(f, 0.0)) for f in frames)
+
+
 @dataclass(frozen=True)
 class Interval:
     low: float
@@ -175,6 +199,7 @@ class Scores:
     frames: FrameScore
     pairs: dict[str, PairScore]
     confusion: dict[str, dict[str, int]]  # labelled primary frame -> predicted top frame (or NO_FRAME / NOT_RELEVANT) -> n
+    shares: FrameShares = field(default_factory=FrameShares)
     intervals: dict[str, Interval] = field(default_factory=dict)  # figure name (see figures()) -> 95% interval
 
     def figures(self) -> dict[str, float]:
@@ -253,6 +278,16 @@ def frame_confusion(labels: Sequence[Label], preds: Mapping[str, Prediction]) ->
         col = (pred.top_frame or NO_FRAME) if pred.relevant else NOT_RELEVANT
         table[lab.primary_frame or NO_FRAME][col] += 1
     return {k: dict(v.most_common()) for k, v in sorted(table.items())}
+
+
+def frame_shares(labels: Sequence[Label], preds: Mapping[str, Prediction]) -> FrameShares:
+    """Labelled primary-frame shares (items labelled relevant with a frame) and found top-frame shares
+    (items found relevant with a top frame), by the arithmetic the comparison and the digest use."""
+    labelled = Counter(lab.primary_frame for lab in labels if lab.relevant and lab.primary_frame)
+    found = Counter(p.top_frame for p in (preds[lab.id] for lab in labels) if p.relevant and p.top_frame)
+    return FrameShares(
+        {f: share for f, _, share in top_frame_shares(labelled)}, {f: share for f, _, share in top_frame_shares(found)}
+    )
 
 
 @dataclass(frozen=True)
@@ -404,6 +439,7 @@ def score(
         frames=frame_score(labels, preds),
         pairs={scope: pair_score(pairs, scope) for scope in PAIR_SCOPES},
         confusion=frame_confusion(labels, preds),
+        shares=frame_shares(labels, preds),
         intervals=_bootstrap(labels, preds, pairs, unit_index, bootstrap, seed),
     )
 

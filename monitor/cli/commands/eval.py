@@ -58,6 +58,21 @@ def group_lines(title: str, groups: dict[str, Scores]) -> list[str]:
     return lines
 
 
+def pct(share: float) -> str:
+    return "<1%" if 0 < share < 0.005 else f"{share:.0%}"
+
+
+def share_lines(groups: dict[str, Scores]) -> list[str]:
+    """Per group (country): each frame's labelled share -> found share, largest labelled first."""
+    lines = ["frame shares (labelled primary frames -> top frames of the items found relevant, as `monitor compare` draws them):"]
+    for key, s in groups.items():
+        sh = s.shares
+        frames = sorted(set(sh.labelled) | set(sh.found), key=lambda f: (-sh.labelled.get(f, 0.0), -sh.found.get(f, 0.0), f))
+        parts = [f"{f} {pct(sh.labelled.get(f, 0.0))}->{pct(sh.found.get(f, 0.0))}" for f in frames]
+        lines.append(f"  {key:<4} distance {fmt(sh.distance)}:  " + ", ".join(parts))
+    return lines
+
+
 def confusion_lines(table: dict[str, dict[str, int]]) -> list[str]:
     cols = sorted({c for row in table.values() for c in row} - {NO_FRAME, NOT_RELEVANT})
     cols += [c for c in (NO_FRAME, NOT_RELEVANT) if any(c in row for row in table.values())]
@@ -90,6 +105,7 @@ def scores_json(s: Scores) -> dict[str, Any]:
         "frames": s.frames,
         "pairs": s.pairs,
         "confusion": s.confusion,
+        "frame_shares": {"labelled": s.shares.labelled, "found": s.shares.found, "distance": None if math.isnan(s.shares.distance) else s.shares.distance},
     }
 
 
@@ -125,8 +141,8 @@ def eval_cmd(
     with_items: bool,
     verbose: bool,
 ) -> None:
-    """Score the analysis against your own labels: relevance P/R, frame agreement and confusion,
-    same-story pairs, with 95% bootstrap intervals (over events).
+    """Score the analysis against your own labels: relevance P/R, frame agreement, confusion and
+    each country's frame shares, same-story pairs, with 95% bootstrap intervals (over events).
 
     FILES are JSONL, one labelled article a line: id, outlet, country, language, url, published,
     title, lede, relevant, primary_frame, secondary_frames, event_id (see docs/evaluation.md). The
@@ -171,7 +187,7 @@ def eval_cmd(
         f" embedding {run.embedding_engine}; 95% intervals over {bootstrap} resamples of events"
     )
     lines = summary_lines(overall) + group_lines("country", by_country) + group_lines("language", by_language)
-    lines += confusion_lines(overall.confusion)
+    lines += share_lines(by_country) + confusion_lines(overall.confusion)
     if verbose:
         lines += miss_lines(run)
     if keep:
