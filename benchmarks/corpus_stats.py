@@ -10,7 +10,9 @@ labels, so the split never moves when items are added. Tune only on dev; report 
 The second, blind labelling pass (`real.pass2.a.jsonl` + `real.pass2.b.jsonl`, merged: id, relevant,
 primary_frame, secondary_frames) is compared with the first on all items and on the test split: raw
 agreement and Cohen's kappa for relevance and for the primary frame (on the items both passes call
-relevant). That agreement is the ceiling any automatic labelling can be expected to reach.
+relevant), and the distance between the frame bars each pass would draw per country (total variation
+of the primary-frame shares, as `monitor eval` reports for the monitor's). That agreement is the
+ceiling any automatic labelling can be expected to reach.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.analysis.evaluate import split_of  # noqa: E402  (the one split, shared with `monitor eval`)
+from monitor.analysis.compare import top_frame_shares  # noqa: E402
+from monitor.analysis.evaluate import FrameShares, split_of  # noqa: E402  (the one split, shared with `monitor eval`)
 
 EVAL_DIR = ROOT / "tests" / "fixtures" / "eval"
 CORPUS_FILES = ("real-events.jsonl", "real-other.jsonl")
@@ -94,6 +97,14 @@ def agreement(items: list[dict], pass2: list[dict]) -> dict:
         (b["primary_frame"] == a["primary_frame"]) or (b["primary_frame"] in (a.get("secondary_frames") or []))
         for a, b in framed
     )
+    def shares(rows: Iterable[dict]) -> dict[str, float]:
+        return {f: v for f, _, v in top_frame_shares(Counter(r["primary_frame"] for r in rows if r["relevant"] and r["primary_frame"]))}
+
+    # each country's frame bars as each pass would draw them: how far two people's bars differ
+    distance = {
+        c: FrameShares(shares(a for a, _ in both if a["country"] == c), shares(b for a, b in both if a["country"] == c)).distance
+        for c in sorted({a["country"] for a, _ in both})
+    }
     return {
         "items_in_both_passes": len(both),
         "relevance_agreement": round(sum(x == y for x, y in zip(rel_a, rel_b, strict=True)) / max(len(both), 1), 3),
@@ -102,6 +113,7 @@ def agreement(items: list[dict], pass2: list[dict]) -> dict:
         "primary_frame_agreement": round(sum(x == y for x, y in zip(fa, fb, strict=True)) / max(len(fa), 1), 3),
         "primary_frame_kappa": round(cohen_kappa(fa, fb), 3),
         "pass2_primary_in_pass1_any": round(any_match / max(len(framed), 1), 3),
+        "frame_share_distance": {c: round(d, 3) for c, d in distance.items()},
     }
 
 
@@ -174,7 +186,8 @@ def agreement_line(title: str, a: dict) -> str:
         f"  {title:<11} ({a['items_in_both_passes']} items) relevance: agreement {a['relevance_agreement']:.3f},"
         f" kappa {a['relevance_kappa']:.3f}; primary frame ({a['frame_items']} items both passes call relevant):"
         f" agreement {a['primary_frame_agreement']:.3f}, kappa {a['primary_frame_kappa']:.3f};"
-        f" pass-2 primary among pass-1 frames {a['pass2_primary_in_pass1_any']:.3f}"
+        f" pass-2 primary among pass-1 frames {a['pass2_primary_in_pass1_any']:.3f};"
+        f" frame shares' distance {', '.join(f'{c} {d:.3f}' for c, d in a['frame_share_distance'].items())}"
     )
 
 

@@ -63,7 +63,8 @@ def ceiling(labels: list[Label]) -> str:
     return (
         f"ceiling (two human passes, {a['frame_items']} items both called relevant): primary frame agreement"
         f" {a['primary_frame_agreement']:.3f}, kappa {a['primary_frame_kappa']:.3f}; relevance agreement"
-        f" {a['relevance_agreement']:.3f}, kappa {a['relevance_kappa']:.3f}"
+        f" {a['relevance_agreement']:.3f}, kappa {a['relevance_kappa']:.3f}; frame shares' distance between the passes"
+        f" {', '.join(f'{c} {d:.3f}' for c, d in a['frame_share_distance'].items())}"
     )
 
 

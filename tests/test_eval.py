@@ -179,6 +179,22 @@ def test_split_keeps_an_event_on_one_side_and_is_the_corpus_split() -> None:
     assert {"dev", "test"} == {split_of(it) for it in items}
 
 
+def test_the_ceiling_compares_the_two_passes_frame_bars_per_country() -> None:
+    from benchmarks.corpus_stats import agreement
+
+    first = [
+        {"id": "a", "country": "US", "relevant": True, "primary_frame": "sovereignty"},
+        {"id": "b", "country": "US", "relevant": True, "primary_frame": "cooperation"},
+        {"id": "c", "country": "MX", "relevant": True, "primary_frame": "sovereignty"},
+        {"id": "d", "country": "MX", "relevant": False, "primary_frame": None},
+    ]
+    second = [dict(r) for r in first]
+    assert agreement(first, second)["frame_share_distance"] == {"MX": 0.0, "US": 0.0}
+    second[1] = {**second[1], "primary_frame": "sovereignty"}  # the US bars: half and half, then all one frame
+    second[3] = {**second[3], "relevant": True, "primary_frame": "legality"}
+    assert agreement(first, second)["frame_share_distance"] == {"MX": 0.5, "US": 0.5}
+
+
 def test_undated_items_are_undated_unless_asked_to_borrow_their_events_date(tmp_path: Path) -> None:
     f = tmp_path / "x.jsonl"
     rows = [
