@@ -97,6 +97,7 @@ def agreement(items: list[dict], pass2: list[dict]) -> dict:
         (b["primary_frame"] == a["primary_frame"]) or (b["primary_frame"] in (a.get("secondary_frames") or []))
         for a, b in framed
     )
+
     def shares(rows: Iterable[dict]) -> dict[str, float]:
         return {f: v for f, _, v in top_frame_shares(Counter(r["primary_frame"] for r in rows if r["relevant"] and r["primary_frame"]))}
 
