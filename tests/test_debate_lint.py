@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from monitor.analysis.analyze import ArticleText
 from monitor.analysis.debate import load_debate
 from monitor.analysis.debate_lint import (
     is_own_form,
     lower_case_words,
     pattern_words,
     stem_collisions,
+    translation_only_terms,
     word_forms,
 )
 from monitor.cli.main import cli
@@ -192,3 +194,105 @@ def test_lower_case_words_leave_out_names_contractions_and_stopwords() -> None:
     words = lower_case_words([("en", "Sheinbaum didn't say. The airspace closed; Mexico's airspace reopened.")])
     assert words.counts["en"] == {"airspace": 2, "closed": 1, "reopened": 1}
     assert words.examples[("en", "airspace")] == "The airspace closed; Mexico's airspace reopened."
+
+
+# "sovereignty ~ mexic*" has no Spanish equivalent in this file: a Spanish article about Mexico's
+# sovereignty is found only through its translation; "mexico" is a context word, never a core term.
+ONE_SIDED = DEBATE + """
+[[relevance.terms]]
+weight = 4.0
+en = ["sovereignty ~ mexic*"]
+es = ["intervención militar"]
+
+[[relevance.terms]]
+weight = 1.0
+context = true
+en = ["mexico", "senate"]
+es = ["méxico", "senado"]
+
+[[relevance.exclude]]
+why = "the telenovela sense"
+penalty = 8.0
+en = ["telenovela"]
+es = ["telenovela"]
+"""
+
+# (title, summary, translation's title, translation's summary, found relevant)
+ONE_SIDED_ES = [
+    ("Senado aprueba reforma sobre soberanía nacional", "La reforma protege el territorio.",
+     "Senate approves reform on the national sovereignty of Mexico", "The reform protects the territory.", True),
+    ("Diputados discuten la soberanía", "Debate sobre el territorio nacional.",
+     "Deputies discuss sovereignty", "Debate on the sovereignty of Mexico.", False),
+    # the original holds a core term of its own: not listed, whatever its translation matched
+    ("Detienen a líder del cártel", "El líder del cártel fue detenido.",
+     "Cartel leader arrested", "Mexico's sovereignty was invoked.", True),
+    # only context words in the translation: not listed
+    ("El Senado sesiona", "Sesión ordinaria.", "The Senate meets", "Mexico's senate in an ordinary session.", False),
+    # the translation's term is cancelled by an exclusion: not listed
+    ("Estreno de la telenovela", "La soberanía en pantalla.",
+     "Telenovela premiere", "Mexico's sovereignty on screen, a telenovela.", False),
+]
+ONE_SIDED_EN = [
+    ("Drug gang boss held", "A military intervention was ruled out.",
+     "Detienen a jefe de banda", "Se descartó una intervención militar y el cártel sigue.", True),
+]
+
+
+def _one_sided(tmp_path: Path) -> Path:
+    path = tmp_path / "one-sided.toml"
+    path.write_text(ONE_SIDED, encoding="utf-8")
+    return path
+
+
+def _articles(rows: list[tuple[str, str, str, str, bool]], language: str, first: int) -> list[tuple[ArticleText, bool]]:
+    other = "en" if language == "es" else "es"
+    return [
+        (ArticleText(first + k, language, t, s, "", {other: (tt, ts, "")}), relevant)
+        for k, (t, s, tt, ts, relevant) in enumerate(rows)
+    ]
+
+
+def test_a_core_term_found_only_in_the_translation_is_listed_per_article_language(tmp_path: Path) -> None:
+    debate = load_debate(_one_sided(tmp_path))
+    articles = _articles(ONE_SIDED_ES, "es", 1) + _articles(ONE_SIDED_EN, "en", 10)
+    found = {(t.language, t.term): t for t in translation_only_terms(debate, articles)}
+    assert set(found) == {("es", "sovereignty ~ mexic*"), ("en", "cártel"), ("en", "intervención militar")}
+    sovereignty = found[("es", "sovereignty ~ mexic*")]
+    assert (sovereignty.articles, sovereignty.relevant, sovereignty.term_language) == (2, 1, "en")
+    assert sovereignty.example == "Senado aprueba reforma sobre soberanía nacional"
+    assert (found[("en", "cártel")].articles, found[("en", "cártel")].relevant) == (1, 1)
+    # an article without a translation, or one whose translation is empty, is not read
+    bare = [(ArticleText(20, "es", "Senado aprueba reforma sobre soberanía nacional", "", ""), True)]
+    assert translation_only_terms(debate, bare) == []
+
+
+def test_translation_only_terms_are_ordered_by_relevant_articles_and_held_back_below_min_count(tmp_path: Path) -> None:
+    debate = load_debate(_one_sided(tmp_path))
+    articles = _articles(ONE_SIDED_ES, "es", 1) + _articles(ONE_SIDED_EN, "en", 10)
+    listed = translation_only_terms(debate, articles)
+    assert [(t.language, t.term) for t in listed] == [("en", "cártel"), ("en", "intervención militar"), ("es", "sovereignty ~ mexic*")]
+    assert [t.term for t in translation_only_terms(debate, articles, min_count=2)] == ["sovereignty ~ mexic*"]
+    assert [t.term for t in translation_only_terms(debate, articles, top=1)] == ["cártel", "sovereignty ~ mexic*"]
+
+
+def test_cli_lists_the_core_terms_found_only_through_a_stored_translation(tmp_path: Path) -> None:
+    db_path = tmp_path / "m.db"
+    db = open_db(db_path)
+    try:
+        add_outlets(db)
+        for k, (t, s, tt, ts, _) in enumerate(ONE_SIDED_ES):
+            add_article(db, "jornada", t, s, hours=k, translation=(tt, ts))
+        add_article(db, "jornada", "Senado aprueba reforma sobre soberanía", "Sin traducción.", hours=9)
+    finally:
+        db.close()
+    args = ["--db", str(db_path), "--debate", str(_one_sided(tmp_path)), "debate", "check"]
+    text = CliRunner().invoke(cli, args)
+    assert text.exit_code == 0, text.output
+    line = next(x for x in text.output.splitlines() if "sovereignty ~ mexic*" in x)
+    # no analysis is stored yet: none of them counts as found relevant
+    assert line.startswith("  es articles:") and "2× (0 relevant)" in line and "Senado aprueba reforma sobre soberanía nacional" in line
+    data = json.loads(CliRunner().invoke(cli, [*args, "--json"]).output)
+    assert [(t["language"], t["term"], t["articles"]) for t in data["translation_only"]] == [("es", "sovereignty ~ mexic*", 2)]
+    # with only the article that has no translation read, nothing is listed, and the check says so
+    recent = CliRunner().invoke(cli, [*args, "--limit", "1"])
+    assert "no stored article was found through a core term of its translation alone" in recent.output

@@ -276,6 +276,17 @@ def _relevance(debate: Debate, side: Side, masked: set[tuple[int, int]], penalty
     return score + context_score - penalty, made
 
 
+def core_matches(debate: Debate, side: Side) -> tuple[float, list[Pattern]]:
+    """The side's relevance score and the debate file's core (not context) patterns that matched it,
+    exclusions applied, as the analysis reads it (`monitor debate check` compares the original's with
+    the translation's)."""
+    masked, penalty = _exclusions(debate, side)
+    score, made = _relevance(debate, side, masked, penalty)
+    # by identity: one word can be in a core list and a context list ("sinaloa"), equal as patterns
+    context = {id(p) for g in debate.terms if g.context for p in g.patterns}
+    return score, [p for p, _, _ in made if id(p) not in context]
+
+
 def _length(pattern: Pattern) -> int:
     return sum(len(part) for part in pattern.parts)
 

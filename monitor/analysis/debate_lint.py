@@ -12,6 +12,11 @@ other words already restrict them.
 `untranslated_words` lists the frequent words of the stored articles that the rough translation
 engine does not know and the file's [glossary] does not translate ("fentanilo", "narcotraficantes",
 "airspace" stay as written in apertium's translations): candidates for glossary entries.
+`translation_only_terms` lists the core terms that matched only an article's rough translation,
+its original holding none ("Senado aprueba reforma ... soberanía nacional" is found through its
+translation's "sovereignty ~ mexic*": the Spanish list lacks an equivalent). With translation off,
+or where the rough translation words it otherwise, such an article is missed: where it belongs to
+the debate, the original-language equivalent belongs in the file.
 Pure functions; `monitor debate check` reads the texts and asks the engine.
 """
 
@@ -22,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from monitor.analysis.analyze import ArticleText, core_matches, sides_of
 from monitor.analysis.debate import Debate, Pattern
 from monitor.analysis.textnorm import fold, is_stopword, sentences, tokens
 
@@ -166,3 +172,45 @@ def untranslated_words(
         missing = unknown(language, [(w, words.examples[(language, w)]) for w, _ in pool])
         out += [Untranslated(language, w, n) for w, n in pool if w in missing][:top]
     return out
+
+
+@dataclass(frozen=True)
+class TranslationOnly:
+    """A core term of the file that matched articles only through their rough translation."""
+
+    language: str  # the articles' own language
+    term: str  # the pattern as the file writes it (in the translation's language)
+    term_language: str
+    articles: int  # articles whose original holds no core term and whose translation matched this one
+    relevant: int  # of them, those the stored analysis found relevant
+    example: str  # one such article's headline (else the start of its summary)
+
+
+def translation_only_terms(
+    debate: Debate, articles: Iterable[tuple[ArticleText, bool]], min_count: int = 1, top: int = 20
+) -> list[TranslationOnly]:
+    """Per article language, the `top` core terms that matched `min_count` or more (article, relevant)
+    whose original matched no core term while a translation scored through one (context words alone,
+    or a term an exclusion cancels, do not count); the terms with the most relevant articles first."""
+    found: dict[tuple[str, str, str], list[tuple[ArticleText, bool]]] = {}
+    for article, relevant in articles:
+        sides = sides_of(article)
+        if not sides or not sides[0].original or core_matches(debate, sides[0])[1]:
+            continue
+        terms: dict[tuple[str, str, str], None] = {}
+        for side in sides[1:]:
+            score, patterns = core_matches(debate, side)
+            if score > 0:
+                terms.update(((article.language, p.text, p.language), None) for p in patterns)
+        for key in terms:
+            found.setdefault(key, []).append((article, relevant))
+    out = [
+        TranslationOnly(
+            language, term, term_language, len(hits), sum(r for _, r in hits),
+            (hits[0][0].title or hits[0][0].summary or "")[:120],
+        )
+        for (language, term, term_language), hits in found.items()
+        if len(hits) >= min_count
+    ]
+    out.sort(key=lambda t: (t.language, -t.relevant, -t.articles, t.term))
+    return [t for language in sorted({t.language for t in out}) for t in [u for u in out if u.language == language][:top]]

@@ -8,12 +8,15 @@ from typing import Any
 
 import click
 
+from monitor.analysis.analyze import ArticleText, load_articles
 from monitor.analysis.debate import Debate, load_debate
 from monitor.analysis.debate_lint import (
     Collision,
+    TranslationOnly,
     Untranslated,
     lower_case_words,
     stem_collisions,
+    translation_only_terms,
     untranslated_words,
     word_forms,
 )
@@ -42,6 +45,30 @@ def _texts(db_path: Path, limit: int) -> Iterator[tuple[str, str]]:
             yield str(language), f"{title or ''}. {summary or ''}"
     finally:
         db.close()
+
+
+def _translated(db_path: Path, limit: int) -> list[tuple[ArticleText, bool]]:
+    """(text with its translations, found relevant) of the `limit` most recently stored articles that
+    have a translation, read-only."""
+    db = open_db(db_path, readonly=True)
+    try:
+        rows = db.execute(
+            """SELECT a.id, COALESCE(an.relevant, 0) FROM articles a LEFT JOIN analyses an ON an.article = a.id
+               WHERE EXISTS (SELECT 1 FROM article_translations t WHERE t.article = a.id) ORDER BY a.id DESC LIMIT ?""",
+            [limit],
+        ).fetchall()
+        relevant = {int(a): bool(r) for a, r in rows}
+        ids = sorted(relevant)
+        out: list[tuple[ArticleText, bool]] = []
+        for start in range(0, len(ids), 500):
+            out += [(text, relevant[text.id]) for text, _, _ in load_articles(db, ids[start : start + 500])]
+        return out
+    finally:
+        db.close()
+
+
+def _translation_only_line(t: TranslationOnly) -> str:
+    return f"  {t.language} articles: \"{t.term}\" ({t.term_language}) {t.articles}× ({t.relevant} relevant), e.g. \"{t.example}\""
 
 
 def _counts(d: Debate) -> dict[str, int]:
@@ -87,14 +114,17 @@ def _collision_line(c: Collision) -> str:
 @click.pass_context
 def check_cmd(ctx: click.Context, limit: int, min_count: int, as_json: bool) -> None:
     """Validate the debate file, then list its one-word patterns whose stem also matches other words
-    in the stored articles, and the frequent words the rough translation (apertium) leaves as
-    written.
+    in the stored articles, the frequent words the rough translation (apertium) leaves as written,
+    and the core terms the stored articles matched only through their translation.
 
     A one-word pattern matches every form of the word by its stem, and a stem can join words of
     different meanings: "aseguramiento" (a drug seizure) also matches "aseguró" (he said). Where the
     extra words are wrong, write a word beginning instead ("aseguramient*"). A word apertium does
     not know ("fentanilo", "airspace") stays as written in its translations: a line in the file's
-    [glossary] translates it. An invalid file exits 2 with the section and field at fault; the
+    [glossary] translates it. A core term found only in an article's translation, its original
+    holding none ("sovereignty ~ mexic*" in the English of "Senado aprueba reforma sobre soberanía
+    nacional"), means the article's own language lacks an equivalent: with translation off, or a
+    rougher translation, the article is missed. An invalid file exits 2 with the section and field at fault; the
     lists are advice and never fail the check.
 
     \b
@@ -109,11 +139,13 @@ def check_cmd(ctx: click.Context, limit: int, min_count: int, as_json: bool) -> 
     texts = list(_texts(settings.db_path, limit)) if stored else []
     collisions = stem_collisions(d, word_forms(texts), min_count) if stored else []
     untranslated, why_not = _untranslated(d, texts, min_count) if stored else ([], "")
+    only_translated = translation_only_terms(d, _translated(settings.db_path, limit), min_count=1) if stored else []
     if as_json:
         payload: dict[str, Any] = {
             "file": str(d.path), "debate": d.id, "valid": True, **_counts(d),
             "articles_read": stored, "stem_collisions": collisions,
             "untranslated": untranslated, "untranslated_unavailable": why_not or None,
+            "translation_only": only_translated,
         }
         print_json(payload)
         return
@@ -138,6 +170,15 @@ def check_cmd(ctx: click.Context, limit: int, min_count: int, as_json: bool) -> 
             click.echo(f"  {language}: " + ", ".join(f"{u.word} {u.count}" for u in untranslated if u.language == language))
     elif stored:
         click.echo(f"apertium knows every word used {min_count} times or more in the stored articles, or the glossary translates it")
+    if only_translated:
+        click.echo(
+            "core terms found only in the translation of articles whose original holds none (where such an article"
+            " belongs to the debate, add the term's equivalent in the article's language; without translation it is missed):"
+        )
+        for t in only_translated:
+            click.echo(_translation_only_line(t))
+    elif stored:
+        click.echo("no stored article was found through a core term of its translation alone")
 
 
 COMMANDS = [debate]
