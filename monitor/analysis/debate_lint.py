@@ -195,13 +195,14 @@ def translation_only_terms(
     found: dict[tuple[str, str, str], list[tuple[ArticleText, bool]]] = {}
     for article, relevant in articles:
         sides = sides_of(article)
-        if not sides or not sides[0].original or core_matches(debate, sides[0])[1]:
-            continue
         terms: dict[tuple[str, str, str], None] = {}
         for side in sides[1:]:
             score, patterns = core_matches(debate, side)
             if score > 0:
                 terms.update(((article.language, p.text, p.language), None) for p in patterns)
+        # the original is read only where a translation matched: most stored articles match nowhere
+        if not terms or core_matches(debate, sides[0])[1]:
+            continue
         for key in terms:
             found.setdefault(key, []).append((article, relevant))
     out = [

@@ -20,8 +20,9 @@ from monitor.analysis.debate_lint import (
     untranslated_words,
     word_forms,
 )
-from monitor.cli.console import print_json
+from monitor.cli.console import print_json, progress
 from monitor.errors import TranslationError
+from monitor.models import Advance
 from monitor.store.db import open_db
 
 
@@ -47,9 +48,9 @@ def _texts(db_path: Path, limit: int) -> Iterator[tuple[str, str]]:
         db.close()
 
 
-def _translated(db_path: Path, limit: int) -> list[tuple[ArticleText, bool]]:
-    """(text with its translations, found relevant) of the `limit` most recently stored articles that
-    have a translation, read-only."""
+def _translated_ids(db_path: Path, limit: int) -> dict[int, bool]:
+    """Article id -> found relevant, of the `limit` most recently stored articles that have a
+    translation, read-only."""
     db = open_db(db_path, readonly=True)
     try:
         rows = db.execute(
@@ -57,14 +58,29 @@ def _translated(db_path: Path, limit: int) -> list[tuple[ArticleText, bool]]:
                WHERE EXISTS (SELECT 1 FROM article_translations t WHERE t.article = a.id) ORDER BY a.id DESC LIMIT ?""",
             [limit],
         ).fetchall()
-        relevant = {int(a): bool(r) for a, r in rows}
-        ids = sorted(relevant)
-        out: list[tuple[ArticleText, bool]] = []
-        for start in range(0, len(ids), 500):
-            out += [(text, relevant[text.id]) for text, _, _ in load_articles(db, ids[start : start + 500])]
-        return out
+        return {int(a): bool(r) for a, r in rows}
     finally:
         db.close()
+
+
+def _translated(db_path: Path, relevant: dict[int, bool], advance: Advance) -> Iterator[tuple[ArticleText, bool]]:
+    """(text with its translations, found relevant) of these articles, read-only, 500 at a time (an
+    article's body is read too: the whole set is never held at once)."""
+    db = open_db(db_path, readonly=True)
+    try:
+        ids = sorted(relevant)
+        for start in range(0, len(ids), 500):
+            for text, _, _ in load_articles(db, ids[start : start + 500]):
+                yield text, relevant[text.id]
+                advance(1)
+    finally:
+        db.close()
+
+
+def _translation_only(d: Debate, db_path: Path, limit: int, quiet: bool) -> list[TranslationOnly]:
+    relevant = _translated_ids(db_path, limit)
+    with progress("reading translations", len(relevant), quiet=quiet) as advance:
+        return translation_only_terms(d, _translated(db_path, relevant, advance))
 
 
 def _translation_only_line(t: TranslationOnly) -> str:
@@ -139,7 +155,7 @@ def check_cmd(ctx: click.Context, limit: int, min_count: int, as_json: bool) -> 
     texts = list(_texts(settings.db_path, limit)) if stored else []
     collisions = stem_collisions(d, word_forms(texts), min_count) if stored else []
     untranslated, why_not = _untranslated(d, texts, min_count) if stored else ([], "")
-    only_translated = translation_only_terms(d, _translated(settings.db_path, limit), min_count=1) if stored else []
+    only_translated = _translation_only(d, settings.db_path, limit, as_json) if stored else []
     if as_json:
         payload: dict[str, Any] = {
             "file": str(d.path), "debate": d.id, "valid": True, **_counts(d),
