@@ -280,19 +280,25 @@ def test_cli_lists_the_core_terms_found_only_through_a_stored_translation(tmp_pa
     db = open_db(db_path)
     try:
         add_outlets(db)
-        for k, (t, s, tt, ts, _) in enumerate(ONE_SIDED_ES):
-            add_article(db, "jornada", t, s, hours=k, translation=(tt, ts))
+        ids = [add_article(db, "jornada", t, s, hours=k, translation=(tt, ts)) for k, (t, s, tt, ts, _) in enumerate(ONE_SIDED_ES)]
         add_article(db, "jornada", "Senado aprueba reforma sobre soberanía", "Sin traducción.", hours=9)
+        # the stored decisions: the first article found relevant, the second not
+        for aid, relevant in ((ids[0], 1), (ids[1], 0)):
+            db.execute(
+                "INSERT INTO analyses (article, debate_hash, content_hash, relevant, relevance, analyzed_at) VALUES (?, 'h', 'h', ?, 5.0, '2026-01-01')",
+                [aid, relevant],
+            )
+        db.conn.commit()
     finally:
         db.close()
     args = ["--db", str(db_path), "--debate", str(_one_sided(tmp_path)), "debate", "check"]
     text = CliRunner().invoke(cli, args)
     assert text.exit_code == 0, text.output
     line = next(x for x in text.output.splitlines() if "sovereignty ~ mexic*" in x)
-    # no analysis is stored yet: none of them counts as found relevant
-    assert line.startswith("  es articles:") and "2× (0 relevant)" in line and "Senado aprueba reforma sobre soberanía nacional" in line
+    # of the two, the stored analysis found one relevant
+    assert line.startswith("  es articles:") and "2× (1 relevant)" in line and "Senado aprueba reforma sobre soberanía nacional" in line
     data = json.loads(CliRunner().invoke(cli, [*args, "--json"]).output)
-    assert [(t["language"], t["term"], t["articles"]) for t in data["translation_only"]] == [("es", "sovereignty ~ mexic*", 2)]
+    assert [(t["language"], t["term"], t["articles"], t["relevant"]) for t in data["translation_only"]] == [("es", "sovereignty ~ mexic*", 2, 1)]
     # with only the article that has no translation read, nothing is listed, and the check says so
     recent = CliRunner().invoke(cli, [*args, "--limit", "1"])
     assert "no stored article was found through a core term of its translation alone" in recent.output

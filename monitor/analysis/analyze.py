@@ -256,7 +256,8 @@ RelevanceHit = tuple[int, Pattern, float, Hits]  # (side index, pattern, points,
 
 
 def _relevance(debate: Debate, side: Side, masked: set[tuple[int, int]], penalty: float) -> tuple[float, list[tuple[Pattern, float, Hits]]]:
-    """The side's relevance score and the non-context matches that made it (pattern, points, hits)."""
+    """The side's relevance score and every match that made it, context words included (pattern,
+    points, hits); `core_matches` leaves the context ones out."""
     score = context_score = 0.0
     made: list[tuple[Pattern, float, Hits]] = []
     for group in debate.terms:

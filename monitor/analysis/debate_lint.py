@@ -26,6 +26,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import groupby
 
 from monitor.analysis.analyze import ArticleText, core_matches, sides_of
 from monitor.analysis.debate import Debate, Pattern
@@ -214,4 +215,4 @@ def translation_only_terms(
         if len(hits) >= min_count
     ]
     out.sort(key=lambda t: (t.language, -t.relevant, -t.articles, t.term))
-    return [t for language in sorted({t.language for t in out}) for t in [u for u in out if u.language == language][:top]]
+    return [t for _, same in groupby(out, key=lambda t: t.language) for t in list(same)[:top]]

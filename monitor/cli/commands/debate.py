@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import sqlite_utils
 
 from monitor.analysis.analyze import ArticleText, load_articles
 from monitor.analysis.debate import Debate, load_debate
@@ -48,39 +49,34 @@ def _texts(db_path: Path, limit: int) -> Iterator[tuple[str, str]]:
         db.close()
 
 
-def _translated_ids(db_path: Path, limit: int) -> dict[int, bool]:
-    """Article id -> found relevant, of the `limit` most recently stored articles that have a
-    translation, read-only."""
-    db = open_db(db_path, readonly=True)
-    try:
-        rows = db.execute(
-            """SELECT a.id, COALESCE(an.relevant, 0) FROM articles a LEFT JOIN analyses an ON an.article = a.id
-               WHERE EXISTS (SELECT 1 FROM article_translations t WHERE t.article = a.id) ORDER BY a.id DESC LIMIT ?""",
-            [limit],
-        ).fetchall()
-        return {int(a): bool(r) for a, r in rows}
-    finally:
-        db.close()
+def _translated_ids(db: sqlite_utils.Database, limit: int) -> dict[int, bool]:
+    """Article id -> found relevant, of the `limit` most recently stored articles that have a translation."""
+    rows = db.execute(
+        """SELECT a.id, COALESCE(an.relevant, 0) FROM articles a LEFT JOIN analyses an ON an.article = a.id
+           WHERE EXISTS (SELECT 1 FROM article_translations t WHERE t.article = a.id) ORDER BY a.id DESC LIMIT ?""",
+        [limit],
+    ).fetchall()
+    return {int(a): bool(r) for a, r in rows}
 
 
-def _translated(db_path: Path, relevant: dict[int, bool], advance: Advance) -> Iterator[tuple[ArticleText, bool]]:
-    """(text with its translations, found relevant) of these articles, read-only, 500 at a time (an
-    article's body is read too: the whole set is never held at once)."""
-    db = open_db(db_path, readonly=True)
-    try:
-        ids = sorted(relevant)
-        for start in range(0, len(ids), 500):
-            for text, _, _ in load_articles(db, ids[start : start + 500]):
-                yield text, relevant[text.id]
-                advance(1)
-    finally:
-        db.close()
+def _translated(db: sqlite_utils.Database, relevant: dict[int, bool], advance: Advance) -> Iterator[tuple[ArticleText, bool]]:
+    """(text with its translations, found relevant) of these articles, 500 at a time (an article's
+    body is read too: the whole set is never held at once)."""
+    ids = sorted(relevant)
+    for start in range(0, len(ids), 500):
+        for text, _, _ in load_articles(db, ids[start : start + 500]):
+            yield text, relevant[text.id]
+            advance(1)
 
 
 def _translation_only(d: Debate, db_path: Path, limit: int, quiet: bool) -> list[TranslationOnly]:
-    relevant = _translated_ids(db_path, limit)
-    with progress("reading translations", len(relevant), quiet=quiet) as advance:
-        return translation_only_terms(d, _translated(db_path, relevant, advance))
+    db = open_db(db_path, readonly=True)
+    try:
+        relevant = _translated_ids(db, limit)
+        with progress("reading translations", len(relevant), quiet=quiet) as advance:
+            return translation_only_terms(d, _translated(db, relevant, advance))
+    finally:
+        db.close()
 
 
 def _translation_only_line(t: TranslationOnly) -> str:
