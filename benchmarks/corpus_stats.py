@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.analysis.compare import top_frame_shares  # noqa: E402
 from monitor.analysis.evaluate import FrameShares, split_of  # noqa: E402  (the one split, shared with `monitor eval`)
+from monitor.analysis.frame_mix import frame_shares  # noqa: E402
 
 EVAL_DIR = ROOT / "tests" / "fixtures" / "eval"
 CORPUS_FILES = ("real-events.jsonl", "real-other.jsonl")
@@ -99,7 +99,7 @@ def agreement(items: list[dict], pass2: list[dict]) -> dict:
     )
 
     def shares(rows: Iterable[dict]) -> dict[str, float]:
-        return {f: v for f, _, v in top_frame_shares(Counter(r["primary_frame"] for r in rows if r["relevant"] and r["primary_frame"]))}
+        return {f: v for f, _, v in frame_shares(Counter(r["primary_frame"] for r in rows if r["relevant"] and r["primary_frame"]))}
 
     # each country's frame bars as each pass would draw them: how far two people's bars differ
     distance = {

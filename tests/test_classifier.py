@@ -120,6 +120,12 @@ def test_mexican_report_of_intervention_is_relevant_with_evidence_and_a_frame(de
     assert res.evidence and any("interven" in t.lower() for e in res.evidence for t in e.terms)
     top = res.frame_scores[0]
     assert top.frame == res.top_frame and top.probability is not None and top.evidence
+    # its frame mix: the model's P of every frame of the file, summing to 1, the frames' own P in proportion
+    assert res.frame_mix and set(res.frame_mix) <= set(debate.frame_ids) and len(res.frame_mix) > 2
+    assert sum(res.frame_mix.values()) == pytest.approx(1.0, abs=1e-3)
+    listed = {f.frame: f.probability for f in res.frame_scores if f.probability is not None}
+    assert listed  # the model's classes are the file's frames: its P are the mix
+    assert all(res.frame_mix.get(f, 0.0) == pytest.approx(p, abs=1e-3) for f, p in listed.items())
 
 
 def test_off_topic_world_news_with_rough_translation_is_not_relevant(debate, model) -> None:
@@ -190,14 +196,18 @@ def test_stage_stores_evidence_and_the_switch_turns_the_model_off(
     a = article_factory("jornada", "EU ataca otra narcolancha frente a Guerrero; seis muertos", "Hegseth confirmó el ataque.")
     report = analyze.run(news_db, settings, now=NOW)
     assert report.model
-    relevant, prob, evidence = news_db.execute("SELECT relevant, probability, evidence FROM analyses WHERE article = ?", [a]).fetchone()
-    assert relevant == 1 and prob is not None
+    relevant, prob, evidence, mix = news_db.execute(
+        "SELECT relevant, probability, evidence, frame_mix FROM analyses WHERE article = ?", [a]
+    ).fetchone()
+    assert relevant == 1 and prob is not None and sum(json.loads(mix).values()) == pytest.approx(1.0, abs=1e-3)
     ev = json.loads(evidence)
     assert ev and ev[0]["terms"] and ev[0]["sentence"]
     off = analyze.run(news_db, settings.replace(analysis__trained=False), now=NOW)
     assert off.analysed == 1 and off.model == ""  # switching the model re-analyses
-    relevant, prob, evidence = news_db.execute("SELECT relevant, probability, evidence FROM analyses WHERE article = ?", [a]).fetchone()
-    assert relevant == 1 and prob is None and json.loads(evidence)
+    relevant, prob, evidence, mix = news_db.execute(
+        "SELECT relevant, probability, evidence, frame_mix FROM analyses WHERE article = ?", [a]
+    ).fetchone()
+    assert relevant == 1 and prob is None and json.loads(evidence) and mix is None  # the file alone: its top frame counts
 
 
 def test_frame_prototype_columns_say_which_frame_an_embedding_is_nearest() -> None:

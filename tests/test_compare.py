@@ -7,11 +7,12 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pytest
 import sqlite_utils
 from click.testing import CliRunner
 
-from monitor.analysis import analyze, cluster
-from monitor.analysis.compare import compare, log_odds, top_frame_shares
+from monitor.analysis import analyze, cluster, frame_mix
+from monitor.analysis.compare import compare, log_odds
 from monitor.cli.main import cli
 from monitor.config.settings import Settings
 from monitor.days import day_bounds
@@ -78,26 +79,47 @@ def test_compare_counts_frames_blindspots_and_lead(
     assert higher.blindspots == [] and higher.countries["US"].distinctive_words[0].word_es is None
 
 
-def test_top_frame_shares_rank_by_articles_then_frame_and_sum_to_one() -> None:
-    assert top_frame_shares({"b": 1, "a": 1, "c": 2}) == [("c", 2, 0.5), ("a", 1, 0.25), ("b", 1, 0.25)]
-    assert top_frame_shares({}) == []
+def _expected_shares(db: sqlite_utils.Database, country_code: str, summed: bool) -> dict[str, float]:
+    """A country's frame shares in the range, computed here from the stored analyses: each relevant
+    article counts for its frame mix (summed) or wholly for its top frame (counted)."""
+    rows = db.execute(
+        "SELECT an.top_frame, an.frame_mix FROM analyses an JOIN articles a ON a.id = an.article"
+        " WHERE an.relevant = 1 AND an.top_frame IS NOT NULL AND a.country = ?",
+        [country_code],
+    ).fetchall()
+    mixes = [json.loads(mix) if summed and mix else {top: 1.0} for top, mix in rows]
+    totals = {f: sum(m.get(f, 0.0) for m in mixes) for f in {f for m in mixes for f in m}}
+    return {f: t / sum(totals.values()) for f, t in totals.items()}
 
 
+@pytest.mark.parametrize("min_stories", [frame_mix.MIX_MIN_STORIES, 2])
 def test_the_page_the_comparison_and_the_stories_agree_on_frame_shares(
-    news_db: sqlite_utils.Database, article_factory: Callable[..., int], settings: Settings
+    news_db: sqlite_utils.Database, article_factory: Callable[..., int], settings: Settings,
+    monkeypatch: pytest.MonkeyPatch, min_stories: int,
 ) -> None:
     """One arithmetic behind every frame share shown: the web page's bars, the comparison (digest,
-    `monitor compare`) and each story's per-country mix (`story_frames`)."""
+    `monitor compare`) and each story's per-country mix (`story_frames`). Over few stories top frames
+    are counted; from MIX_MIN_STORIES stories (here lowered to 2 for the US press's two stories) the
+    articles' frame mixes are summed."""
+    monkeypatch.setattr(frame_mix, "MIX_MIN_STORIES", min_stories)
     _populate(article_factory)
     analyze.run(news_db, settings, now=NOW)
     cluster.run(news_db, settings, now=NOW)
     result = compare(news_db, settings, START, END, translate_words=None)
     page = frame_shares(news_db, START, END, {})
     assert {c.country for c in page} == {"US", "MX"}
+    summed = {"US": min_stories <= 2, "MX": False}  # the Mexican press covered one story
+    assert news_db.execute("SELECT count(*) FROM analyses WHERE relevant = 1 AND frame_mix IS NOT NULL").fetchone()[0] == 5
     for bars in page:
-        assert {b.frame: round(b.share, 3) for b in bars.bars} == {
-            f.frame: f.share for f in result.countries[bars.country].frames if f.top
+        c = bars.country
+        assert bars.shares_by == result.countries[c].shares_by == (frame_mix.MIXES if summed[c] else frame_mix.TOPS)
+        expected = _expected_shares(news_db, c, summed[c])
+        assert {b.frame: round(b.share, 3) for b in bars.bars} == {f: round(v, 3) for f, v in expected.items() if round(v * 100) >= 1}
+        assert {f.frame: f.share for f in result.countries[c].frames if f.share} == {
+            f: round(v, 3) for f, v in expected.items() if round(v, 3)
         }
+    if summed["US"]:  # the mixes keep frames no article has on top
+        assert len(_expected_shares(news_db, "US", True)) > len(_expected_shares(news_db, "US", False))
     top = dict(news_db.execute("SELECT a.id, an.top_frame FROM articles a JOIN analyses an ON an.article = a.id").fetchall())
     for story, country, frame, share in news_db.execute("SELECT story, country, frame, share FROM story_frames").fetchall():
         members = [aid for (aid,) in news_db.execute(
@@ -105,7 +127,7 @@ def test_the_page_the_comparison_and_the_stories_agree_on_frame_shares(
             [story, country],
         ).fetchall()]
         framed = [top[aid] for aid in members if top.get(aid)]
-        assert share == round(framed.count(frame) / len(framed), 3)
+        assert share == round(framed.count(frame) / len(framed), 3)  # one story: top frames counted
 
 
 def test_cli_stories_and_compare_json(
@@ -127,5 +149,7 @@ def test_cli_stories_and_compare_json(
     assert json.loads(res.stdout)["countries"]["US"]["articles"] == 4
     text = runner.invoke(cli, [*base, "compare", "--date", "2026-11-22"])
     assert "blindspots" in text.output and "MX first" in text.output
+    assert text.output.count("frame shares by top frames counted") == 2  # two stories a country: counted
+    assert json.loads(res.stdout)["countries"]["US"]["shares_by"] == "top frames"
     bad = runner.invoke(cli, [*base, "stories", "--date", "22/11/2026"])
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output

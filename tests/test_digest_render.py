@@ -187,3 +187,32 @@ def test_hostile_feed_text_never_reaches_a_digest(tmp_path: Path, lang: str) -> 
     walk(json.loads(render(d, "json")))
     assert None in urls  # the javascript: link was dropped ...
     assert all(u is None or re.match(r"https?://", str(u)) for u in urls)  # ... and nothing but http(s) kept
+
+
+def test_the_previous_week_is_estimated_as_today_is(digest_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shifts compare today's frame shares with the previous 7 days': both must be estimated by
+    one method (frame_mix.py), or a shift would show the change of method, not of coverage. Today has
+    2 US and 3 Mexican stories, the previous week one story: with the mix threshold lowered to today's
+    stories, the week is
+    summed from its frame mixes too, not counted, country by country."""
+    from monitor.analysis import frame_mix
+
+    db = open_db(digest_db)
+    with db.conn:
+        db.execute(
+            "UPDATE analyses SET frame_mix = ? WHERE article IN (SELECT id FROM articles WHERE published < '2026-11-22')",
+            [json.dumps({"sovereignty": 0.6, "military_operations": 0.4})],
+        )
+    db.close()
+    monkeypatch.setattr(frame_mix, "MIX_MIN_STORIES", 2)
+    summed = {r.frame: r.previous for r in _digest(digest_db).frames}
+    assert summed["sovereignty"] == pytest.approx({"US": 0.6, "MX": 0.6})  # every article of the week 0.6 sovereignty
+    assert summed["military_operations"] == pytest.approx({"US": 0.4, "MX": 0.4})
+    monkeypatch.setattr(frame_mix, "MIX_MIN_STORIES", 3)  # today's 2 US stories under it, the 3 Mexican ones not
+    per_country = {r.frame: r.previous for r in _digest(digest_db).frames}
+    # the week's top frames: US cooperation, security (no sovereignty); MX cooperation x2, legality, sovereignty
+    assert per_country["sovereignty"] == pytest.approx({"US": 0.0, "MX": 0.6})
+    monkeypatch.setattr(frame_mix, "MIX_MIN_STORIES", 4)  # both under it: the week is counted as today is
+    counted = {r.frame: r.previous for r in _digest(digest_db).frames}
+    assert counted["sovereignty"] == pytest.approx({"US": 0.0, "MX": 0.25})
+    assert counted["military_operations"] == pytest.approx({"US": 0.0, "MX": 0.0})

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from monitor.analysis.eval_run import item_dates, load_labels
 from monitor.analysis.evaluate import NO_FRAME, NOT_RELEVANT, Label, Prediction, score, split_of
+from monitor.analysis.frame_mix import MIX_MIN_STORIES, MIXES, TOPS
 from monitor.cli.main import cli
 from monitor.config.settings import Settings
 from monitor.errors import UsageError
@@ -256,8 +257,14 @@ def test_eval_end_to_end_on_a_real_slice(slice_file: Path, tmp_path: Path) -> No
     assert all(it["prediction"]["evidence"] for it in found if it["prediction"]["top_frame"])
     assert set(data["by_country"]) == {r["country"] for r in raw}
     for country, scores in data["by_country"].items():  # each country's frame bars, from the items found relevant
-        tops = [it["prediction"]["top_frame"] for it in found if it["label"]["country"] == country and it["prediction"]["top_frame"]]
-        assert scores["frame_shares"]["found"] == pytest.approx({f: tops.count(f) / len(tops) for f in set(tops)})
+        mine = [it["prediction"] for it in found if it["label"]["country"] == country and it["prediction"]["top_frame"]]
+        stories = len({p["story"] for p in mine if p["story"] is not None})
+        summed = stories >= MIX_MIN_STORIES  # over many stories their frame mixes are summed, else top frames counted
+        assert scores["frame_shares"]["found_by"] == (MIXES if summed else TOPS)
+        assert mine and all(len(p["frame_mix"]) > 1 and sum(p["frame_mix"].values()) == pytest.approx(1.0, abs=1e-3) for p in mine)
+        mixes = [p["frame_mix"] if summed else {p["top_frame"]: 1.0} for p in mine]
+        totals = {f: sum(m.get(f, 0.0) for m in mixes) for f in {f for m in mixes for f in m}}
+        assert scores["frame_shares"]["found"] == pytest.approx({f: t / sum(totals.values()) for f, t in totals.items()})
     assert (keep / "eval-none-fetched-all.db").is_file()
 
     # a re-run on the kept database redoes analysis and clustering and gives the same figures

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from monitor.analysis.analyze import frames_over_threshold
+from monitor.analysis.analyze import frames_over_threshold, pending_articles
 from monitor.analysis.stories import get_story
 from monitor.config import paths
 from monitor.config.settings import Settings
@@ -204,4 +204,29 @@ def test_migration_moves_story_json_to_join_tables(tmp_path: Path, monkeypatch: 
     assert view is not None and view.id == 5
     assert view.first_seen_by_country == {"MX": PUBLISHED, "US": PUBLISHED}
     assert view.frames_by_country == {"MX": {"military": 0.5, "sovereignty": 0.5}, "US": {"military": 1.0}}
+    db.close()
+
+
+def test_migration_015_reanalyses_the_model_s_relevant_articles_for_their_frame_mix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _old_db(tmp_path, monkeypatch, upto=14)
+    db = sqlite_utils.Database(path)
+    with write_transaction(db):
+        db.execute("INSERT INTO outlets (id, name, country, language) VALUES ('o', 'O', 'US', 'en')")
+        for aid, relevant, probability in ((1, 1, 0.9), (2, 1, None), (3, 0, 0.1)):
+            _article(db, aid, f"Article {aid}")
+            db.execute(
+                "INSERT INTO analyses (article, debate_hash, content_hash, translation_hash, relevant, relevance, top_frame,"
+                " analyzed_at, probability) VALUES (?, 'd', ?, '||', ?, 1.0, ?, ?, ?)",  # '||': no translation, no vector
+                [aid, f"h{aid}", relevant, "legality" if relevant else None, PUBLISHED, probability],
+            )
+    assert pending_articles(db, "d") == []  # all up to date before
+    db.close()
+
+    db = open_db(path)  # runs 015
+    assert "frame_mix" in db["analyses"].columns_dict
+    # only the relevant article the model analysed lacks a mix it would have now: it is analysed again
+    assert pending_articles(db, "d") == [1]
+    assert db.execute("SELECT count(*) FROM analyses WHERE frame_mix IS NOT NULL").fetchone()[0] == 0
     db.close()

@@ -27,6 +27,7 @@ import sqlite_utils
 
 from monitor.analysis.classifier import MAX_FRAMES, Inputs, Model, decide, load_model, predict, rank_frames
 from monitor.analysis.debate import Debate, Pattern, load_debate
+from monitor.analysis.frame_mix import mix_of
 from monitor.analysis.textnorm import Token, is_stopword, sentences, tokens
 from monitor.config.settings import Settings
 from monitor.embedding.base import from_blob
@@ -103,6 +104,7 @@ class AnalysisResult:
     evidence: list[Evidence] = field(default_factory=list)  # what made the relevance decision: sentences and terms
     probability: float | None = None  # the trained model's P(relevant), when it ran
     model_terms: list[str] = field(default_factory=list)  # the article's words that pushed the model most towards relevant
+    frame_mix: dict[str, float] | None = None  # the model's P(primary frame) per frame, summing to 1 (frame_mix.py); None: no model
 
 
 @dataclass
@@ -592,7 +594,7 @@ def analyze_article(
             ev = _lead_evidence(sides)  # the model read the frame from the lede as a whole: show it
         ranked.append(FrameResult(fid, lex.score if lex else 0.0, ev, probs.get(fid)))
     return AnalysisResult(
-        True, relevance, top, over, ranked, actors, words, evidence, pred.probability, model_terms
+        True, relevance, top, over, ranked, actors, words, evidence, pred.probability, model_terms, mix_of(probs, thresholds)
     )
 
 
@@ -675,12 +677,13 @@ def store_result(
     db.execute(
         """INSERT OR REPLACE INTO analyses
            (article, debate_hash, content_hash, translation_hash, relevant, relevance, top_frame, actors, keywords,
-            analyzed_at, evidence, probability, model_terms)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            analyzed_at, evidence, probability, model_terms, frame_mix)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             article, debate_hash, content_hash, stamp, int(res.relevant), res.relevance, res.top_frame,
             json.dumps(res.actors), json.dumps(res.keywords, ensure_ascii=False), now,
             _evidence_json(res.evidence), res.probability, json.dumps(res.model_terms, ensure_ascii=False),
+            json.dumps(res.frame_mix) if res.frame_mix else None,
         ],
     )
     db.execute("DELETE FROM article_frames WHERE article = ?", [article])

@@ -34,7 +34,7 @@ import numpy as np
 import sqlite_utils
 
 from monitor.analysis import concepts, entities, linkage
-from monitor.analysis.compare import top_frame_shares
+from monitor.analysis.frame_mix import frame_shares
 from monitor.analysis.textnorm import is_stopword, tokens
 from monitor.config.settings import Settings
 from monitor.embedding import from_blob
@@ -307,7 +307,7 @@ def refresh_story(db: sqlite_utils.Database, story: int, now: str) -> None:
         [
             (story, c, f, round(share, 3))
             for c, cnt in sorted(frames.items())
-            for f, _, share in top_frame_shares(cnt)
+            for f, _, share in frame_shares(cnt)
         ],
     )
     db.conn.executemany(

@@ -24,6 +24,7 @@ import sqlite_utils
 
 from monitor.analysis.analyze import frames_json_sql
 from monitor.analysis.debate import Debate, load_debate
+from monitor.analysis.frame_mix import TOPS, article_mix, coverage_shares, method_for
 from monitor.analysis.stories import StoryView, list_stories
 from monitor.analysis.textnorm import is_stopword, tokens
 from monitor.analysis.titles import StoryTitle
@@ -59,7 +60,7 @@ class FrameShare:
     label_es: str
     articles: int  # relevant articles of this country with this frame among their frames (over threshold)
     top: int  # relevant articles of this country with this frame as their top frame
-    share: float  # top / relevant articles with any top frame (the shares of one country sum to 1)
+    share: float  # its share of the articles' primary frames, by CountryComparison.shares_by (frame_mix.py; sum to 1)
     examples: list[EvidenceExample] = field(default_factory=list)  # up to 3, strongest first
 
 
@@ -115,6 +116,7 @@ class CountryComparison:
     frames: list[FrameShare]  # every frame with at least one article, largest share first
     distinctive_words: list[DistinctiveWord]  # top words by z (z > 0 means more used by this country)
     stories: int  # stories this country's press covered in the range
+    shares_by: str = TOPS  # how the frame shares were estimated: frame_mix.TOPS or MIXES (by `stories`, unless fixed)
 
 
 @dataclass
@@ -128,14 +130,30 @@ class Comparison:
     lead_lag: list[LeadLag]  # stories both covered, largest lead first
 
 
-def _relevant_rows(db: sqlite_utils.Database, start: datetime, end: datetime) -> list[tuple[int, str, str, str | None, list[str], bool]]:
+@dataclass(frozen=True)
+class _Analysed:
+    """One analysed article of the range, as the comparison reads it."""
+
+    id: int
+    country: str
+    outlet: str
+    top_frame: str | None
+    frames: list[str]  # over threshold, best first
+    relevant: bool
+    mix: dict[str, float]  # frame_mix.article_mix: the frame shares it counts for ({} without a frame)
+
+
+def _analysed_rows(db: sqlite_utils.Database, start: datetime, end: datetime) -> list[_Analysed]:
     rows = db.execute(
-        f"""SELECT a.id, a.country, a.outlet, an.top_frame, {frames_json_sql("a.id")}, an.relevant
+        f"""SELECT a.id, a.country, a.outlet, an.top_frame, {frames_json_sql("a.id")}, an.relevant, an.frame_mix
            FROM articles a JOIN analyses an ON an.article = a.id
            WHERE a.published >= ? AND a.published < ? ORDER BY a.id""",
         [iso(start), iso(end)],
     ).fetchall()
-    return [(int(r[0]), str(r[1]), str(r[2]), r[3], json.loads(r[4] or "[]"), bool(r[5])) for r in rows]
+    return [
+        _Analysed(int(r[0]), str(r[1]), str(r[2]), r[3], json.loads(r[4] or "[]"), bool(r[5]), article_mix(r[3], r[6]))
+        for r in rows
+    ]
 
 
 def _pivot_texts(db: sqlite_utils.Database, ids: list[int]) -> dict[int, tuple[str, str]]:
@@ -279,26 +297,16 @@ def _examples(db: sqlite_utils.Database, frame: str, ids: list[int]) -> list[Evi
     return out
 
 
-def top_frame_shares(counts: Mapping[str, int]) -> list[tuple[str, int, float]]:
-    """(frame, articles, share) from {top frame: articles}: each frame's share of the articles that
-    have a top frame (the shares sum to 1), most articles first, ties by frame id.
-
-    The one frame-share arithmetic: the comparison, the digest's story sides and the web page use it.
-    """
-    total = sum(counts.values())
-    ranked = sorted(((f, n) for f, n in counts.items() if n), key=lambda kv: (-kv[1], kv[0]))
-    return [(f, n, n / total) for f, n in ranked]
-
-
-def _frames(db: sqlite_utils.Database, debate: Debate, rows: list[tuple[int, str, str, str | None, list[str], bool]]) -> list[FrameShare]:
-    top = Counter(r[3] for r in rows if r[3])
-    anyf: Counter[str] = Counter(f for r in rows for f in r[4])
-    share_of = {f: share for f, _, share in top_frame_shares(top)}
+def _frames(db: sqlite_utils.Database, debate: Debate, rows: list[_Analysed], method: str) -> list[FrameShare]:
+    top = Counter(r.top_frame for r in rows if r.top_frame)
+    anyf: Counter[str] = Counter(f for r in rows for f in r.frames)
+    share_of = {f: share for f, _, share in coverage_shares(((r.top_frame, r.mix) for r in rows), method)}
     shares: list[FrameShare] = []
     for frame in debate.frames:
-        if not anyf.get(frame.id):
+        share = round(share_of.get(frame.id, 0.0), 3)
+        if not anyf.get(frame.id) and not share:
             continue
-        ids = [r[0] for r in rows if r[3] == frame.id] or [r[0] for r in rows if frame.id in r[4]]
+        ids = [r.id for r in rows if r.top_frame == frame.id] or [r.id for r in rows if frame.id in r.frames]
         shares.append(
             FrameShare(
                 frame=frame.id,
@@ -306,7 +314,7 @@ def _frames(db: sqlite_utils.Database, debate: Debate, rows: list[tuple[int, str
                 label_es=frame.label_es,
                 articles=anyf[frame.id],
                 top=top.get(frame.id, 0),
-                share=round(share_of.get(frame.id, 0.0), 3),
+                share=share,
                 examples=_examples(db, frame.id, ids),
             )
         )
@@ -365,35 +373,41 @@ def compare(
     start: datetime,
     end: datetime,
     translate_words: WordTranslator | None = apertium_words,
+    shares_by: Mapping[str, str] | None = None,
 ) -> Comparison:
     """The country comparison over articles published in [start, end).
 
     `translate_words` gives the Spanish of the distinctive English pivot words (default: apertium
-    with the debate file's glossary, when installed; pass None to show English only).
+    with the debate file's glossary, when installed; pass None to show English only). `shares_by`
+    fixes a country's frame-share method (frame_mix.TOPS or MIXES; default: by its stories in the
+    range), so that two periods compared are estimated alike.
     """
     debate = load_debate(settings.debate_path)
     if translate_words is apertium_words:
         translate_words = functools.partial(apertium_words, debate_path=settings.debate_path)
-    rows = _relevant_rows(db, start, end)
-    relevant = [r for r in rows if r[5]]
-    countries = _countries(db, {r[1] for r in rows})
+    rows = _analysed_rows(db, start, end)
+    relevant = [r for r in rows if r.relevant]
+    countries = _countries(db, {r.country for r in rows})
     views = list_stories(db, start, end)
-    by_country_ids = {c: [r[0] for r in relevant if r[1] == c] for c in countries}
-    pivot = _pivot_texts(db, [r[0] for r in relevant])
+    by_country_ids = {c: [r.id for r in relevant if r.country == c] for c in countries}
+    pivot = _pivot_texts(db, [r.id for r in relevant])
     words = _distinctive(pivot, by_country_ids, translate_words) if len([c for c in by_country_ids.values() if c]) > 1 else {}
     result: dict[str, CountryComparison] = {}
     for c in countries:
-        mine = [r for r in relevant if r[1] == c]
-        outlets = Counter(r[2] for r in mine)
+        mine = [r for r in relevant if r.country == c]
+        outlets = Counter(r.outlet for r in mine)
+        stories = sum(1 for v in views if c in v.countries)
+        method = (shares_by or {}).get(c) or method_for(stories)
         result[c] = CountryComparison(
             country=c,
             articles=len(mine),
-            analysed=sum(1 for r in rows if r[1] == c),
+            analysed=sum(1 for r in rows if r.country == c),
             outlets=len(outlets),
             outlet_ids=[o for o, _ in outlets.most_common()],
-            frames=_frames(db, debate, mine),
+            frames=_frames(db, debate, mine, method),
             distinctive_words=words.get(c, []),
-            stories=sum(1 for v in views if c in v.countries),
+            stories=stories,
+            shares_by=method,
         )
     return Comparison(
         start=iso(start),

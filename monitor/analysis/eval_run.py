@@ -37,6 +37,7 @@ from typing import Any
 import sqlite_utils
 
 from monitor.analysis.evaluate import Label, Prediction, split_of
+from monitor.analysis.frame_mix import article_mix
 from monitor.config.settings import Settings
 from monitor.errors import MonitorError, UsageError
 from monitor.ingest.articles import store_entries
@@ -298,8 +299,8 @@ def predictions_by_article(db: sqlite_utils.Database) -> dict[int, tuple[str | N
         frames.setdefault(int(article), []).append(str(frame))
     evidence = evidence_lines(db)
     out = {}
-    for aid, guid, relevant, relevance, top, story in db.execute(
-        """SELECT a.id, a.guid, an.relevant, an.relevance, an.top_frame, sa.story
+    for aid, guid, relevant, relevance, top, story, mix in db.execute(
+        """SELECT a.id, a.guid, an.relevant, an.relevance, an.top_frame, sa.story, an.frame_mix
            FROM articles a LEFT JOIN analyses an ON an.article = a.id LEFT JOIN story_articles sa ON sa.article = a.id"""
     ).fetchall():
         out[int(aid)] = (
@@ -312,6 +313,7 @@ def predictions_by_article(db: sqlite_utils.Database) -> dict[int, tuple[str | N
                 frames=tuple(frames.get(int(aid), [])),
                 evidence=tuple(evidence.get(int(aid), [])),
                 story=int(story) if story is not None else None,
+                frame_mix=article_mix(top, mix) if relevant and top else {},
             ),
         )
     return out

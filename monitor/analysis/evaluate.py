@@ -41,7 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from monitor.analysis.compare import top_frame_shares
+from monitor.analysis import frame_mix
+from monitor.analysis.frame_mix import TOPS, coverage_shares, method_for
 
 TEST_SHARE = 0.4  # of events (and of event-less items), by hash: the test split
 NO_FRAME = "(none)"
@@ -93,6 +94,7 @@ class Prediction:
     frames: tuple[str, ...] = ()  # over threshold, best first
     evidence: tuple[str, ...] = ()  # "frame: [terms] sentence", best frame first
     story: int | None = None
+    frame_mix: Mapping[str, float] = field(default_factory=dict)  # the frame shares it counts for (frame_mix.py; {}: its top frame's)
 
 
 def split_of(item: Label | Mapping[str, Any]) -> str:
@@ -169,12 +171,13 @@ class PairScore:
 
 @dataclass
 class FrameShares:
-    """Each frame's share of the labelled-relevant items' primary frames, beside its share of the top
-    frames of the items the monitor found relevant: the bars `monitor compare`, the digest and the web
-    page draw (they count what the monitor found, misses and false positives included)."""
+    """Each frame's share of the labelled-relevant items' primary frames, beside its share of the items
+    the monitor found relevant: the bars `monitor compare`, the digest and the web page draw (they
+    count what the monitor found, misses and false positives included)."""
 
     labelled: dict[str, float] = field(default_factory=dict)
     found: dict[str, float] = field(default_factory=dict)
+    found_by: str = TOPS  # how the found shares were estimated (frame_mix.TOPS or MIXES)
 
     @property
     def distance(self) -> float:
@@ -281,12 +284,15 @@ def frame_confusion(labels: Sequence[Label], preds: Mapping[str, Prediction]) ->
 
 
 def frame_shares(labels: Sequence[Label], preds: Mapping[str, Prediction]) -> FrameShares:
-    """Labelled primary-frame shares (items labelled relevant with a frame) and found top-frame shares
-    (items found relevant with a top frame), by the arithmetic the comparison and the digest use."""
+    """Labelled primary-frame shares (items labelled relevant with a frame) and found shares (items found
+    relevant with a top frame), the found ones as the comparison, the digest and the web page draw
+    them: top frames counted, or, over MIX_MIN_STORIES stories or more, frame mixes summed (frame_mix.py)."""
     labelled = Counter(lab.primary_frame for lab in labels if lab.relevant and lab.primary_frame)
-    found = Counter(p.top_frame for p in (preds[lab.id] for lab in labels) if p.relevant and p.top_frame)
+    found = [p for p in (preds[lab.id] for lab in labels) if p.relevant and p.top_frame]
+    method = method_for(len({p.story for p in found if p.story is not None}))
+    shares = coverage_shares(((p.top_frame, p.frame_mix) for p in found), method)
     return FrameShares(
-        {f: share for f, _, share in top_frame_shares(labelled)}, {f: share for f, _, share in top_frame_shares(found)}
+        {f: share for f, _, share in frame_mix.frame_shares(labelled)}, {f: share for f, _, share in shares}, method
     )
 
 

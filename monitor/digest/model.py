@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from monitor.analysis.compare import Comparison, compare, top_frame_shares
+from monitor.analysis.compare import Comparison, compare
 from monitor.analysis.debate import load_debate
+from monitor.analysis.frame_mix import frame_shares
 from monitor.analysis.stories import StoryArticle, StoryView, list_stories
 from monitor.analysis.titles import StoryTitle
 from monitor.config.settings import Settings
@@ -463,7 +464,7 @@ def _side(
         for a in shown
     ]
     top = Counter(a.top_frame for a in articles if a.top_frame)
-    frames = [FrameMix(f, _frame_label(labels, f), share) for f, _, share in top_frame_shares(top)]
+    frames = [FrameMix(f, _frame_label(labels, f), share) for f, _, share in frame_shares(top)]
     evidence = None
     if frames:
         dominant = frames[0].frame
@@ -579,7 +580,9 @@ def build_digest(
     prev_start = start - timedelta(days=PREVIOUS_DAYS)
 
     today = compare(db, settings, start, end)
-    previous = compare(db, settings, prev_start, start)
+    # the previous week is estimated as today is (a week of many stories would otherwise sum frame
+    # mixes where today counts top frames, and the shifts would show the change of method)
+    previous = compare(db, settings, prev_start, start, shares_by={c: cc.shares_by for c, cc in today.countries.items()})
     labels = _frame_labels(settings, [today, previous], lang)
     countries = sorted(set(today.countries) | set(previous.countries)) or ["MX", "US"]
     # the registry's countries, so an unrepresented press still shows as "0"

@@ -251,6 +251,11 @@ def has_table(db: sqlite_utils.Database, name: str) -> bool:
     return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]).fetchone() is not None
 
 
+def has_column(db: sqlite_utils.Database, table: str, column: str) -> bool:
+    """Whether `table` has `column` (for the same read-only readers of older databases as has_table)."""
+    return any(r[1] == column for r in db.execute("SELECT * FROM pragma_table_info(?)", [table]).fetchall())
+
+
 def to_jsonable(obj: Any) -> Any:
     if is_dataclass(obj) and not isinstance(obj, type):
         return {k: to_jsonable(v) for k, v in asdict(obj).items()}

@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from monitor.analysis.compare import top_frame_shares
+from monitor.analysis import frame_mix
 from monitor.config.settings import Settings
 from monitor.days import day_bounds
 from monitor.ingest.urls import http_url, redact, redact_text
 from monitor.search import engine
-from monitor.store.db import has_table, iso, parse_iso, utcnow
+from monitor.store.db import has_column, has_table, iso, parse_iso, utcnow
 
 
 def countries(db: sqlite_utils.Database) -> list[str]:
@@ -56,8 +56,8 @@ def pick_day(db: sqlite_utils.Database, settings: Settings, requested: str | Non
 class FrameBar:
     frame: str
     label: str
-    count: int
-    share: float  # of the country's relevant articles with a top frame
+    count: float  # its articles: with it as top frame, or the sum of their frame mixes (CountryFrames.shares_by)
+    share: float  # of the country's relevant articles with a top frame (bars under 1% are left out)
 
     @property
     def percent(self) -> int:
@@ -69,6 +69,7 @@ class CountryFrames:
     country: str
     articles: int  # relevant articles with a top frame
     bars: list[FrameBar] = field(default_factory=list)
+    shares_by: str = frame_mix.TOPS  # frame_mix.TOPS (counted) or MIXES (summed), by the stories they fall into
 
 
 def frame_labels(settings: Settings, lang: str = "en") -> dict[str, str]:
@@ -87,29 +88,36 @@ def frame_labels(settings: Settings, lang: str = "en") -> dict[str, str]:
 
 
 def frame_shares(db: sqlite_utils.Database, start: datetime, end: datetime, labels: dict[str, str]) -> list[CountryFrames]:
-    """Per country: share of its relevant articles in [start, end) by top frame, largest first."""
+    """Per country: the share of its relevant articles in [start, end) by primary frame, largest first
+    (top frames counted, or over many stories their frame mixes summed: frame_mix.py)."""
     # The app reads with open_db(readonly=True), which cannot migrate: `monitor serve` migrates first,
     # but create_app() used on its own may read a database from before db/003 (no analyses, so the
     # page lists every article) or db/002 (no translations). Hence these has_table() guards here only.
     if not has_table(db, "analyses"):
         return []
+    mix = "an.frame_mix" if has_column(db, "analyses", "frame_mix") else "NULL"
+    story = "(SELECT sa.story FROM story_articles sa WHERE sa.article = a.id)" if has_table(db, "story_articles") else "NULL"
     rows = db.execute(
-        """SELECT a.country, an.top_frame, count(*) FROM articles a JOIN analyses an ON an.article = a.id
-           WHERE an.relevant = 1 AND an.top_frame IS NOT NULL AND a.published >= ? AND a.published < ?
-           GROUP BY a.country, an.top_frame""",
+        f"""SELECT a.country, an.top_frame, {mix}, {story} FROM articles a JOIN analyses an ON an.article = a.id
+           WHERE an.relevant = 1 AND an.top_frame IS NOT NULL AND a.published >= ? AND a.published < ?""",
         [iso(start), iso(end)],
     ).fetchall()
-    by_country: dict[str, dict[str, int]] = {}
-    for country, frame, n in rows:
-        by_country.setdefault(str(country), {})[str(frame)] = int(n)
+    by_country: dict[str, list[tuple[str, dict[str, float]]]] = {}
+    stories: dict[str, set[int]] = {}
+    for country, top, stored, story_id in rows:
+        by_country.setdefault(str(country), []).append((str(top), frame_mix.article_mix(top, stored)))
+        if story_id is not None:
+            stories.setdefault(str(country), set()).add(int(story_id))
     out: list[CountryFrames] = []
     for country in sorted(by_country):
-        counts = by_country[country]
+        method = frame_mix.method_for(len(stories.get(country, ())))
+        shares = frame_mix.coverage_shares(by_country[country], method)
         bars = [
-            FrameBar(f, labels.get(f, f.replace("_", " ").replace("-", " ").capitalize()), n, share)
-            for f, n, share in top_frame_shares(counts)
+            FrameBar(f, labels.get(f, f.replace("_", " ").replace("-", " ").capitalize()), round(n, 2), share)
+            for f, n, share in shares
+            if round(share * 100) >= 1
         ]
-        out.append(CountryFrames(country, sum(counts.values()), bars))
+        out.append(CountryFrames(country, len(by_country[country]), bars, method))
     return out
 
 

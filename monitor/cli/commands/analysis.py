@@ -10,6 +10,7 @@ import click
 import sqlite_utils
 
 from monitor.analysis.compare import Comparison, compare
+from monitor.analysis.frame_mix import MIXES
 from monitor.analysis.stories import StoryView, list_stories
 from monitor.analysis.titles import StoryTitle
 from monitor.cli.console import print_json, stage_progress
@@ -149,6 +150,7 @@ def _comparison_text(c: Comparison) -> list[str]:
     lines = [f"{c.debate}: {c.start} .. {c.end}", f"stories covered by both: {c.shared_stories}"]
     for country, cc in c.countries.items():
         lines.append(f"\n{country}: {cc.articles} relevant articles of {cc.analysed}, {cc.outlets} outlets, {cc.stories} stories")
+        lines.append(f"  frame shares by {cc.shares_by}" + (" summed" if cc.shares_by == MIXES else " counted"))
         for f in cc.frames[:6]:
             lines.append(f"  {f.label_en:<36} {f.share:>5.0%}  ({f.articles} articles)")
             for e in f.examples[:1]:

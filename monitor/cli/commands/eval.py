@@ -64,12 +64,12 @@ def pct(share: float) -> str:
 
 def share_lines(groups: dict[str, Scores]) -> list[str]:
     """Per group (country): each frame's labelled share -> found share, largest labelled first."""
-    lines = ["frame shares (labelled primary frames -> top frames of the items found relevant, as `monitor compare` draws them):"]
+    lines = ["frame shares (labelled primary frames -> what `monitor compare` draws of the items found relevant):"]
     for key, s in groups.items():
         sh = s.shares
         frames = sorted(set(sh.labelled) | set(sh.found), key=lambda f: (-sh.labelled.get(f, 0.0), -sh.found.get(f, 0.0), f))
         parts = [f"{f} {pct(sh.labelled.get(f, 0.0))}->{pct(sh.found.get(f, 0.0))}" for f in frames]
-        lines.append(f"  {key:<4} distance {fmt(sh.distance)}:  " + ", ".join(parts))
+        lines.append(f"  {key:<4} distance {fmt(sh.distance)} ({sh.found_by}):  " + ", ".join(parts))
     return lines
 
 
@@ -105,7 +105,7 @@ def scores_json(s: Scores) -> dict[str, Any]:
         "frames": s.frames,
         "pairs": s.pairs,
         "confusion": s.confusion,
-        "frame_shares": {"labelled": s.shares.labelled, "found": s.shares.found, "distance": None if math.isnan(s.shares.distance) else s.shares.distance},
+        "frame_shares": {"labelled": s.shares.labelled, "found": s.shares.found, "found_by": s.shares.found_by, "distance": None if math.isnan(s.shares.distance) else s.shares.distance},
     }
 
 
