@@ -192,9 +192,8 @@ def test_hostile_feed_text_never_reaches_a_digest(tmp_path: Path, lang: str) -> 
 def test_the_previous_week_is_estimated_as_today_is(digest_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The shifts compare today's frame shares with the previous 7 days': both must be estimated by
     one method (frame_mix.py), or a shift would show the change of method, not of coverage. Today has
-    2 US and 3 Mexican stories, the previous week one story: with the mix threshold lowered to today's
-    stories, the week is
-    summed from its frame mixes too, not counted, country by country."""
+    2 US and 3 Mexican stories, the previous week one story a country: with the mix threshold lowered
+    to today's stories, the week is summed from its frame mixes too, not counted, country by country."""
     from monitor.analysis import frame_mix
 
     db = open_db(digest_db)
