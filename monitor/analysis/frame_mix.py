@@ -93,5 +93,5 @@ def coverage_shares(articles: Iterable[tuple[str | None, Mapping[str, float]]], 
     frame_shares. Articles without a top frame do not count."""
     framed = [(top, mix) for top, mix in articles if top]
     if method == MIXES:
-        return frame_shares(mix_totals(mix or {top: 1.0} for top, mix in framed))
+        return frame_shares(mix_totals(article_mix(top, mix) for top, mix in framed))
     return frame_shares(mix_totals({top: 1.0} for top, _ in framed))
